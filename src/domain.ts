@@ -1,0 +1,121 @@
+// The domain: counters shared by every thread (docs/design.md, "Domain").
+// All cross-thread state is in one Int32 array advanced with Atomics.
+import { DomainExhaustedError, InvalidOptionError } from './errors'
+import {
+  B_CLAIMED, B_OWNER_MASK, B_RETIRED, B_SHARD_MASK, B_SHARD_SHIFT, BLOCKS_BASE, DOMAIN_WORDS,
+  LAYOUT_VERSION, MAGIC, MAX_BLOCKS, MAX_OWNERS, OFFSET_BITS, OWNERS_BASE, PAGE_BITS, SLOT_SPAN,
+  W_LIVE_OWNERS, W_MAGIC, W_NEXT_BLOCK, W_OWNER_HINT, W_VERSION,
+} from './layout'
+
+let defaultDomain: HandleDomain | undefined
+
+/** Who minted a handle, as recorded in the domain's block table. */
+export interface HandleOwner {
+  owner: number
+  shard: number
+  closed: boolean
+}
+
+export class HandleDomain {
+  /** The shared memory; send it to a worker (workerData) and `attach` it there. */
+  readonly buffer: SharedArrayBuffer
+  /** @internal the domain words; registries read the block table directly. */
+  readonly words: Int32Array
+
+  private constructor(buffer: SharedArrayBuffer) {
+    this.buffer = buffer
+    this.words = new Int32Array(buffer)
+  }
+
+  /** A new, empty domain backed by a SharedArrayBuffer. */
+  static create(): HandleDomain {
+    const d = new HandleDomain(new SharedArrayBuffer(DOMAIN_WORDS * 4))
+    Atomics.store(d.words, W_NEXT_BLOCK, 1) // block 0 is never issued: 0 is never a handle
+    Atomics.store(d.words, W_VERSION, LAYOUT_VERSION)
+    Atomics.store(d.words, W_MAGIC, MAGIC)
+    return d
+  }
+
+  /** Joins a domain created on another thread; `buffer` is its `domain.buffer`. */
+  static attach(buffer: SharedArrayBuffer): HandleDomain {
+    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== DOMAIN_WORDS * 4) {
+      throw new InvalidOptionError('HandleDomain.attach expects the `buffer` of a HandleDomain (a SharedArrayBuffer)')
+    }
+    const words = new Int32Array(buffer)
+    if (Atomics.load(words, W_MAGIC) !== MAGIC || Atomics.load(words, W_VERSION) !== LAYOUT_VERSION) {
+      throw new InvalidOptionError('HandleDomain.attach: this buffer is not a handle-registry domain of layout version ' + LAYOUT_VERSION)
+    }
+    return new HandleDomain(buffer)
+  }
+
+  /** This thread's default domain, used by registries created without a `domain` option. */
+  static get default(): HandleDomain {
+    return (defaultDomain ??= HandleDomain.create())
+  }
+
+  /** Owner index, shard and state of the registry that minted `h`, or undefined if no registry of this domain did. */
+  describe(h: number): HandleOwner | undefined {
+    if (!Number.isSafeInteger(h) || h < 1) return undefined
+    const block = (h % SLOT_SPAN) >>> OFFSET_BITS
+    const w = this.blockMeta(block)
+    if ((w & B_CLAIMED) === 0) return undefined
+    return { owner: w & B_OWNER_MASK, shard: (w >>> B_SHARD_SHIFT) & B_SHARD_MASK, closed: (w & B_RETIRED) !== 0 }
+  }
+
+  /** Owner index of the registry that minted `h`, or undefined. */
+  ownerOf(h: number): number | undefined {
+    return this.describe(h)?.owner
+  }
+
+  stats(): { liveOwners: number; blocksClaimed: number } {
+    return {
+      liveOwners: Atomics.load(this.words, W_LIVE_OWNERS),
+      blocksClaimed: Math.min(Atomics.load(this.words, W_NEXT_BLOCK), MAX_BLOCKS) - 1,
+    }
+  }
+
+  /** @internal block word 1: CLAIMED | RETIRED | shard << 12 | owner. */
+  blockMeta(block: number): number {
+    return block > 0 && block < MAX_BLOCKS ? Atomics.load(this.words, BLOCKS_BASE + 2 * block + 1) : 0
+  }
+
+  /** @internal takes a free owner index (1..4095). */
+  claimOwner(): number {
+    const w = this.words
+    const start = Atomics.load(w, W_OWNER_HINT)
+    for (let i = 0; i < MAX_OWNERS; i++) {
+      const owner = ((start + i) % MAX_OWNERS) + 1
+      if (Atomics.compareExchange(w, OWNERS_BASE + owner, 0, 1) === 0) {
+        Atomics.store(w, W_OWNER_HINT, owner % MAX_OWNERS)
+        Atomics.add(w, W_LIVE_OWNERS, 1)
+        return owner
+      }
+    }
+    throw new DomainExhaustedError(`${MAX_OWNERS} registries are open in this domain; close one first`)
+  }
+
+  /** @internal claims a fresh block for (owner, shard) whose page has index `page` in its registry. */
+  claimBlock(owner: number, shard: number, page: number): number {
+    const w = this.words
+    const block = Atomics.add(w, W_NEXT_BLOCK, 1)
+    if (block >= MAX_BLOCKS) {
+      Atomics.store(w, W_NEXT_BLOCK, MAX_BLOCKS)
+      throw new DomainExhaustedError(`all ${MAX_BLOCKS - 1} blocks of this domain have been issued`)
+    }
+    const base = BLOCKS_BASE + 2 * block
+    Atomics.store(w, base + 1, B_CLAIMED | (shard << B_SHARD_SHIFT) | owner)
+    Atomics.store(w, base, (owner << PAGE_BITS) | page)
+    return block
+  }
+
+  /** @internal marks the blocks of a closing registry retired and frees its owner index. */
+  releaseOwner(owner: number, blocks: Iterable<number>): void {
+    const w = this.words
+    for (const b of blocks) {
+      Atomics.store(w, BLOCKS_BASE + 2 * b, 0)
+      Atomics.or(w, BLOCKS_BASE + 2 * b + 1, B_RETIRED)
+    }
+    Atomics.store(w, OWNERS_BASE + owner, 0)
+    Atomics.sub(w, W_LIVE_OWNERS, 1)
+  }
+}

@@ -1,0 +1,404 @@
+// HandleRegistry: integer handles for JS values, sharded, generation-checked.
+// Layout and invariants: docs/design.md.
+import { inspect } from 'node:util'
+import { HandleDomain } from './domain'
+import {
+  CollectedHandleError, DomainExhaustedError, ForeignHandleError, InvalidHandleError, InvalidOptionError,
+  RegistryClosedError, StaleHandleError,
+} from './errors'
+import {
+  B_CLAIMED, B_OWNER_MASK, B_RETIRED, BLOCK_SIZE, BLOCKS_BASE, GEN_MAX, malformed, OFFSET_BITS,
+  OFFSET_MASK, PAGE_BITS, PAGE_MASK, S_LIVE, S_WEAK, SLOT_MASK, SLOT_SPAN,
+} from './layout'
+
+declare const brand: unique symbol
+/** An integer that stands for a registered value of type T. */
+export type Handle<T = unknown> = number & { readonly [brand]: T }
+
+export interface RegistryOptions {
+  /** Number of shards, a power of two in 1..256. Default 16. */
+  shards?: number
+  /** Domain to mint handles in. Default `HandleDomain.default`. */
+  domain?: HandleDomain
+  /** Retire a slot after this many issues (1..2^25). Default 2^25; lower it only to test retirement. */
+  retireAfter?: number
+}
+
+export interface RegistryStats {
+  live: number
+  /** Live handles per shard. */
+  shards: number[]
+  registrations: number
+  releases: number
+  staleLookups: number
+  foreignLookups: number
+  invalidLookups: number
+  /** Weak values found garbage-collected. */
+  collected: number
+  /** Slots retired because their generation ran out. */
+  retired: number
+}
+
+/** Returned by `registry.scope(value)`: releases the handle when disposed (`using`). */
+export interface ScopedHandle<V> {
+  readonly handle: Handle<V>
+  readonly value: V
+  [Symbol.dispose](): void
+}
+
+// Outcomes of locate() below 0.
+const E_INVALID = -1
+const E_STALE = -2
+const E_FOREIGN = -3
+const E_COLLECTED = -4
+const E_CLOSED = -5
+
+const DEFAULT_SHARDS = 16
+
+export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
+  readonly domain: HandleDomain
+  readonly shards: number
+  /** This registry's owner index in its domain (1..4095). */
+  readonly ownerId: number
+
+  private readonly words: Int32Array
+  private readonly shardMask: number
+  private readonly retireAfter: number
+  // Flat storage indexed by local slot (page << 8 | offset): values, state words
+  // (gen << 2 | weak << 1 | live), and per page its block and shard.
+  private vals: unknown[] = []
+  private state = new Int32Array(0)
+  private pageBlock: number[] = []
+  private pageShard: number[] = []
+  // Per shard: head of the free list (page << 8 | offset, -1 = empty), bump page and offset, live count.
+  private readonly shardFree: Int32Array
+  private readonly shardPage: Int32Array
+  private readonly shardNext: Int32Array
+  private readonly shardLive: Int32Array
+  private counter = 0
+  private live = 0
+  private isClosed = false
+  private finalizer: FinalizationRegistry<number> | undefined
+  private readonly counts = {
+    registrations: 0, releases: 0, staleLookups: 0, foreignLookups: 0, invalidLookups: 0, collected: 0, retired: 0,
+  }
+
+  constructor(options: RegistryOptions = {}) {
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
+    const shards = options.shards ?? DEFAULT_SHARDS
+    if (!Number.isInteger(shards) || shards < 1 || shards > 256 || (shards & (shards - 1)) !== 0) {
+      throw new InvalidOptionError(`Expected the "shards" option to be a power of two from 1 to 256, got ${String(shards)}`)
+    }
+    const retireAfter = options.retireAfter ?? GEN_MAX + 1
+    if (!Number.isInteger(retireAfter) || retireAfter < 1 || retireAfter > GEN_MAX + 1) {
+      throw new InvalidOptionError(`Expected the "retireAfter" option to be an integer from 1 to ${GEN_MAX + 1}, got ${String(retireAfter)}`)
+    }
+    const domain = options.domain ?? HandleDomain.default
+    if (!(domain instanceof HandleDomain)) throw new InvalidOptionError('Expected the "domain" option to be a HandleDomain')
+    this.domain = domain
+    this.words = domain.words
+    this.shards = shards
+    this.shardMask = shards - 1
+    this.retireAfter = retireAfter
+    this.shardFree = new Int32Array(shards).fill(-1)
+    this.shardPage = new Int32Array(shards).fill(-1)
+    this.shardNext = new Int32Array(shards).fill(BLOCK_SIZE)
+    this.shardLive = new Int32Array(shards)
+    this.ownerId = domain.claimOwner()
+  }
+
+  /** Live handles. */
+  get size(): number {
+    return this.live
+  }
+
+  get closed(): boolean {
+    return this.isClosed
+  }
+
+  /** Registers any value and returns a new handle for it. Equal values get distinct handles. */
+  register<V extends T>(value: V): Handle<V> {
+    return this.insert(value, S_LIVE) as Handle<V>
+  }
+
+  /** Registers an object without keeping it alive; once it is collected, `get` throws ERR_HANDLE_COLLECTED. */
+  registerWeak<V extends T & object>(value: V): Handle<V> {
+    if ((typeof value !== 'object' || value === null) && typeof value !== 'function') {
+      throw new InvalidOptionError(`registerWeak expects an object or function, got ${value === null ? 'null' : typeof value}`)
+    }
+    if (this.isClosed) throw new RegistryClosedError('register')
+    const ref = new WeakRef(value)
+    const h = this.insert(ref, S_LIVE | S_WEAK)
+    this.finalizer ??= new FinalizationRegistry((held: number) => this.collect(held))
+    this.finalizer.register(value, h, ref)
+    return h as Handle<V>
+  }
+
+  /** The value of a live handle; throws for anything else. */
+  get<V extends T>(h: Handle<V>): V {
+    const at = typeof h === 'number' ? this.find(h) : -1
+    if (at >= 0) return this.vals[at] as V
+    return this.getSlow(h) as V
+  }
+
+  /** The value of a live handle, or undefined for anything else. Never throws. */
+  tryGet<V extends T>(h: Handle<V> | unknown): V | undefined {
+    const at = this.locate(h)
+    if (at < 0) {
+      this.count(at)
+      return undefined
+    }
+    return this.valueAt(at) as V
+  }
+
+  /** Whether `h` is a live handle of this registry. Never throws. */
+  has(h: unknown): boolean {
+    const at = this.locate(h)
+    if (at < 0) this.count(at)
+    return at >= 0
+  }
+
+  /** Releases a live handle and returns its value; the handle is stale from now on. */
+  release<V extends T>(h: Handle<V>): V {
+    let at = typeof h === 'number' ? this.find(h) : -1
+    if (at < 0) {
+      at = this.locate(h)
+      if (at < 0) throw this.failure(h, at, 'release')
+    }
+    let value = this.vals[at]
+    if ((this.state[at] & S_WEAK) !== 0) {
+      const ref = value as WeakRef<object>
+      this.finalizer?.unregister(ref)
+      value = ref.deref()
+    }
+    this.free(at, 0)
+    return value as V
+  }
+
+  /** Registers `value` for the current block: `using entry = registry.scope(value)`. */
+  scope<V extends T>(value: V): ScopedHandle<V> {
+    const handle = this.register(value)
+    let done = false
+    return {
+      handle,
+      value,
+      [Symbol.dispose]: () => {
+        if (done) return
+        done = true
+        if (!this.isClosed) this.release(handle)
+      },
+    }
+  }
+
+  stats(): RegistryStats {
+    return { live: this.live, shards: Array.from(this.shardLive), ...this.counts }
+  }
+
+  /** Releases every handle and leaves the domain. Idempotent. */
+  close(): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    this.domain.releaseOwner(this.ownerId, this.pageBlock)
+    this.vals = []
+    this.state = new Int32Array(0)
+    this.pageBlock = []
+    this.pageShard = []
+    this.live = 0
+    this.shardLive.fill(0)
+    this.finalizer = undefined
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /** Live entries as [handle, value]; weak entries whose value is gone are skipped. */
+  *entries(): IterableIterator<[Handle<T>, T]> {
+    const { state, vals, pageBlock } = this
+    for (let at = 0; at < vals.length; at++) {
+      const st = state[at]
+      if ((st & S_LIVE) === 0) continue
+      let v = vals[at]
+      if ((st & S_WEAK) !== 0 && (v = (v as WeakRef<object>).deref()) === undefined) continue
+      yield [((st >>> 2) * SLOT_SPAN + (pageBlock[at >>> OFFSET_BITS] << OFFSET_BITS) + (at & OFFSET_MASK)) as Handle<T>, v as T]
+    }
+  }
+
+  *handles(): IterableIterator<Handle<T>> {
+    for (const [h] of this.entries()) yield h
+  }
+
+  *values(): IterableIterator<T> {
+    for (const [, v] of this.entries()) yield v
+  }
+
+  [Symbol.iterator](): IterableIterator<[Handle<T>, T]> {
+    return this.entries()
+  }
+
+  [inspect.custom](): string {
+    return `HandleRegistry { size: ${this.live}, shards: ${this.shards}, owner: ${this.ownerId}, ` +
+      `registrations: ${this.counts.registrations}, closed: ${this.isClosed} }`
+  }
+
+  // --- internals -----------------------------------------------------------
+
+  /**
+   * Fast path: local index (page << 8 | offset) of the live strong entry `h`, or -1
+   * for anything else (locate() then says why). Smi handles decode with bit ops.
+   */
+  private find(h: number): number {
+    if (!(h > 0)) return -1
+    let slot: number
+    let gen: number
+    if ((h | 0) === h) {
+      slot = h & SLOT_MASK
+      gen = h >>> 28
+    } else {
+      slot = h % SLOT_SPAN
+      if ((slot | 0) !== slot) return -1 // fraction, Infinity, NaN
+      gen = (h - slot) / SLOT_SPAN
+      if (gen > GEN_MAX) return -1
+    }
+    // One read of the domain's block table: owner << 19 | local page (0 once closed).
+    const w = this.words[BLOCKS_BASE + ((slot >>> OFFSET_BITS) << 1)]
+    if (w >>> PAGE_BITS !== this.ownerId) return -1
+    const at = ((w & PAGE_MASK) << OFFSET_BITS) | (slot & OFFSET_MASK)
+    return this.state[at] === ((gen << 2) | S_LIVE) ? at : -1
+  }
+
+  private getSlow(h: unknown): unknown {
+    const at = this.locate(h)
+    if (at < 0) throw this.failure(h, at, 'get')
+    return this.valueAt(at)
+  }
+
+  private insert(value: unknown, liveBits: number): number {
+    if (this.isClosed) throw new RegistryClosedError('register')
+    let x = (this.counter = (this.counter + 1) | 0)
+    x = Math.imul(x ^ (x >>> 16), 0x85ebca6b)
+    x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35)
+    const s = (x ^ (x >>> 16)) & this.shardMask // fmix32(counter) picks the shard
+    let at = this.shardFree[s]
+    if (at >= 0) {
+      this.shardFree[s] = this.vals[at] as number
+    } else {
+      let p = this.shardPage[s]
+      let off = this.shardNext[s]
+      if (off === BLOCK_SIZE) {
+        p = this.newPage(s)
+        off = 0
+      }
+      this.shardNext[s] = off + 1
+      at = (p << OFFSET_BITS) | off
+    }
+    const st = this.state[at] // free: next generation << 2
+    this.vals[at] = value
+    this.state[at] = (st & ~3) | liveBits
+    this.shardLive[s]++
+    this.live++
+    this.counts.registrations++
+    return (st >>> 2) * SLOT_SPAN + (this.pageBlock[at >>> OFFSET_BITS] << OFFSET_BITS) + (at & OFFSET_MASK)
+  }
+
+  private newPage(s: number): number {
+    const p = this.pageBlock.length
+    if (p > PAGE_MASK) throw new DomainExhaustedError(`a registry holds at most ${(PAGE_MASK + 1) * BLOCK_SIZE} slots`)
+    const block = this.domain.claimBlock(this.ownerId, s, p)
+    this.pageBlock.push(block)
+    this.pageShard.push(s)
+    const need = (p + 1) * BLOCK_SIZE
+    if (this.state.length < need) {
+      // Grow by 1/8 (at least one page): little slack, amortised copies.
+      const grown = new Int32Array(Math.max(need, (this.state.length + (this.state.length >>> 3) + OFFSET_MASK) & ~OFFSET_MASK))
+      grown.set(this.state)
+      this.state = grown
+    }
+    for (let i = 0; i < BLOCK_SIZE; i++) this.vals.push(undefined) // packed, not holey
+    this.shardPage[s] = p
+    return p
+  }
+
+  /** Frees the live slot `at`; `extra` marks the freed state (S_WEAK = collected). */
+  private free(at: number, extra: number): void {
+    const next = (this.state[at] >>> 2) + 1
+    this.state[at] = (next << 2) | extra
+    const s = this.pageShard[at >>> OFFSET_BITS]
+    if (next >= this.retireAfter) {
+      this.vals[at] = undefined // retired: never issued again, so no stale handle can alias
+      this.counts.retired++
+    } else {
+      this.vals[at] = this.shardFree[s]
+      this.shardFree[s] = at
+    }
+    this.shardLive[s]--
+    this.live--
+    this.counts.releases++
+  }
+
+  /** FinalizationRegistry callback: the weak value of `h` was collected. */
+  private collect(h: number): void {
+    if (this.isClosed) return
+    const at = this.locateRaw(h)
+    if (at < 0) return
+    if ((this.state[at] & S_WEAK) === 0) return
+    this.counts.collected++
+    this.counts.releases--
+    this.free(at, S_WEAK)
+  }
+
+  private valueAt(at: number): unknown {
+    const v = this.vals[at]
+    return (this.state[at] & S_WEAK) !== 0 ? (v as WeakRef<object>).deref() : v
+  }
+
+  /** Local index (page << 8 | offset) of the live entry `h`, or an E_* code. */
+  private locate(h: unknown): number {
+    const at = this.locateRaw(h)
+    if (at < 0) return at
+    if ((this.state[at] & S_WEAK) !== 0 && (this.vals[at] as WeakRef<object>).deref() === undefined) return E_COLLECTED
+    return at
+  }
+
+  /** Like locate, without looking into weak refs. */
+  private locateRaw(h: unknown): number {
+    if (this.isClosed) return E_CLOSED
+    if (malformed(h) !== undefined) return E_INVALID
+    const n = h as number
+    const slot = n % SLOT_SPAN
+    const gen = (n - slot) / SLOT_SPAN
+    const block = slot >>> OFFSET_BITS
+    const meta = this.domain.blockMeta(block)
+    if ((meta & B_CLAIMED) === 0) return E_INVALID
+    if ((meta & (B_RETIRED | B_OWNER_MASK)) !== this.ownerId) return E_FOREIGN
+    const w = this.words[BLOCKS_BASE + 2 * block]
+    const p = (w & PAGE_MASK) << OFFSET_BITS
+    const off = slot & OFFSET_MASK
+    const st = this.state[p | off]
+    const sgen = st >>> 2
+    if (gen > sgen) return E_INVALID
+    if (gen === sgen) return (st & S_LIVE) !== 0 ? p | off : E_INVALID
+    if (gen === sgen - 1 && (st & (S_WEAK | S_LIVE)) === S_WEAK) return E_COLLECTED
+    return E_STALE
+  }
+
+  private count(code: number): void {
+    if (code === E_STALE) this.counts.staleLookups++
+    else if (code === E_FOREIGN) this.counts.foreignLookups++
+    else if (code === E_INVALID) this.counts.invalidLookups++
+  }
+
+  private failure(h: unknown, code: number, op: string): Error {
+    this.count(code)
+    switch (code) {
+      case E_CLOSED: return new RegistryClosedError(op)
+      case E_STALE: return new StaleHandleError(h as number)
+      case E_COLLECTED: return new CollectedHandleError(h as number)
+      case E_FOREIGN: {
+        const who = this.domain.describe(h as number)!
+        return new ForeignHandleError(h as number, who.owner, this.ownerId, who.closed)
+      }
+      default: return new InvalidHandleError(h, malformed(h) ?? 'it was never issued by this registry')
+    }
+  }
+}
