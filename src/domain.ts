@@ -1,6 +1,7 @@
 // The domain: counters shared by every thread (docs/design.md, "Domain").
 // All cross-thread state is in one Int32 array advanced with Atomics.
 import { DomainExhaustedError, InvalidOptionError } from './errors'
+import { nativeBinding, type NativeBinding } from './native'
 import {
   B_CLAIMED, B_OWNER_MASK, B_RETIRED, B_SHARD_MASK, B_SHARD_SHIFT, BLOCKS_BASE, DOMAIN_WORDS,
   LAYOUT_VERSION, MAGIC, MAX_BLOCKS, MAX_OWNERS, OFFSET_BITS, OWNERS_BASE, PAGE_BITS, SLOT_SPAN,
@@ -17,14 +18,26 @@ export interface HandleOwner {
 }
 
 export class HandleDomain {
-  /** The shared memory; send it to a worker (workerData) and `attach` it there. */
-  readonly buffer: SharedArrayBuffer
+  /**
+   * The domain's memory. For a domain made by `create()`, a SharedArrayBuffer to
+   * send to workers (workerData) and `attach` there. For the native domain, an
+   * ArrayBuffer over process-wide native memory that every thread already shares.
+   */
+  readonly buffer: SharedArrayBuffer | ArrayBuffer
   /** @internal the domain words; registries read the block table directly. */
   readonly words: Int32Array
+  /** @internal the addon, when this is the process-wide native domain. */
+  readonly native: NativeBinding | null
 
-  private constructor(buffer: SharedArrayBuffer) {
+  private constructor(buffer: SharedArrayBuffer | ArrayBuffer, native: NativeBinding | null = null) {
     this.buffer = buffer
     this.words = new Int32Array(buffer)
+    this.native = native
+  }
+
+  /** Whether this is the process-wide domain of the native addon. */
+  get isNative(): boolean {
+    return this.native !== null
   }
 
   /** A new, empty domain backed by a SharedArrayBuffer. */
@@ -48,9 +61,17 @@ export class HandleDomain {
     return new HandleDomain(buffer)
   }
 
-  /** This thread's default domain, used by registries created without a `domain` option. */
+  /**
+   * The default domain of registries created without a `domain` option: the
+   * process-wide native domain when the addon is loaded (every worker joins it
+   * automatically), otherwise a domain of this thread.
+   */
   static get default(): HandleDomain {
-    return (defaultDomain ??= HandleDomain.create())
+    if (defaultDomain === undefined) {
+      const native = nativeBinding()
+      defaultDomain = native ? new HandleDomain(native.domain_buffer(), native) : HandleDomain.create()
+    }
+    return defaultDomain
   }
 
   /** Owner index, shard and state of the registry that minted `h`, or undefined if no registry of this domain did. */
@@ -81,6 +102,11 @@ export class HandleDomain {
 
   /** @internal takes a free owner index (1..4095). */
   claimOwner(): number {
+    if (this.native) {
+      const owner = this.native.claim_owner()
+      if (owner === 0) throw new DomainExhaustedError(`${MAX_OWNERS} registries are open in this process; close one first`)
+      return owner
+    }
     const w = this.words
     const start = Atomics.load(w, W_OWNER_HINT)
     for (let i = 0; i < MAX_OWNERS; i++) {
@@ -96,6 +122,11 @@ export class HandleDomain {
 
   /** @internal claims a fresh block for (owner, shard) whose page has index `page` in its registry. */
   claimBlock(owner: number, shard: number, page: number): number {
+    if (this.native) {
+      const block = this.native.claim_block(owner, shard, page)
+      if (block === 0) throw new DomainExhaustedError(`all ${MAX_BLOCKS - 1} blocks of this domain have been issued`)
+      return block
+    }
     const w = this.words
     const block = Atomics.add(w, W_NEXT_BLOCK, 1)
     if (block >= MAX_BLOCKS) {
@@ -109,7 +140,11 @@ export class HandleDomain {
   }
 
   /** @internal marks the blocks of a closing registry retired and frees its owner index. */
-  releaseOwner(owner: number, blocks: Iterable<number>): void {
+  releaseOwner(owner: number, blocks: number[]): void {
+    if (this.native) {
+      this.native.release_owner(owner, Int32Array.from(blocks))
+      return
+    }
     const w = this.words
     for (const b of blocks) {
       Atomics.store(w, BLOCKS_BASE + 2 * b, 0)

@@ -87,3 +87,12 @@ export class InvalidOptionError extends HandleRegistryError {
     super('ERR_INVALID_OPTION', message)
   }
 }
+
+/** A feature that needs the native addon was used while the addon is not loaded. */
+export class NativeUnavailableError extends HandleRegistryError {
+  declare readonly code: 'ERR_NATIVE_UNAVAILABLE'
+  constructor(what: string, cause?: Error) {
+    super('ERR_NATIVE_UNAVAILABLE', `${what} needs the native addon, which is not loaded` +
+      (cause ? ` (${cause.message.split('\n')[0]})` : ' (HANDLE_REGISTRY_NO_NATIVE=1, or a registry on a HandleDomain.create() domain)'))
+  }
+}

@@ -1,11 +1,18 @@
 // handle-registry: stable integer handles for JS values (see README.md).
 export { HandleRegistry } from './registry'
-export type { Handle, RegistryOptions, RegistryStats, ScopedHandle } from './registry'
-export { HandleDomain } from './domain'
+export type { EventHandler, EventOptions, EventStats, Handle, RegistryOptions, RegistryStats, ScopedHandle } from './registry'
+import { HandleDomain } from './domain'
+export { HandleDomain }
 export type { HandleOwner } from './domain'
 export { decodeHandle, HANDLE_LAYOUT } from './layout'
 export type { DecodedHandle } from './layout'
 export {
   HandleRegistryError, InvalidHandleError, StaleHandleError, ForeignHandleError, CollectedHandleError,
-  RegistryClosedError, DomainExhaustedError, InvalidOptionError,
+  RegistryClosedError, DomainExhaustedError, InvalidOptionError, NativeUnavailableError,
 } from './errors'
+export { nativeBinding as _nativeBinding } from './native'
+
+/** Whether the native addon is loaded (events from native threads, process-wide domain). */
+export function hasNative(): boolean {
+  return HandleDomain.default.isNative
+}

@@ -2,8 +2,9 @@
 // Layout and invariants: docs/design.md.
 import { inspect } from 'node:util'
 import { HandleDomain } from './domain'
+import { nativeLoadError, type NativeEventStats } from './native'
 import {
-  CollectedHandleError, DomainExhaustedError, ForeignHandleError, InvalidHandleError, InvalidOptionError,
+  CollectedHandleError, DomainExhaustedError, NativeUnavailableError, ForeignHandleError, InvalidHandleError, InvalidOptionError,
   RegistryClosedError, StaleHandleError,
 } from './errors'
 import {
@@ -35,8 +36,28 @@ export interface RegistryStats {
   invalidLookups: number
   /** Weak values found garbage-collected. */
   collected: number
+  /** Native event counters; undefined until `onEvent` was called. */
+  events?: EventStats
   /** Slots retired because their generation ran out. */
   retired: number
+}
+
+/** Receives native events: the handle's value, the event kind and its numeric payload. */
+export type EventHandler<T> = (value: T, kind: number, payload: number, handle: Handle<T>) => void
+
+export interface EventOptions {
+  /** Bound of the native queue; a post to a full queue returns QUEUE_FULL. Default 65536. */
+  capacity?: number
+  /** Events delivered per boundary crossing. Default 4096. */
+  batch?: number
+}
+
+/** Event counters: native ones (posted, dropped at the source) and those counted in JS. */
+export interface EventStats extends NativeEventStats {
+  /** Events whose handle was released between post and delivery; not given to the handler. */
+  droppedReleased: number
+  /** Handler calls. */
+  handled: number
 }
 
 /** Returned by `registry.scope(value)`: releases the handle when disposed (`using`). */
@@ -79,6 +100,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private live = 0
   private isClosed = false
   private finalizer: FinalizationRegistry<number> | undefined
+  private handler: EventHandler<T> | undefined
+  private eventsOpen = false
+  private readonly eventCounts = { droppedReleased: 0, handled: 0 }
   private readonly counts = {
     registrations: 0, releases: 0, staleLookups: 0, foreignLookups: 0, invalidLookups: 0, collected: 0, retired: 0,
   }
@@ -190,14 +214,56 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     }
   }
 
+  /**
+   * Installs the handler of native events posted to this registry's handles
+   * (from any thread, see docs/native.md). Events arrive in batches on this
+   * thread; each handle is resolved first, and events for released handles are
+   * dropped and counted. Calling it again replaces the handler.
+   */
+  onEvent(handler: EventHandler<T>, options: EventOptions = {}): this {
+    if (typeof handler !== 'function') throw new InvalidOptionError('onEvent expects a function')
+    if (this.isClosed) throw new RegistryClosedError('install an event handler')
+    const native = this.domain.native
+    if (!native) throw new NativeUnavailableError('registry.onEvent', nativeLoadError())
+    const capacity = options.capacity ?? 65536
+    const batch = options.batch ?? 4096
+    if (!Number.isInteger(capacity) || capacity < 2 || capacity > 2 ** 24 || (capacity & (capacity - 1)) !== 0) {
+      throw new InvalidOptionError(`Expected the "capacity" option to be a power of two from 2 to ${2 ** 24}, got ${String(capacity)}`)
+    }
+    if (!Number.isInteger(batch) || batch < 1 || batch > 65536) {
+      throw new InvalidOptionError(`Expected the "batch" option to be an integer from 1 to 65536, got ${String(batch)}`)
+    }
+    this.handler = handler
+    if (!this.eventsOpen) {
+      const records = new Float64Array(3 * batch)
+      native.open_events(this.ownerId, capacity, records, (count: number) => this.deliver(records, count))
+      this.eventsOpen = true
+    }
+    return this
+  }
+
+  /** Stops native event delivery; queued events are dropped and counted. */
+  offEvent(): void {
+    if (!this.eventsOpen || this.isClosed) return
+    this.domain.native?.close_events(this.ownerId)
+    this.eventsOpen = false
+    this.handler = undefined
+  }
+
   stats(): RegistryStats {
-    return { live: this.live, shards: Array.from(this.shardLive), ...this.counts }
+    const stats: RegistryStats = { live: this.live, shards: Array.from(this.shardLive), ...this.counts }
+    if (this.eventsOpen && this.domain.native) {
+      stats.events = { ...this.domain.native.event_stats(this.ownerId), ...this.eventCounts }
+    }
+    return stats
   }
 
   /** Releases every handle and leaves the domain. Idempotent. */
   close(): void {
     if (this.isClosed) return
     this.isClosed = true
+    this.handler = undefined
+    this.eventsOpen = false
     this.domain.releaseOwner(this.ownerId, this.pageBlock)
     this.vals = []
     this.state = new Int32Array(0)
@@ -214,13 +280,13 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /** Live entries as [handle, value]; weak entries whose value is gone are skipped. */
   *entries(): IterableIterator<[Handle<T>, T]> {
-    const { state, vals, pageBlock } = this
-    for (let at = 0; at < vals.length; at++) {
-      const st = state[at]
+    // Re-read the fields each step: a registration during iteration may grow them.
+    for (let at = 0; at < this.vals.length; at++) {
+      const st = this.state[at]
       if ((st & S_LIVE) === 0) continue
-      let v = vals[at]
+      let v = this.vals[at]
       if ((st & S_WEAK) !== 0 && (v = (v as WeakRef<object>).deref()) === undefined) continue
-      yield [((st >>> 2) * SLOT_SPAN + (pageBlock[at >>> OFFSET_BITS] << OFFSET_BITS) + (at & OFFSET_MASK)) as Handle<T>, v as T]
+      yield [((st >>> 2) * SLOT_SPAN + (this.pageBlock[at >>> OFFSET_BITS] << OFFSET_BITS) + (at & OFFSET_MASK)) as Handle<T>, v as T]
     }
   }
 
@@ -242,6 +308,32 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   // --- internals -----------------------------------------------------------
+
+  /** One batch from the addon: `count` records of [handle, kind, payload]. */
+  private deliver(records: Float64Array, count: number): void {
+    const handler = this.handler
+    let firstError: unknown
+    let failed = false
+    for (let i = 0; i < count; i++) {
+      const h = records[3 * i]
+      let at = this.find(h)
+      if (at < 0) at = this.locate(h) // weak entries take the slow path
+      if (at < 0 || handler === undefined) {
+        this.eventCounts.droppedReleased++
+        continue
+      }
+      this.eventCounts.handled++
+      try {
+        handler(this.valueAt(at) as T, records[3 * i + 1], records[3 * i + 2], h as Handle<T>)
+      } catch (err) {
+        if (!failed) firstError = err
+        failed = true
+      }
+    }
+    // A throwing handler does not lose the rest of the batch; the first error
+    // surfaces as an uncaught exception, as an EventEmitter without 'error' would.
+    if (failed) process.nextTick(() => { throw firstError })
+  }
 
   /**
    * Fast path: local index (page << 8 | offset) of the live strong entry `h`, or -1
@@ -310,9 +402,17 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     const need = (p + 1) * BLOCK_SIZE
     if (this.state.length < need) {
       // Grow by 1/8 (at least one page): little slack, amortised copies.
-      const grown = new Int32Array(Math.max(need, (this.state.length + (this.state.length >>> 3) + OFFSET_MASK) & ~OFFSET_MASK))
-      grown.set(this.state)
-      this.state = grown
+      const slots = Math.max(need, (this.state.length + (this.state.length >>> 3) + OFFSET_MASK) & ~OFFSET_MASK)
+      const native = this.domain.native
+      if (native) {
+        // Native memory that producer threads read for is_live; the addon copies
+        // the old words and frees the old region, so drop the old view at once.
+        this.state = new Int32Array(native.alloc_state(this.ownerId, slots))
+      } else {
+        const grown = new Int32Array(slots)
+        grown.set(this.state)
+        this.state = grown
+      }
     }
     for (let i = 0; i < BLOCK_SIZE; i++) this.vals.push(undefined) // packed, not holey
     this.shardPage[s] = p
