@@ -97,14 +97,14 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private readonly shardNext: Int32Array
   private readonly shardLive: Int32Array
   private counter = 0
-  private live = 0
+  private releases = 0
   private isClosed = false
   private finalizer: FinalizationRegistry<number> | undefined
   private handler: EventHandler<T> | undefined
   private eventsOpen = false
   private readonly eventCounts = { droppedReleased: 0, handled: 0 }
   private readonly counts = {
-    registrations: 0, releases: 0, staleLookups: 0, foreignLookups: 0, invalidLookups: 0, collected: 0, retired: 0,
+    staleLookups: 0, foreignLookups: 0, invalidLookups: 0, collected: 0, retired: 0,
   }
 
   constructor(options: RegistryOptions = {}) {
@@ -133,7 +133,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /** Live handles. */
   get size(): number {
-    return this.live
+    let live = 0
+    for (let s = 0; s < this.shardLive.length; s++) live += this.shardLive[s]
+    return live
   }
 
   get closed(): boolean {
@@ -184,17 +186,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /** Releases a live handle and returns its value; the handle is stale from now on. */
   release<V extends T>(h: Handle<V>): V {
-    let at = typeof h === 'number' ? this.find(h) : -1
-    if (at < 0) {
-      at = this.locate(h)
-      if (at < 0) throw this.failure(h, at, 'release')
-    }
-    let value = this.vals[at]
-    if ((this.state[at] & S_WEAK) !== 0) {
-      const ref = value as WeakRef<object>
-      this.finalizer?.unregister(ref)
-      value = ref.deref()
-    }
+    const at = typeof h === 'number' ? this.find(h) : -1
+    if (at < 0) return this.releaseSlow(h) as V
+    const value = this.vals[at]
     this.free(at, 0)
     return value as V
   }
@@ -251,7 +245,15 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   stats(): RegistryStats {
-    const stats: RegistryStats = { live: this.live, shards: Array.from(this.shardLive), ...this.counts }
+    const live = this.size
+    const stats: RegistryStats = {
+      live,
+      shards: Array.from(this.shardLive),
+      // Every registration is live, released, or was collected: no counter on the hot path.
+      registrations: live + this.releases + this.counts.collected,
+      releases: this.releases,
+      ...this.counts,
+    }
     if (this.eventsOpen && this.domain.native) {
       stats.events = { ...this.domain.native.event_stats(this.ownerId), ...this.eventCounts }
     }
@@ -269,7 +271,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.state = new Int32Array(0)
     this.pageBlock = []
     this.pageShard = []
-    this.live = 0
+    this.releases += this.size // close releases every live handle
     this.shardLive.fill(0)
     this.finalizer = undefined
   }
@@ -303,8 +305,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   [inspect.custom](): string {
-    return `HandleRegistry { size: ${this.live}, shards: ${this.shards}, owner: ${this.ownerId}, ` +
-      `registrations: ${this.counts.registrations}, closed: ${this.isClosed} }`
+    return `HandleRegistry { size: ${this.size}, shards: ${this.shards}, owner: ${this.ownerId}, ` +
+      `releases: ${this.releases}, closed: ${this.isClosed} }`
   }
 
   // --- internals -----------------------------------------------------------
@@ -359,6 +361,20 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     return this.state[at] === ((gen << 2) | S_LIVE) ? at : -1
   }
 
+  /** release() of a weak handle, or of anything that is not a live handle (throws). */
+  private releaseSlow(h: unknown): unknown {
+    const at = this.locate(h)
+    if (at < 0) throw this.failure(h, at, 'release')
+    let value = this.vals[at]
+    if ((this.state[at] & S_WEAK) !== 0) {
+      const ref = value as WeakRef<object>
+      this.finalizer?.unregister(ref)
+      value = ref.deref()
+    }
+    this.free(at, 0)
+    return value
+  }
+
   private getSlow(h: unknown): unknown {
     const at = this.locate(h)
     if (at < 0) throw this.failure(h, at, 'get')
@@ -367,30 +383,29 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   private insert(value: unknown, liveBits: number): number {
     if (this.isClosed) throw new RegistryClosedError('register')
-    let x = (this.counter = (this.counter + 1) | 0)
-    x = Math.imul(x ^ (x >>> 16), 0x85ebca6b)
-    x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35)
-    const s = (x ^ (x >>> 16)) & this.shardMask // fmix32(counter) picks the shard
+    // Fibonacci hashing of a counter: sequential registrations spread evenly.
+    const c = (this.counter = (this.counter + 1) | 0)
+    const s = (Math.imul(c, 0x9e3779b1) >>> 24) & this.shardMask
     let at = this.shardFree[s]
-    if (at >= 0) {
-      this.shardFree[s] = this.vals[at] as number
-    } else {
-      let p = this.shardPage[s]
-      let off = this.shardNext[s]
-      if (off === BLOCK_SIZE) {
-        p = this.newPage(s)
-        off = 0
-      }
-      this.shardNext[s] = off + 1
-      at = (p << OFFSET_BITS) | off
-    }
+    if (at >= 0) this.shardFree[s] = this.vals[at] as number
+    else at = this.bump(s)
     const st = this.state[at] // free: next generation << 2
     this.vals[at] = value
     this.state[at] = (st & ~3) | liveBits
     this.shardLive[s]++
-    this.live++
-    this.counts.registrations++
     return (st >>> 2) * SLOT_SPAN + (this.pageBlock[at >>> OFFSET_BITS] << OFFSET_BITS) + (at & OFFSET_MASK)
+  }
+
+  /** Next never-used slot of shard `s`, claiming a block when its page is full. */
+  private bump(s: number): number {
+    let p = this.shardPage[s]
+    let off = this.shardNext[s]
+    if (off === BLOCK_SIZE) {
+      p = this.newPage(s)
+      off = 0
+    }
+    this.shardNext[s] = off + 1
+    return (p << OFFSET_BITS) | off
   }
 
   private newPage(s: number): number {
@@ -424,16 +439,15 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     const next = (this.state[at] >>> 2) + 1
     this.state[at] = (next << 2) | extra
     const s = this.pageShard[at >>> OFFSET_BITS]
-    if (next >= this.retireAfter) {
-      this.vals[at] = undefined // retired: never issued again, so no stale handle can alias
-      this.counts.retired++
-    } else {
+    if (next < this.retireAfter) {
       this.vals[at] = this.shardFree[s]
       this.shardFree[s] = at
+    } else {
+      this.vals[at] = undefined // retired: never issued again, so no stale handle can alias
+      this.counts.retired++
     }
     this.shardLive[s]--
-    this.live--
-    this.counts.releases++
+    this.releases++
   }
 
   /** FinalizationRegistry callback: the weak value of `h` was collected. */
@@ -443,7 +457,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if (at < 0) return
     if ((this.state[at] & S_WEAK) === 0) return
     this.counts.collected++
-    this.counts.releases--
+    this.releases--
     this.free(at, S_WEAK)
   }
 
