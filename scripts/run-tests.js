@@ -12,7 +12,7 @@ let failed = 0
 
 const report = path.join(os.tmpdir(), `handle-registry-vitest-${process.pid}.json`)
 const vitest = spawnSync(process.execPath,
-  [require.resolve('vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
+  [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
   { cwd: root, stdio: 'inherit' })
 try {
   const r = JSON.parse(fs.readFileSync(report, 'utf8'))

@@ -50,7 +50,7 @@ export class HandleDomain {
   }
 
   /** Joins a domain created on another thread; `buffer` is its `domain.buffer`. */
-  static attach(buffer: SharedArrayBuffer): HandleDomain {
+  static attach(buffer: SharedArrayBuffer | ArrayBuffer): HandleDomain {
     if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== DOMAIN_WORDS * 4) {
       throw new InvalidOptionError('HandleDomain.attach expects the `buffer` of a HandleDomain (a SharedArrayBuffer)')
     }

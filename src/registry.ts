@@ -168,13 +168,15 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   /** The value of a live handle, or undefined for anything else. Never throws. */
-  tryGet<V extends T>(h: Handle<V> | unknown): V | undefined {
+  tryGet<V extends T>(h: Handle<V>): V | undefined
+  tryGet(h: unknown): T | undefined
+  tryGet(h: unknown): unknown {
     const at = this.locate(h)
     if (at < 0) {
       this.count(at)
       return undefined
     }
-    return this.valueAt(at) as V
+    return this.valueAt(at)
   }
 
   /** Whether `h` is a live handle of this registry. Never throws. */
@@ -203,7 +205,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       [Symbol.dispose]: () => {
         if (done) return
         done = true
-        if (!this.isClosed) this.release(handle)
+        // Already released by hand, or the registry closed: nothing to do.
+        if (this.locate(handle) >= 0) this.release(handle)
       },
     }
   }
