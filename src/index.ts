@@ -16,3 +16,11 @@ export { nativeBinding as _nativeBinding } from './native'
 export function hasNative(): boolean {
   return HandleDomain.default.isNative
 }
+
+import * as nodePath from 'node:path'
+/** Folder of the public C++ header, for other addons' binding.gyp `include_dirs`. */
+export const include_dir: string = nodePath.join(__dirname, '..', 'native', 'include')
+/** The gyp file whose `handle_registry_headers` target exports `include_dirs`. */
+export const targets: string = nodePath.join(__dirname, '..', 'native', 'handle_registry.gyp')
+/** `targets` plus the target name, for a binding.gyp `dependencies` entry. */
+export const gyp: string = `${targets}:handle_registry_headers`

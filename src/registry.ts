@@ -84,6 +84,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   private readonly words: Int32Array
   private readonly shardMask: number
+  private readonly shardShift: number // 32 - log2(shards): the hash's top bits pick the shard
   private readonly retireAfter: number
   // Flat storage indexed by local slot (page << 8 | offset): values, state words
   // (gen << 2 | weak << 1 | live), and per page its block and shard.
@@ -123,6 +124,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.words = domain.words
     this.shards = shards
     this.shardMask = shards - 1
+    this.shardShift = 32 - Math.log2(shards)
     this.retireAfter = retireAfter
     this.shardFree = new Int32Array(shards).fill(-1)
     this.shardPage = new Int32Array(shards).fill(-1)
@@ -388,7 +390,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if (this.isClosed) throw new RegistryClosedError('register')
     // Fibonacci hashing of a counter: sequential registrations spread evenly.
     const c = (this.counter = (this.counter + 1) | 0)
-    const s = (Math.imul(c, 0x9e3779b1) >>> 24) & this.shardMask
+    const s = (Math.imul(c, 0x9e3779b1) >>> this.shardShift) & this.shardMask
     let at = this.shardFree[s]
     if (at >= 0) this.shardFree[s] = this.vals[at] as number
     else at = this.bump(s)
