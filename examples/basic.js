@@ -2,7 +2,7 @@
 // examples/basic.js: register, get, release; stale, foreign and invalid handles
 // with their error classes and codes.
 //
-//   npm run build && node examples/basic.js
+//   npm run compile && node examples/basic.js
 //
 // This file loads the local build. In your own code write:
 //   const { HandleRegistry } = require('handle-registry')

@@ -4,7 +4,7 @@
 // threads; a handle can travel anywhere as a plain number, the domain says which
 // registry (thread) owns it, and every other registry rejects it as foreign.
 //
-//   npm run build && node examples/workers.js
+//   npm run compile && node examples/workers.js
 //
 // This file loads the local build. In your own code write:
 //   const { HandleDomain, HandleRegistry } = require('handle-registry')
