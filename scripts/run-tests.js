@@ -29,7 +29,8 @@ const native = path.join(root, 'native', 'test', 'run.sh')
 if (fs.existsSync(native)) {
   const r = spawnSync('bash', [native], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
   process.stdout.write(r.stdout)
-  const m = /(\d+) passed, (\d+) failed\s*$/m.exec(r.stdout)
+  // The runner's last line is its total; earlier lines are per binary.
+  const m = /^(\d+) passed, (\d+) failed\s*$/m.exec(r.stdout.trimEnd().split('\n').pop() ?? '')
   if (m) {
     passed += Number(m[1])
     failed += Number(m[2])

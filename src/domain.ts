@@ -147,8 +147,9 @@ export class HandleDomain {
     }
     const w = this.words
     for (const b of blocks) {
-      Atomics.store(w, BLOCKS_BASE + 2 * b, 0)
+      // RETIRED first: a reader that then sees word 0 cleared reports "closed", never "unclaimed".
       Atomics.or(w, BLOCKS_BASE + 2 * b + 1, B_RETIRED)
+      Atomics.store(w, BLOCKS_BASE + 2 * b, 0)
     }
     Atomics.store(w, OWNERS_BASE + owner, 0)
     Atomics.sub(w, W_LIVE_OWNERS, 1)

@@ -1,0 +1,290 @@
+// Native sharded map benchmark: hr::ShardedMap<uint64_t, 16> vs one
+// std::mutex around one std::unordered_map<Handle, uint64_t>.
+//
+// Workload (the same for both maps): a key space of 2M handles made by
+// hr::make_handle over consecutive slots of blocks 1..8192; a random half of
+// them (1M) is inserted before timing. Each thread then runs a fixed number
+// of operations on uniformly random keys of the key space: 80% find (the
+// callback reads the value), 10% insert, 10% erase. Inserts and erases each
+// succeed about half the time, so the map stays at about 1M entries. Both
+// maps reserve room for 2M entries up front.
+//
+// Two key regimes:
+//   fresh   every handle has generation 0 (slots issued once). The keys are
+//           then 2M consecutive integers, and std::unordered_map's identity
+//           hash on libstdc++ turns one big table into a direct-mapped array
+//           (no collisions, a miss reads one empty bucket). Sharding by
+//           fmix64 gives that up by design.
+//   reused  each slot has a random generation 0..7 (slots reused a few
+//           times, still Smis): keys are no longer consecutive, and both maps
+//           see ordinary hash-table collisions.
+//
+// Each (regime, map, threads) cell is measured `reps` times, alternating the
+// two maps, and the median is reported. Before and after, a pure-ALU loop
+// measures how much 2 threads actually gain over 1 on this machine right now
+// (shared or busy machines give much less than 2x); read the 2-thread ratio
+// against it.
+//
+// Prints a table and writes JSON:
+//   [{"name", "threads", "opsPerSec", "ratio", "workload"}, ...]
+// ratio = opsPerSec / opsPerSec of the mutex baseline at the same thread
+// count and workload (1 for the baseline itself).
+//
+//   bench [--ops N] [--reps N] [--threads 1,2] [--out FILE]
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "handle_registry.h"
+
+namespace {
+
+using hr::Handle;
+
+constexpr uint32_t kKeySpace = 2u << 20;  // 2M handles, 1M live
+
+// Key i of the key space; `gens` > 1 gives each slot a random generation.
+Handle KeyAt(uint32_t i, uint32_t gens) {
+  const uint32_t gen = gens > 1 ? static_cast<uint32_t>(hr::fmix64(i + 1) % gens) : 0;
+  return hr::make_handle(1 + i / 256, i % 256, gen);
+}
+
+// The baseline: one lock, one map, same call shapes as ShardedMap.
+class GlobalLockMap {
+ public:
+  void reserve(size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    map_.reserve(n);
+  }
+  bool insert(Handle h, uint64_t v) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return map_.try_emplace(h, v).second;
+  }
+  template <class F>
+  bool find(Handle h, F&& f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = map_.find(h);
+    if (it == map_.end()) return false;
+    f(it->second);
+    return true;
+  }
+  bool erase(Handle h) {
+    std::unordered_map<Handle, uint64_t>::node_type node;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      node = map_.extract(h);
+    }
+    return !node.empty();
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return map_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<Handle, uint64_t> map_;
+};
+
+using Sharded = hr::ShardedMap<uint64_t, 16>;
+
+struct XorShift {
+  uint64_t s;
+  uint64_t next() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return s * 0x2545f4914f6cdd1dULL;
+  }
+};
+
+std::atomic<uint64_t> g_sink{0};
+
+template <class Map>
+double RunOnce(const std::vector<Handle>& keys, int threads, uint64_t ops_per_thread,
+               uint64_t seed) {
+  Map map;
+  map.reserve(kKeySpace);
+  for (uint32_t i = 0; i < kKeySpace; ++i) {
+    if (hr::fmix64(i ^ 0x5bd1e995u) & 1) map.insert(keys[i], i);  // a random half
+  }
+
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&, t] {
+      XorShift rng{seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(t) + 1};
+      uint64_t sink = 0;
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      for (uint64_t i = 0; i < ops_per_thread; ++i) {
+        const uint64_t r = rng.next();
+        const Handle h = keys[static_cast<uint32_t>(r >> 32) % kKeySpace];
+        const uint32_t op = static_cast<uint32_t>(r & 0xffff) % 10;
+        if (op < 8) {
+          map.find(h, [&](uint64_t& v) { sink += v; });
+        } else if (op == 8) {
+          sink += map.insert(h, r);
+        } else {
+          sink += map.erase(h);
+        }
+      }
+      g_sink.fetch_add(sink);
+    });
+  }
+  while (ready.load() != threads) std::this_thread::yield();
+  const auto t0 = std::chrono::steady_clock::now();
+  go.store(true, std::memory_order_release);
+  for (auto& th : ts) th.join();
+  const auto t1 = std::chrono::steady_clock::now();
+  const double secs = std::chrono::duration<double>(t1 - t0).count();
+  if (map.size() < kKeySpace / 4 || map.size() > kKeySpace * 3 / 4) {
+    std::fprintf(stderr, "unexpected final size %zu\n", map.size());
+    std::exit(2);
+  }
+  return static_cast<double>(ops_per_thread) * threads / secs;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::vector<int> ParseList(const char* s) {
+  std::vector<int> out;
+  std::string cur;
+  for (const char* p = s;; ++p) {
+    if (*p == ',' || *p == '\0') {
+      if (!cur.empty()) out.push_back(std::atoi(cur.c_str()));
+      cur.clear();
+      if (*p == '\0') break;
+    } else {
+      cur += *p;
+    }
+  }
+  return out;
+}
+
+// Ops/s of `threads` threads each running a pure ALU loop (no memory).
+double AluRate(int threads) {
+  constexpr uint64_t kIters = 100000000;
+  std::vector<std::thread> ts;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([t] {
+      XorShift rng{static_cast<uint64_t>(t) + 7};
+      uint64_t acc = 0;
+      for (uint64_t i = 0; i < kIters; ++i) acc += rng.next();
+      g_sink.fetch_add(acc);
+    });
+  }
+  for (auto& th : ts) th.join();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return static_cast<double>(kIters) * threads / secs;
+}
+
+double ScalingCheck() { return AluRate(2) / AluRate(1); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint64_t ops = 2000000;
+  int reps = 5;
+  std::vector<int> thread_counts = {1, 2};
+  std::string out = "bench/results/native-map.json";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--ops")) ops = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--threads")) thread_counts = ParseList(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--out")) out = argv[i + 1];
+  }
+
+  std::printf("native-map: 1M live of 2M handles, 80%% find / 10%% insert / 10%% erase,\n"
+              "%llu ops per thread, median of %d runs, %u hardware threads\n",
+              static_cast<unsigned long long>(ops), reps,
+              std::thread::hardware_concurrency());
+  const double scale_before = ScalingCheck();
+
+  struct Workload {
+    const char* name;
+    uint32_t gens;
+  };
+  const Workload workloads[] = {{"fresh", 1}, {"reused", 8}};
+  struct Row {
+    const char* workload;
+    int threads;
+    double base, sharded;
+  };
+  std::vector<Row> rows;
+  for (const Workload& w : workloads) {
+    std::vector<Handle> keys(kKeySpace);
+    for (uint32_t i = 0; i < kKeySpace; ++i) keys[i] = KeyAt(i, w.gens);
+    for (int threads : thread_counts) {
+      std::vector<double> base, sharded;
+      for (int r = 0; r < reps; ++r) {
+        const uint64_t seed = 1000 + static_cast<uint64_t>(r);
+        if (r % 2 == 0) {
+          base.push_back(RunOnce<GlobalLockMap>(keys, threads, ops, seed));
+          sharded.push_back(RunOnce<Sharded>(keys, threads, ops, seed));
+        } else {
+          sharded.push_back(RunOnce<Sharded>(keys, threads, ops, seed));
+          base.push_back(RunOnce<GlobalLockMap>(keys, threads, ops, seed));
+        }
+      }
+      rows.push_back({w.name, threads, Median(base), Median(sharded)});
+    }
+  }
+  const double scale_after = ScalingCheck();
+
+  std::printf("\nmachine check: 2 threads of pure ALU work ran %.2fx / %.2fx one thread "
+              "(before / after)\n\n", scale_before, scale_after);
+  std::printf("| workload | threads | std::mutex + unordered_map (Mops/s) | ShardedMap<uint64_t,16> (Mops/s) | ratio | target |\n");
+  std::printf("| -------- | ------- | ----------------------------------- | -------------------------------- | ----- | ------ |\n");
+  for (const Row& r : rows) {
+    const double ratio = r.sharded / r.base;
+    std::string target = "-";
+    if (r.threads == 1) target = std::string(">= 0.91 (within 1.1x): ") + (ratio >= 1 / 1.1 ? "met" : "NOT met");
+    if (r.threads == 2) target = std::string(">= 1.7: ") + (ratio >= 1.7 ? "met" : "NOT met");
+    std::printf("| %-8s | %7d | %35.2f | %32.2f | %5.2f | %s |\n", r.workload, r.threads,
+                r.base / 1e6, r.sharded / 1e6, ratio, target.c_str());
+  }
+
+  std::ofstream f(out);
+  if (!f) {
+    std::fprintf(stderr, "cannot write %s\n", out.c_str());
+    return 1;
+  }
+  f << "[\n";
+  bool first = true;
+  char buf[320];
+  for (const Row& r : rows) {
+    std::snprintf(buf, sizeof buf,
+                  "%s  {\"name\": \"std::mutex + std::unordered_map\", \"threads\": %d, "
+                  "\"opsPerSec\": %.0f, \"ratio\": 1, \"workload\": \"%s\"}",
+                  first ? "" : ",\n", r.threads, r.base, r.workload);
+    f << buf;
+    first = false;
+    std::snprintf(buf, sizeof buf,
+                  ",\n  {\"name\": \"hr::ShardedMap<uint64_t,16>\", \"threads\": %d, "
+                  "\"opsPerSec\": %.0f, \"ratio\": %.3f, \"workload\": \"%s\"}",
+                  r.threads, r.sharded, r.sharded / r.base, r.workload);
+    f << buf;
+  }
+  f << "\n]\n";
+  std::printf("\nwrote %s\n", out.c_str());
+  return 0;
+}

@@ -1,0 +1,34 @@
+{
+  'targets': [{
+    'target_name': 'handle_registry',
+    'sources': [
+      'native/src/addon.cc',
+      'native/src/domain.cc',
+      'native/src/events.cc',
+      'native/src/test_producers.cc',
+    ],
+    'include_dirs': [
+      "<!(node -p \"require('node-addon-api').include_dir\")",
+      'native/include',
+    ],
+    # node-addon-api without C++ exceptions (errors are pending JS exceptions);
+    # our own code is built with exceptions only to catch std::bad_alloc and
+    # std::system_error at the boundary: nothing is thrown across it.
+    'defines': ['NAPI_VERSION=8', 'NAPI_DISABLE_CPP_EXCEPTIONS'],
+    'cflags!': ['-fno-exceptions'],
+    'cflags_cc!': ['-fno-exceptions', '-std=gnu++17'],
+    'cflags_cc': ['-std=c++17', '-Wall', '-Wextra'],
+    'conditions': [
+      ["OS=='linux'", { 'libraries': ['-ldl'] }],  # dladdr/dlopen (pin_module) on glibc < 2.34
+    ],
+    'xcode_settings': {
+      'GCC_ENABLE_CPP_EXCEPTIONS': 'YES',
+      'CLANG_CXX_LANGUAGE_STANDARD': 'c++17',
+      'MACOSX_DEPLOYMENT_TARGET': '10.15',
+      'OTHER_CPLUSPLUSFLAGS': ['-Wall', '-Wextra'],
+    },
+    'msvs_settings': {
+      'VCCLCompilerTool': { 'ExceptionHandling': 1, 'AdditionalOptions': ['/std:c++17'] },
+    },
+  }],
+}

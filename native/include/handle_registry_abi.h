@@ -1,0 +1,132 @@
+/* handle_registry_abi.h: the C ABI of the handle-registry addon, version 1.
+ *
+ * Plain C (C99 and C++), no Node/N-API dependency. A separately compiled
+ * addon reaches the registry addon already loaded in the process through one
+ * table of function pointers, `hr_api_v1`, whose address JS hands over:
+ *
+ *   // JS:     myAddon.attach(registry.nativeApi)      // a bigint
+ *
+ *   // Addon, on the JS thread:
+ *   uint64_t addr; bool lossless;
+ *   napi_get_value_bigint_uint64(env, argv[0], &addr, &lossless);
+ *   const hr_api_v1* api = hr_api_v1_from_address(addr);
+ *   int32_t st = hr_api_v1_check(api);       // HR_STATUS_OK or a reason
+ *   if (st != HR_STATUS_OK) { throw: hr_status_name(st) }
+ *
+ *   // Later, from any thread (the C library's own threads included):
+ *   int32_t st = api->post(handle, kind, payload);
+ *
+ * Contract of the table (what version 1 promises):
+ *   - The table is static, read-only, and valid for the life of the process
+ *     (it is never freed, even after every registry and worker is gone).
+ *   - Every function is thread-safe, never blocks, never allocates, never
+ *     throws, never calls JS, and accepts any 64-bit value as a handle.
+ *   - Fields are only ever appended: a provider with a larger `size` is
+ *     compatible; check `size >= sizeof(hr_api_v1)` (hr_api_v1_check does).
+ *     An incompatible change bumps HR_ABI_VERSION and the table's name.
+ *
+ * Handle layout and status values: docs/design.md and handle_registry.h
+ * (hr::Status has the same values as HR_STATUS_*).
+ */
+#ifndef HANDLE_REGISTRY_ABI_H_
+#define HANDLE_REGISTRY_ABI_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Same value as HANDLE_REGISTRY_ABI_VERSION in handle_registry.h. */
+#define HR_ABI_VERSION 1
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes returned to producers; equal to hr::Status. */
+enum {
+  HR_STATUS_OK = 0,
+  HR_STATUS_INVALID_HANDLE = 1,   /* not a handle (0, block 0, > 2^53-1, never issued) */
+  HR_STATUS_STALE_HANDLE = 2,     /* released: the slot's generation moved on */
+  HR_STATUS_FOREIGN_HANDLE = 3,   /* not returned by version 1 (events route by handle) */
+  HR_STATUS_REGISTRY_CLOSED = 4,  /* owner closed, its worker ended, or no event handler */
+  HR_STATUS_QUEUE_FULL = 5,       /* the owner's bounded queue is full: event dropped */
+  HR_STATUS_VERSION_MISMATCH = 6, /* hr_api_v1_check: ABI version or size differs */
+  HR_STATUS_NOT_ATTACHED = 7      /* hr_api_v1_check: null table */
+};
+
+/* One event, as hr::Event (24 bytes). `size` is reserved in version 1: it is
+ * carried in the queue but not delivered to JS. */
+typedef struct hr_event_v1 {
+  uint64_t handle;
+  uint32_t kind;
+  uint32_t size;
+  double payload;
+} hr_event_v1;
+
+typedef struct hr_api_v1 {
+  /* HR_ABI_VERSION of the addon that filled the table. */
+  uint32_t abi_version;
+  /* sizeof(hr_api_v1) as compiled by that addon. */
+  uint32_t size;
+
+  /* Posts (handle, kind, payload) to the registry that owns `handle`; it is
+   * delivered on that registry's JS thread in a batch. Returns HR_STATUS_OK,
+   * or INVALID_HANDLE / STALE_HANDLE / REGISTRY_CLOSED / QUEUE_FULL, in which
+   * case the event was dropped and counted in the owner's event stats.
+   * Events one thread posts to one registry arrive in the order posted. */
+  int32_t (*post)(uint64_t handle, uint32_t kind, double payload);
+
+  /* 1 if `handle` is live right now (its registry is open and the slot still
+   * holds that generation), else 0. The answer may change at once: use it
+   * for diagnostics, not to decide whether post() is safe (post always is). */
+  int32_t (*is_live)(uint64_t handle);
+
+  /* Posts count events in order, as post() each, and writes each status to
+   * statuses[i] when statuses is not NULL. Returns how many got HR_STATUS_OK.
+   * Cheaper per event than post() for runs of consecutive events of one
+   * registry: the close-protocol guard and the wake-up are paid once per run.
+   * Once an event gets QUEUE_FULL, every later event of the same call to the
+   * same registry gets QUEUE_FULL too (not queued), so re-posting the failed
+   * events in order keeps the per-producer order. */
+  size_t (*post_many)(const hr_event_v1* events, size_t count, int32_t* statuses);
+
+  /* The process-wide domain table (docs/design.md, "Domain"): int32 words,
+   * read-only for users; layout in docs/design.md. Valid for ever. */
+  const int32_t* domain_words;
+  size_t domain_word_count;
+} hr_api_v1;
+
+/* The table at `address` (as given by JS `registry.nativeApi`), or NULL. */
+static inline const hr_api_v1* hr_api_v1_from_address(uint64_t address) {
+  return (const hr_api_v1*)(uintptr_t)address;
+}
+
+/* HR_STATUS_OK if `api` is a version-1 table this header can use;
+ * HR_STATUS_NOT_ATTACHED for NULL; HR_STATUS_VERSION_MISMATCH otherwise. */
+static inline int32_t hr_api_v1_check(const hr_api_v1* api) {
+  if (api == NULL) return HR_STATUS_NOT_ATTACHED;
+  if (api->abi_version != HR_ABI_VERSION || api->size < sizeof(hr_api_v1)) {
+    return HR_STATUS_VERSION_MISMATCH;
+  }
+  return HR_STATUS_OK;
+}
+
+/* "ok", "invalid_handle", ... (as hr::status_name); "unknown" otherwise. */
+static inline const char* hr_status_name(int32_t status) {
+  switch (status) {
+    case HR_STATUS_OK: return "ok";
+    case HR_STATUS_INVALID_HANDLE: return "invalid_handle";
+    case HR_STATUS_STALE_HANDLE: return "stale_handle";
+    case HR_STATUS_FOREIGN_HANDLE: return "foreign_handle";
+    case HR_STATUS_REGISTRY_CLOSED: return "registry_closed";
+    case HR_STATUS_QUEUE_FULL: return "queue_full";
+    case HR_STATUS_VERSION_MISMATCH: return "version_mismatch";
+    case HR_STATUS_NOT_ATTACHED: return "not_attached";
+    default: return "unknown";
+  }
+}
+
+#ifdef __cplusplus
+}  /* extern "C" */
+#endif
+
+#endif /* HANDLE_REGISTRY_ABI_H_ */

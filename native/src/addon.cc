@@ -1,0 +1,450 @@
+// addon.cc: the JS-facing functions of the handle-registry addon.
+//
+// Flat snake_case functions; the TypeScript classes (src/) own validation of
+// user input and state, these check only what protects native memory. They
+// throw TypeError/RangeError/Error with a `code`:
+//   ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE  bad argument
+//   ERR_REGISTRY_CLOSED                     the owner is not open in this thread
+//   ERR_INVALID_STATE                       e.g. events already open
+//   ERR_OUT_OF_MEMORY                       allocation failed
+//
+// Context-aware: loaded in the main thread and in every worker; per-env data
+// is napi instance data; everything process-wide is static (internal.h).
+#include <napi.h>
+
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <dlfcn.h>
+#endif
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "internal.h"
+
+namespace hr_native {
+
+namespace {
+
+EnvData* env_data(const Napi::CallbackInfo& info) {
+  return info.Env().GetInstanceData<EnvData>();
+}
+
+Napi::Value fail(Napi::Env env, const char* code, const char* message, char kind = 'E') {
+  Napi::Error err = kind == 'T'   ? Napi::TypeError::New(env, message)
+                    : kind == 'R' ? Napi::RangeError::New(env, message)
+                                  : Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  err.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// An integer argument in [lo, hi], or false (and a pending exception).
+bool integer_arg(const Napi::CallbackInfo& info, size_t i, double lo, double hi,
+                 const char* message, double* out) {
+  Napi::Env env = info.Env();
+  if (i >= info.Length() || !info[i].IsNumber()) {
+    fail(env, "ERR_INVALID_ARG_TYPE", message, 'T');
+    return false;
+  }
+  const double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!(v >= lo && v <= hi) || std::floor(v) != v) {
+    fail(env, "ERR_OUT_OF_RANGE", message, 'R');
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+// The owner in argument 0, open and claimed by this env; else throws.
+OwnerSlot* own_arg(const Napi::CallbackInfo& info, uint32_t* owner_out) {
+  double v;
+  if (!integer_arg(info, 0, 1, hr::kMaxOwners,
+                   "handle-registry: expected an owner index (an integer from 1 to 4095)", &v)) {
+    return nullptr;
+  }
+  const uint32_t owner = static_cast<uint32_t>(v);
+  OwnerSlot& s = g_owners[owner];
+  if (s.env.load(std::memory_order_acquire) != env_data(info) ||
+      s.status.load(std::memory_order_acquire) != kOpen) {
+    fail(info.Env(), "ERR_REGISTRY_CLOSED",
+         "handle-registry: this owner index is not open in this thread");
+    return nullptr;
+  }
+  *owner_out = owner;
+  return &s;
+}
+
+// A JS number as a handle; anything that is not an integer 1..2^53-1 gives 0
+// (never a handle), which post/is_live report as invalid.
+uint64_t handle_of(double d) {
+  if (!(d >= 1 && d <= 9007199254740991.0) || std::floor(d) != d) return 0;
+  return static_cast<uint64_t>(d);
+}
+
+void noop_finalize(napi_env, void*, void*) {}
+
+// Drops the ArrayBuffer over the owner's current state region: detached, so
+// views JS may still hold read as empty instead of freed memory.
+void drop_state_buffer(EnvData* ed, OwnerSlot& s) {
+  if (s.state_ref == nullptr) return;
+  if (!ed->in_cleanup) {
+    napi_value ab = nullptr;
+    if (napi_get_reference_value(ed->env, s.state_ref, &ab) == napi_ok && ab != nullptr) {
+      napi_detach_arraybuffer(ed->env, ab);
+    }
+  }
+  napi_delete_reference(ed->env, s.state_ref);
+  s.state_ref = nullptr;
+}
+
+// ---------------------------------------------------------------------------
+
+Napi::Value DomainBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData* ed = env_data(info);
+  napi_value ab = nullptr;
+  if (ed->domain_buffer != nullptr &&
+      napi_get_reference_value(env, ed->domain_buffer, &ab) == napi_ok && ab != nullptr) {
+    return Napi::Value(env, ab);
+  }
+  Word* words = domain();
+  if (napi_create_external_arraybuffer(env, words, dom::kDomainBytes, noop_finalize, nullptr, &ab) != napi_ok) {
+    return env.Undefined();  // exception pending
+  }
+  if (ed->domain_buffer != nullptr) napi_delete_reference(env, ed->domain_buffer);
+  napi_create_reference(env, ab, 1, &ed->domain_buffer);
+  return Napi::Value(env, ab);
+}
+
+Napi::Value ClaimOwner(const Napi::CallbackInfo& info) {
+  EnvData* ed = env_data(info);
+  Word* w = domain();
+  uint32_t hint = static_cast<uint32_t>(w[dom::kOwnerHintIndex].load(std::memory_order_relaxed));
+  if (hint >= hr::kMaxOwners) hint = 0;
+  for (uint32_t i = 0; i < hr::kMaxOwners; ++i) {
+    const uint32_t owner = (hint + i) % hr::kMaxOwners + 1;
+    int32_t expected = 0;
+    if (!w[dom::owner_word_index(owner)].compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) {
+      continue;
+    }
+    OwnerSlot& s = g_owners[owner];
+    // Producers that saw the previous incarnation CLOSED may still be adding
+    // to its drop counters: let them finish before the reset.
+    synchronize(s);
+    s.dropped_stale.store(0, std::memory_order_relaxed);
+    s.dropped_closed.store(0, std::memory_order_relaxed);
+    s.dropped_full.store(0, std::memory_order_relaxed);
+    s.dropped_invalid.store(0, std::memory_order_relaxed);
+    s.delivered.store(0, std::memory_order_relaxed);
+    s.dropped_at_close.store(0, std::memory_order_relaxed);
+    s.path = nullptr;
+    s.state_ref = nullptr;
+    s.block_count = 0;
+    s.env.store(ed, std::memory_order_seq_cst);
+    s.status.store(kOpen, std::memory_order_seq_cst);
+    w[dom::kOwnerHintIndex].store(static_cast<int32_t>(owner % hr::kMaxOwners), std::memory_order_relaxed);
+    w[dom::kLiveOwnersIndex].fetch_add(1, std::memory_order_seq_cst);
+    return Napi::Number::New(info.Env(), owner);
+  }
+  return Napi::Number::New(info.Env(), 0);
+}
+
+Napi::Value ClaimBlock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t owner;
+  OwnerSlot* s = own_arg(info, &owner);
+  double shard, page;
+  if (s == nullptr ||
+      !integer_arg(info, 1, 0, kMaxShardIndex, "handle-registry: expected a shard index from 0 to 255", &shard) ||
+      !integer_arg(info, 2, 0, kMaxPages - 1, "handle-registry: expected a page index from 0 to 2^19-1", &page)) {
+    return env.Undefined();
+  }
+  if (s->block_count == s->block_capacity) {
+    const uint32_t cap = s->block_capacity == 0 ? 64 : s->block_capacity * 2;
+    void* grown = std::realloc(s->blocks, sizeof(uint32_t) * cap);
+    if (grown == nullptr) return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory", 'R');
+    s->blocks = static_cast<uint32_t*>(grown);
+    s->block_capacity = cap;
+  }
+  Word* w = domain();
+  const int32_t b = w[dom::kNextBlockIndex].fetch_add(1, std::memory_order_seq_cst);
+  if (b < 1 || static_cast<uint32_t>(b) >= hr::kMaxBlocks) {
+    w[dom::kNextBlockIndex].store(static_cast<int32_t>(hr::kMaxBlocks), std::memory_order_seq_cst);
+    return Napi::Number::New(env, 0);
+  }
+  const uint32_t block = static_cast<uint32_t>(b);
+  s->blocks[s->block_count++] = block;
+  meta_word(block).store(dom::kClaimed | static_cast<int32_t>(static_cast<uint32_t>(shard) << dom::kShardShift) |
+                               static_cast<int32_t>(owner),
+                           std::memory_order_seq_cst);
+  route_word(block).store(static_cast<int32_t>(owner << kPageBits | static_cast<uint32_t>(page)),
+                           std::memory_order_seq_cst);
+  return Napi::Number::New(env, block);
+}
+
+Napi::Value ReleaseOwner(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t owner;
+  if (own_arg(info, &owner) == nullptr) return env.Undefined();
+  const int32_t* extra = nullptr;
+  size_t extra_count = 0;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: expected the owner's blocks as an Int32Array", 'T');
+    }
+    Napi::Int32Array blocks = info[1].As<Napi::Int32Array>();
+    extra = blocks.Data();
+    extra_count = blocks.ElementLength();
+  }
+  close_owner(env_data(info), owner, extra, extra_count);
+  return env.Undefined();
+}
+
+Napi::Value AllocState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData* ed = env_data(info);
+  uint32_t owner;
+  OwnerSlot* s = own_arg(info, &owner);
+  double slots_d;
+  if (s == nullptr ||
+      !integer_arg(info, 1, 1, kMaxStateSlots, "handle-registry: expected a slot count from 1 to 2^27", &slots_d)) {
+    return env.Undefined();
+  }
+  const uint32_t slots = static_cast<uint32_t>(slots_d);
+  const size_t bytes = sizeof(uint32_t) * static_cast<size_t>(slots);
+  void* mem = std::calloc(1, sizeof(StateRegion) + bytes);
+  if (mem == nullptr) return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory for slot states", 'R');
+  StateRegion* r = static_cast<StateRegion*>(mem);
+  r->slots = slots;
+  StateRegion* old = s->region.load(std::memory_order_relaxed);
+  if (old != nullptr) {
+    std::memcpy(r->words(), old->words(), sizeof(int32_t) * std::min(old->slots, slots));
+  }
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, r->words(), bytes, noop_finalize, nullptr, &ab) != napi_ok) {
+    std::free(mem);
+    return env.Undefined();  // exception pending
+  }
+  s->region.store(r, std::memory_order_seq_cst);
+  synchronize(*s);  // no producer reads `old` any more
+  drop_state_buffer(ed, *s);
+  std::free(old);
+  napi_create_reference(env, ab, 0, &s->state_ref);  // weak: to detach it later
+  return Napi::Value(env, ab);
+}
+
+Napi::Value OpenEvents(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData* ed = env_data(info);
+  uint32_t owner;
+  OwnerSlot* s = own_arg(info, &owner);
+  double capacity;
+  if (s == nullptr ||
+      !integer_arg(info, 1, 2, 1 << 24, "handle-registry: expected a queue capacity from 2 to 2^24", &capacity)) {
+    return env.Undefined();
+  }
+  if (info.Length() < 4 || !info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[2].As<Napi::TypedArray>().ElementLength() < 3) {
+    return fail(env, "ERR_INVALID_ARG_TYPE",
+                "handle-registry: expected a Float64Array of at least 3 elements as the event batch", 'T');
+  }
+  if (!info[3].IsFunction()) {
+    return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: expected a callback function", 'T');
+  }
+  if (s->path != nullptr) {
+    return fail(env, "ERR_INVALID_STATE", "handle-registry: events are already open for this owner");
+  }
+  const size_t batch_max = info[2].As<Napi::TypedArray>().ElementLength() / 3;
+  const char* why = nullptr;
+  if (open_event_path(ed, owner, static_cast<size_t>(capacity), info[2], batch_max, info[3], &why) == nullptr) {
+    if (env.IsExceptionPending()) return env.Undefined();
+    return fail(env, "ERR_OUT_OF_MEMORY", why, 'R');
+  }
+  return env.Undefined();
+}
+
+Napi::Value CloseEvents(const Napi::CallbackInfo& info) {
+  uint32_t owner;
+  OwnerSlot* s = own_arg(info, &owner);
+  if (s != nullptr) close_event_path(env_data(info), *s);
+  return info.Env().Undefined();
+}
+
+Napi::Value Post(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double kind;
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[2].IsNumber()) {
+    return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: post(handle, kind, payload) takes three numbers", 'T');
+  }
+  if (!integer_arg(info, 1, 0, 4294967295.0, "handle-registry: expected an event kind from 0 to 2^32-1", &kind)) {
+    return env.Undefined();
+  }
+  const uint64_t h = handle_of(info[0].As<Napi::Number>().DoubleValue());
+  return Napi::Number::New(env, post(h, static_cast<uint32_t>(kind), info[2].As<Napi::Number>().DoubleValue()));
+}
+
+Napi::Value IsLive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(env, check_live(handle_of(info[0].As<Napi::Number>().DoubleValue())) == 0);
+}
+
+Napi::Value EventStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double owner_d;
+  if (!integer_arg(info, 0, 0, hr::kMaxOwners, "handle-registry: expected an owner index from 0 to 4095", &owner_d)) {
+    return env.Undefined();
+  }
+  const uint32_t owner = static_cast<uint32_t>(owner_d);
+  uint64_t delivered = 0, stale = 0, closed = 0, full = 0, at_close = 0, invalid = 0, pending = 0;
+  if (owner == 0) {
+    closed = g_unrouted_closed.load(std::memory_order_relaxed);
+    invalid = g_unrouted_invalid.load(std::memory_order_relaxed);
+  } else {
+    OwnerSlot& s = g_owners[owner];
+    delivered = s.delivered.load(std::memory_order_relaxed);
+    stale = s.dropped_stale.load(std::memory_order_relaxed);
+    closed = s.dropped_closed.load(std::memory_order_relaxed);
+    full = s.dropped_full.load(std::memory_order_relaxed);
+    at_close = s.dropped_at_close.load(std::memory_order_relaxed);
+    invalid = s.dropped_invalid.load(std::memory_order_relaxed);
+    if (s.env.load(std::memory_order_acquire) == env_data(info) && s.path != nullptr) {
+      pending = s.path->queue.approx_size();
+    }
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("posted", Napi::Number::New(env, static_cast<double>(delivered + pending + stale + closed + full +
+                                                               at_close + invalid)));
+  o.Set("delivered", Napi::Number::New(env, static_cast<double>(delivered)));
+  o.Set("droppedStale", Napi::Number::New(env, static_cast<double>(stale)));
+  o.Set("droppedClosed", Napi::Number::New(env, static_cast<double>(closed)));
+  o.Set("droppedFull", Napi::Number::New(env, static_cast<double>(full)));
+  o.Set("droppedAtClose", Napi::Number::New(env, static_cast<double>(at_close)));
+  o.Set("droppedInvalid", Napi::Number::New(env, static_cast<double>(invalid)));
+  o.Set("pending", Napi::Number::New(env, static_cast<double>(pending)));
+  return o;
+}
+
+Napi::Value ApiPointer(const Napi::CallbackInfo& info) {
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(api_table())));
+}
+
+// Env teardown (worker exit, process exit): close every owner this env still
+// holds, then wait for the uv_close callbacks of their async handles.
+void on_env_cleanup(napi_async_cleanup_hook_handle handle, void* arg) {
+  EnvData* ed = static_cast<EnvData*>(arg);
+  ed->in_cleanup = true;
+  ed->cleanup = handle;
+  detach_producers(ed);
+  for (uint32_t owner = 1; owner <= hr::kMaxOwners; ++owner) {
+    OwnerSlot& s = g_owners[owner];
+    if (s.env.load(std::memory_order_acquire) == ed && s.status.load(std::memory_order_acquire) == kOpen) {
+      close_owner(ed, owner, nullptr, 0);
+    }
+  }
+  if (ed->domain_buffer != nullptr) {
+    napi_delete_reference(ed->env, ed->domain_buffer);
+    ed->domain_buffer = nullptr;
+  }
+  maybe_finish_cleanup(ed);
+}
+
+void finalize_env_data(napi_env, void* data, void*) {
+  delete static_cast<EnvData*>(data);
+}
+
+// Keeps this shared library mapped until the process ends. Node dlclose()s
+// an addon when the last env that loaded it is destroyed (e.g. a worker that
+// was the only thread to load it); unmapping would pull the static domain,
+// the owner slots and the code itself from under native threads still
+// posting. So the library takes one reference of its own that is never
+// dropped (RTLD_NODELETE / GET_MODULE_HANDLE_EX_FLAG_PIN).
+void pin_module() {
+  static std::atomic<bool> pinned{false};  // trivially destructible
+  if (pinned.exchange(true)) return;
+#if defined(_WIN32)
+  HMODULE self = nullptr;
+  GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                     reinterpret_cast<LPCWSTR>(&pin_module), &self);
+#else
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&pin_module), &info) != 0 && info.dli_fname != nullptr) {
+    dlopen(info.dli_fname, RTLD_LAZY | RTLD_NODELETE);  // handle leaked on purpose
+  }
+#endif
+}
+
+}  // namespace
+
+void close_owner(EnvData* ed, uint32_t owner, const int32_t* extra, size_t extra_count) {
+  OwnerSlot& s = g_owners[owner];
+  s.status.store(kClosed, std::memory_order_seq_cst);
+  synchronize(s);  // producers that saw OPEN are done; the rest see CLOSED
+  auto retire = [owner](uint32_t b) {
+    if (b == 0 || b >= hr::kMaxBlocks) return;
+    const int32_t w0 = route_word(b).load(std::memory_order_seq_cst);
+    const int32_t w1 = meta_word(b).load(std::memory_order_seq_cst);
+    if (w0 == 0 || (static_cast<uint32_t>(w0) >> kPageBits) != owner ||
+        (static_cast<uint32_t>(w1) & dom::kOwnerMask) != owner) {
+      return;
+    }
+    // RETIRED before the route word goes to 0: a producer that reads 0 there
+    // then finds RETIRED (registry_closed), never a bare "unclaimed".
+    meta_word(b).fetch_or(dom::kRetired, std::memory_order_seq_cst);
+    route_word(b).store(0, std::memory_order_seq_cst);
+  };
+  for (uint32_t i = 0; i < s.block_count; ++i) retire(s.blocks[i]);
+  for (size_t i = 0; i < extra_count; ++i) retire(static_cast<uint32_t>(extra[i]));
+  std::free(s.blocks);
+  s.blocks = nullptr;
+  s.block_count = s.block_capacity = 0;
+  close_event_path(ed, s);
+  StateRegion* r = s.region.exchange(nullptr, std::memory_order_seq_cst);
+  drop_state_buffer(ed, s);
+  std::free(r);
+  s.env.store(nullptr, std::memory_order_seq_cst);
+  s.status.store(kFree, std::memory_order_seq_cst);
+  Word* w = domain();
+  w[dom::owner_word_index(owner)].store(0, std::memory_order_seq_cst);
+  w[dom::kLiveOwnersIndex].fetch_sub(1, std::memory_order_seq_cst);
+}
+
+}  // namespace hr_native
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  using namespace hr_native;
+  pin_module();
+  EnvData* ed = new (std::nothrow) EnvData();
+  if (ed == nullptr) {
+    napi_throw_error(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory");
+    return nullptr;
+  }
+  ed->env = env;
+  if (napi_set_instance_data(env, ed, finalize_env_data, nullptr) != napi_ok) {
+    delete ed;
+    return nullptr;
+  }
+  if (napi_add_async_cleanup_hook(env, on_env_cleanup, ed, nullptr) != napi_ok) return nullptr;
+  domain();
+
+  Napi::Env e(env);
+  Napi::Object o(env, exports);
+  o.Set("abi_version", Napi::Number::New(e, HANDLE_REGISTRY_ABI_VERSION));
+  o.Set("domain_buffer", Napi::Function::New(e, DomainBuffer, "domain_buffer"));
+  o.Set("claim_owner", Napi::Function::New(e, ClaimOwner, "claim_owner"));
+  o.Set("claim_block", Napi::Function::New(e, ClaimBlock, "claim_block"));
+  o.Set("release_owner", Napi::Function::New(e, ReleaseOwner, "release_owner"));
+  o.Set("alloc_state", Napi::Function::New(e, AllocState, "alloc_state"));
+  o.Set("open_events", Napi::Function::New(e, OpenEvents, "open_events"));
+  o.Set("close_events", Napi::Function::New(e, CloseEvents, "close_events"));
+  o.Set("post", Napi::Function::New(e, Post, "post"));
+  o.Set("is_live", Napi::Function::New(e, IsLive, "is_live"));
+  o.Set("event_stats", Napi::Function::New(e, EventStats, "event_stats"));
+  o.Set("api_pointer", Napi::Function::New(e, ApiPointer, "api_pointer"));
+  if (define_test_functions(env, exports) != napi_ok) return nullptr;
+  return exports;
+}

@@ -1,0 +1,246 @@
+// test_producers.cc: test-only native producer threads (exported as test_*).
+//
+//   test_start_producers(handles: Float64Array, threads, eventsPerThread,
+//                        kindBase, retryFull = false, chunk = 1) -> id
+//     Starts `threads` std::threads. Thread t posts eventsPerThread events;
+//     event i goes to handles[i % handles.length] with kind kindBase + t and
+//     payload i, so JS can check per-producer order. A thread never blocks:
+//     on queue_full it counts and moves on, or with retryFull yields and
+//     posts the same event again until the status is not queue_full.
+//     chunk > 1 (up to 65536) posts through the C ABI's post_many, `chunk`
+//     events per call (failed queue_full events re-posted in order).
+//   test_producers_done(id) -> boolean      all threads finished
+//   test_join_producers(id) -> { ok, stale, closed, full, invalid, posted, retries }
+//     Joins (blocking the JS thread) and frees the group. posted = events
+//     attempted (threads * eventsPerThread), one final status each; retries =
+//     extra post calls made by retryFull. With retryFull, wait for
+//     test_producers_done first: the JS thread drains the queue, so joining
+//     while producers wait for room would never return.
+//
+// Lifetimes: a group (handles copy, counters) lives on the heap. If the env
+// that started it is torn down first (worker terminated), its threads are
+// detached and the group is leaked on purpose: the threads keep posting,
+// get registry_closed, and exit; nothing they touch is ever freed.
+#include <napi.h>
+
+#include <algorithm>
+#include <memory>
+#include <system_error>
+#include <thread>
+
+#include "internal.h"
+
+namespace hr_native {
+
+struct alignas(64) ProducerCounts {
+  uint64_t ok = 0, stale = 0, closed = 0, full = 0, invalid = 0, other = 0, retries = 0;
+};
+
+struct ProducerGroup {
+  uint32_t id = 0;
+  std::vector<uint64_t> handles;
+  uint32_t events = 0;
+  uint32_t kind_base = 0;
+  bool retry_full = false;
+  uint32_t chunk = 1;
+  std::vector<std::thread> threads;
+  std::unique_ptr<ProducerCounts[]> counts;
+  std::atomic<uint32_t> running{0};
+};
+
+namespace {
+
+void count_status(ProducerCounts& c, int32_t st) {
+  switch (st) {
+    case HR_STATUS_OK: ++c.ok; break;
+    case HR_STATUS_STALE_HANDLE: ++c.stale; break;
+    case HR_STATUS_REGISTRY_CLOSED: ++c.closed; break;
+    case HR_STATUS_QUEUE_FULL: ++c.full; break;
+    case HR_STATUS_INVALID_HANDLE: ++c.invalid; break;
+    default: ++c.other; break;
+  }
+}
+
+// One post() per event.
+void produce_single(ProducerGroup* g, ProducerCounts& c, uint32_t kind) {
+  const size_t n = g->handles.size();
+  size_t next = 0;
+  for (uint32_t i = 0; i < g->events; ++i) {
+    const uint64_t h = g->handles[next];
+    if (++next == n) next = 0;
+    int32_t st = post(h, kind, static_cast<double>(i));
+    while (st == HR_STATUS_QUEUE_FULL && g->retry_full) {
+      ++c.retries;
+      std::this_thread::yield();
+      st = post(h, kind, static_cast<double>(i));
+    }
+    count_status(c, st);
+  }
+}
+
+// post_many() of `chunk` events at a time; with retry_full the events that
+// got queue_full are re-posted, in order, until none does.
+void produce_chunked(ProducerGroup* g, ProducerCounts& c, uint32_t kind) {
+  const size_t n = g->handles.size();
+  std::vector<hr_event_v1> buf(g->chunk);
+  std::vector<int32_t> statuses(g->chunk);
+  size_t next = 0;
+  for (uint32_t base = 0; base < g->events; base += g->chunk) {
+    size_t m = std::min<size_t>(g->chunk, g->events - base);
+    for (size_t j = 0; j < m; ++j) {
+      buf[j] = hr_event_v1{g->handles[next], kind, 0, static_cast<double>(base + j)};
+      if (++next == n) next = 0;
+    }
+    for (;;) {
+      post_many(buf.data(), m, statuses.data());
+      size_t again = 0;
+      for (size_t j = 0; j < m; ++j) {
+        if (statuses[j] == HR_STATUS_QUEUE_FULL && g->retry_full) {
+          buf[again++] = buf[j];
+        } else {
+          count_status(c, statuses[j]);
+        }
+      }
+      if (again == 0) break;
+      c.retries += again;
+      m = again;
+      std::this_thread::yield();
+    }
+  }
+}
+
+void produce(ProducerGroup* g, uint32_t t) {
+  ProducerCounts& c = g->counts[t];
+  const uint32_t kind = g->kind_base + t;
+  if (g->chunk > 1) {
+    produce_chunked(g, c, kind);
+  } else {
+    produce_single(g, c, kind);
+  }
+  g->running.fetch_sub(1, std::memory_order_release);
+}
+
+EnvData* env_data(const Napi::CallbackInfo& info) {
+  return info.Env().GetInstanceData<EnvData>();
+}
+
+Napi::Value fail(Napi::Env env, const char* code, const char* message) {
+  Napi::Error err = Napi::TypeError::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  err.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+ProducerGroup* find_group(const Napi::CallbackInfo& info, size_t* index) {
+  EnvData* ed = env_data(info);
+  if (info.Length() < 1 || !info[0].IsNumber()) return nullptr;
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  for (size_t i = 0; i < ed->groups.size(); ++i) {
+    if (ed->groups[i]->id == id) {
+      *index = i;
+      return ed->groups[i];
+    }
+  }
+  return nullptr;
+}
+
+Napi::Value StartProducers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData* ed = env_data(info);
+  if (info.Length() < 4 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[0].As<Napi::TypedArray>().ElementLength() == 0 || !info[1].IsNumber() ||
+      !info[2].IsNumber() || !info[3].IsNumber()) {
+    return fail(env, "ERR_INVALID_ARG_TYPE",
+                "test_start_producers(handles: Float64Array, threads, eventsPerThread, kindBase, retryFull?)");
+  }
+  const uint32_t threads = info[1].As<Napi::Number>().Uint32Value();
+  if (threads < 1 || threads > 64) return fail(env, "ERR_OUT_OF_RANGE", "test_start_producers: threads must be 1..64");
+  Napi::Float64Array hs = info[0].As<Napi::Float64Array>();
+  auto* g = new ProducerGroup();
+  g->id = ed->next_group++;
+  g->handles.resize(hs.ElementLength());
+  for (size_t i = 0; i < hs.ElementLength(); ++i) {
+    const double d = hs[i];
+    g->handles[i] = (d >= 1 && d <= 9007199254740991.0) ? static_cast<uint64_t>(d) : 0;
+  }
+  g->events = info[2].As<Napi::Number>().Uint32Value();
+  g->kind_base = info[3].As<Napi::Number>().Uint32Value();
+  g->retry_full = info.Length() > 4 && info[4].ToBoolean().Value();
+  if (info.Length() > 5 && info[5].IsNumber()) {
+    g->chunk = std::max<uint32_t>(1, std::min<uint32_t>(info[5].As<Napi::Number>().Uint32Value(), 65536));
+  }
+  g->counts.reset(new ProducerCounts[threads]);
+  g->running.store(threads, std::memory_order_relaxed);
+  try {
+    for (uint32_t t = 0; t < threads; ++t) g->threads.emplace_back(produce, g, t);
+  } catch (const std::system_error&) {
+    // Threads not started never decrement `running`; join those that did.
+    for (auto& th : g->threads) th.join();
+    delete g;
+    return fail(env, "ERR_INVALID_STATE", "test_start_producers: could not start a thread");
+  }
+  ed->groups.push_back(g);
+  return Napi::Number::New(env, g->id);
+}
+
+Napi::Value ProducersDone(const Napi::CallbackInfo& info) {
+  size_t index;
+  ProducerGroup* g = find_group(info, &index);
+  if (g == nullptr) return fail(info.Env(), "ERR_INVALID_ARG_VALUE", "test_producers_done: unknown producer id");
+  return Napi::Boolean::New(info.Env(), g->running.load(std::memory_order_acquire) == 0);
+}
+
+Napi::Value JoinProducers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t index;
+  ProducerGroup* g = find_group(info, &index);
+  if (g == nullptr) return fail(env, "ERR_INVALID_ARG_VALUE", "test_join_producers: unknown producer id");
+  for (auto& th : g->threads) th.join();
+  ProducerCounts sum;
+  for (size_t t = 0; t < g->threads.size(); ++t) {
+    const ProducerCounts& c = g->counts[t];
+    sum.ok += c.ok;
+    sum.stale += c.stale;
+    sum.closed += c.closed;
+    sum.full += c.full;
+    sum.invalid += c.invalid;
+    sum.other += c.other;
+    sum.retries += c.retries;
+  }
+  const uint64_t posted = static_cast<uint64_t>(g->events) * g->threads.size();
+  EnvData* ed = env_data(info);
+  ed->groups.erase(ed->groups.begin() + static_cast<std::ptrdiff_t>(index));
+  delete g;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", static_cast<double>(sum.ok));
+  o.Set("stale", static_cast<double>(sum.stale));
+  o.Set("closed", static_cast<double>(sum.closed));
+  o.Set("full", static_cast<double>(sum.full));
+  o.Set("invalid", static_cast<double>(sum.invalid));
+  o.Set("other", static_cast<double>(sum.other));
+  o.Set("posted", static_cast<double>(posted));
+  o.Set("retries", static_cast<double>(sum.retries));
+  return o;
+}
+
+}  // namespace
+
+void detach_producers(EnvData* ed) {
+  for (ProducerGroup* g : ed->groups) {
+    for (auto& th : g->threads) th.detach();
+    // g is leaked on purpose: detached threads still use it.
+  }
+  ed->groups.clear();
+}
+
+napi_status define_test_functions(napi_env env, napi_value exports) {
+  Napi::Env e(env);
+  Napi::Object o(env, exports);
+  o.Set("test_start_producers", Napi::Function::New(e, StartProducers, "test_start_producers"));
+  o.Set("test_producers_done", Napi::Function::New(e, ProducersDone, "test_producers_done"));
+  o.Set("test_join_producers", Napi::Function::New(e, JoinProducers, "test_join_producers"));
+  return e.IsExceptionPending() ? napi_pending_exception : napi_ok;
+}
+
+}  // namespace hr_native

@@ -1,0 +1,188 @@
+// hr::BoundedQueue / hr::EventQueue: full policy, order, MPSC stress.
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "check.h"
+#include "handle_registry.h"
+
+namespace {
+
+hr::Event Ev(uint64_t seq, uint32_t producer = 0) {
+  return hr::Event{hr::make_handle(1 + producer, 0, 0), producer,
+                   static_cast<uint32_t>(seq), static_cast<double>(seq)};
+}
+
+}  // namespace
+
+TEST(event_layout) {
+  CHECK_EQ(sizeof(hr::Event), size_t{24});
+  CHECK_EQ(offsetof(hr::Event, handle), size_t{0});
+  CHECK_EQ(offsetof(hr::Event, kind), size_t{8});
+  CHECK_EQ(offsetof(hr::Event, size), size_t{12});
+  CHECK_EQ(offsetof(hr::Event, payload), size_t{16});
+}
+
+TEST(capacity_rounds_up_to_power_of_two) {
+  CHECK_EQ(hr::EventQueue(0).capacity(), size_t{2});
+  CHECK_EQ(hr::EventQueue(1).capacity(), size_t{2});
+  CHECK_EQ(hr::EventQueue(2).capacity(), size_t{2});
+  CHECK_EQ(hr::EventQueue(3).capacity(), size_t{4});
+  CHECK_EQ(hr::EventQueue(1000).capacity(), size_t{1024});
+  CHECK_EQ(hr::EventQueue(1024).capacity(), size_t{1024});
+  CHECK_EQ(hr::BoundedQueue<int>(5).capacity(), size_t{8});
+}
+
+TEST(empty_queue) {
+  hr::EventQueue q(8);
+  hr::Event e{};
+  CHECK(!q.try_pop(e));
+  hr::Event out[4];
+  CHECK_EQ(q.drain(out, 4), size_t{0});
+  CHECK_EQ(q.approx_size(), size_t{0});
+  CHECK_EQ(q.rejected(), uint64_t{0});
+}
+
+TEST(full_policy_nothing_lost_in_order) {
+  hr::EventQueue q(8);
+  for (uint64_t i = 0; i < 8; ++i) CHECK(q.try_push(Ev(i)) == hr::Status::kOk);
+  CHECK_EQ(q.approx_size(), size_t{8});
+  // Full: rejected, counted, not stored, repeatedly.
+  for (int i = 0; i < 3; ++i) CHECK(q.try_push(Ev(100)) == hr::Status::kQueueFull);
+  CHECK_EQ(q.rejected(), uint64_t{3});
+  CHECK_EQ(q.approx_size(), size_t{8});
+  hr::Event out[16];
+  CHECK_EQ(q.drain(out, 16), size_t{8});
+  for (uint32_t i = 0; i < 8; ++i) {
+    CHECK_EQ(out[i].size, i);
+    CHECK_EQ(out[i].payload, static_cast<double>(i));
+    CHECK_EQ(out[i].handle, hr::make_handle(1, 0, 0));
+  }
+  CHECK_EQ(q.approx_size(), size_t{0});
+  CHECK(q.try_push(Ev(8)) == hr::Status::kOk);  // room again
+  hr::Event e{};
+  CHECK(q.try_pop(e));
+  CHECK_EQ(e.size, 8u);
+}
+
+TEST(partial_drains_and_wraparound) {
+  // Many laps around a small ring with uneven push/drain sizes.
+  hr::BoundedQueue<uint64_t> q(16);
+  uint64_t next_push = 0, next_pop = 0;
+  uint64_t out[16];
+  for (int round = 0; round < 5000; ++round) {
+    const int pushes = 1 + round % 17;  // sometimes more than fits
+    for (int i = 0; i < pushes; ++i) {
+      if (q.try_push(next_push) == hr::Status::kOk) {
+        ++next_push;
+      } else {
+        CHECK_EQ(q.approx_size(), size_t{16});
+        break;
+      }
+    }
+    const size_t want = static_cast<size_t>(1 + round % 7);
+    const size_t n = q.drain(out, want);
+    CHECK(n <= want);
+    for (size_t i = 0; i < n; ++i) {
+      if (out[i] != next_pop) {
+        hr_test::report_failure(__FILE__, __LINE__, "order broken");
+        return;
+      }
+      ++next_pop;
+    }
+  }
+  size_t n;
+  while ((n = q.drain(out, 16)) != 0) {
+    for (size_t i = 0; i < n; ++i) CHECK_EQ(out[i], next_pop++);
+  }
+  CHECK_EQ(next_pop, next_push);
+  CHECK(next_push > 16 * 1000);  // many laps
+}
+
+// ---- concurrent -----------------------------------------------------------
+
+namespace {
+
+// P producers push kPerProducer events each (retrying on kQueueFull when
+// `retry`); one consumer drains. Checks per-producer FIFO and counts.
+void run_mpsc(int producers, uint32_t per_producer, size_t capacity, bool retry) {
+  hr::EventQueue q(capacity);
+  std::vector<uint64_t> accepted(static_cast<size_t>(producers), 0);
+  std::atomic<int> done{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> ts;
+  for (int p = 0; p < producers; ++p) {
+    ts.emplace_back([&, p] {
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      uint64_t ok = 0;
+      for (uint32_t i = 0; i < per_producer; ++i) {
+        const hr::Event e{hr::make_handle(1 + static_cast<uint32_t>(p), i % 256, 0),
+                          static_cast<uint32_t>(p), i, static_cast<double>(i)};
+        if (retry) {
+          while (q.try_push(e) != hr::Status::kOk) std::this_thread::yield();
+          ++ok;
+        } else if (q.try_push(e) == hr::Status::kOk) {
+          ++ok;
+        }
+      }
+      accepted[static_cast<size_t>(p)] = ok;
+      done.fetch_add(1, std::memory_order_release);
+    });
+  }
+  std::vector<int64_t> last(static_cast<size_t>(producers), -1);
+  std::vector<uint64_t> received(static_cast<size_t>(producers), 0);
+  uint64_t total = 0;
+  int errors = 0;
+  std::vector<hr::Event> buf(256);
+  go.store(true, std::memory_order_release);
+  for (;;) {
+    const bool finished = done.load(std::memory_order_acquire) == producers;
+    const size_t n = q.drain(buf.data(), buf.size());
+    for (size_t i = 0; i < n; ++i) {
+      const hr::Event& e = buf[i];
+      if (e.kind >= static_cast<uint32_t>(producers)) { ++errors; continue; }
+      const size_t p = e.kind;
+      const int64_t seq = e.size;
+      // FIFO per producer: strictly increasing; with retry also gap-free.
+      if (seq <= last[p] || (retry && seq != last[p] + 1)) ++errors;
+      if (e.payload != static_cast<double>(seq)) ++errors;
+      if (e.handle != hr::make_handle(1 + static_cast<uint32_t>(p),
+                                      static_cast<uint32_t>(seq) % 256, 0)) {
+        ++errors;
+      }
+      last[p] = seq;
+      ++received[p];
+      ++total;
+    }
+    if (finished && n == 0) break;
+    if (n == 0) std::this_thread::yield();
+  }
+  for (auto& t : ts) t.join();
+  CHECK_EQ(errors, 0);
+  uint64_t total_accepted = 0;
+  for (int p = 0; p < producers; ++p) {
+    CHECK_EQ(received[static_cast<size_t>(p)], accepted[static_cast<size_t>(p)]);
+    total_accepted += accepted[static_cast<size_t>(p)];
+  }
+  CHECK_EQ(total, total_accepted);
+  if (retry) {
+    CHECK_EQ(total, uint64_t{per_producer} * static_cast<uint64_t>(producers));
+  } else {
+    // Every push was either accepted or rejected (and counted).
+    CHECK_EQ(total + q.rejected(),
+             uint64_t{per_producer} * static_cast<uint64_t>(producers));
+  }
+  CHECK_EQ(q.approx_size(), size_t{0});
+}
+
+}  // namespace
+
+TEST(mpsc_2_producers_100k_fifo) { run_mpsc(2, 100000, 1024, true); }
+TEST(mpsc_3_producers_100k_fifo) { run_mpsc(3, 100000, 256, true); }
+TEST(mpsc_4_producers_100k_fifo) { run_mpsc(4, 100000, 4096, true); }
+TEST(mpsc_4_producers_drop_when_full) { run_mpsc(4, 100000, 64, false); }
+
+int main(int argc, char** argv) { return hr_test::run_all(argc, argv); }

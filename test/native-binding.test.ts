@@ -1,0 +1,617 @@
+// The raw functions of the native addon (native/src), driven by hand the way
+// the registry drives them: claim an owner and blocks, publish slot states,
+// make handles, post from JS and from real native threads, close under load,
+// terminate workers mid-flight, tear down the process's env.
+import { describe, test, expect, afterEach, beforeAll } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { createRequire } from 'node:module'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import type { NativeBinding } from '../src/native'
+import {
+  B_CLAIMED, B_RETIRED, BLOCKS_BASE, DOMAIN_WORDS, LAYOUT_VERSION, MAGIC, OWNERS_BASE,
+  PAGE_BITS, SLOT_SPAN, W_LIVE_OWNERS, W_MAGIC, W_NEXT_BLOCK, W_VERSION,
+} from '../src/layout'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const FIXTURES = path.join(ROOT, 'test', 'fixtures')
+
+interface ProducerTotals {
+  ok: number
+  stale: number
+  closed: number
+  full: number
+  invalid: number
+  other: number
+  posted: number
+  retries: number
+}
+interface Binding extends NativeBinding {
+  event_stats(owner: number): ReturnType<NativeBinding['event_stats']> & { pending: number }
+  test_start_producers(handles: Float64Array, threads: number, eventsPerThread: number, kindBase: number,
+    retryFull?: boolean, chunk?: number): number
+  test_producers_done(id: number): boolean
+  test_join_producers(id: number): ProducerTotals
+}
+
+// hr::Status
+const OK = 0
+const INVALID = 1
+const STALE = 2
+const CLOSED = 4
+const FULL = 5
+
+// HANDLE_REGISTRY_ADDON: path of another build of the addon (e.g. the
+// sanitizer build of scripts/asan), used here and by the fixtures.
+const ADDON = process.env.HANDLE_REGISTRY_ADDON
+let b: Binding
+let loadError: unknown
+try {
+  const req = createRequire(import.meta.url)
+  b = (ADDON ? req(ADDON) : req('node-gyp-build')(ROOT)) as Binding
+} catch (err) {
+  loadError = err
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(1)
+  }
+}
+
+/** Waits for native producers to finish while the event loop runs, then joins. */
+async function finish(id: number): Promise<ProducerTotals> {
+  await until(() => b.test_producers_done(id), 'the producer threads')
+  return b.test_join_producers(id)
+}
+
+const handleOf = (block: number, offset: number, gen = 0) => gen * SLOT_SPAN + block * 256 + offset
+
+/** An owner as the registry sets one up: blocks (pages 0..n-1) and a state region. */
+interface Owner {
+  owner: number
+  blocks: number[]
+  state: Int32Array
+  /** Marks (page, offset) live with generation gen (strong, or weak) and returns its handle. */
+  live(page: number, offset: number, gen?: number, weak?: boolean): number
+  release(): void
+}
+
+const open: Owner[] = []
+
+function makeOwner(pages = 1, shard = 0): Owner {
+  const owner = b.claim_owner()
+  expect(owner).toBeGreaterThan(0)
+  const blocks: number[] = []
+  for (let p = 0; p < pages; p++) blocks.push(b.claim_block(owner, shard, p))
+  const o: Owner = {
+    owner,
+    blocks,
+    state: pages > 0 ? new Int32Array(b.alloc_state(owner, pages * 256)) : new Int32Array(0),
+    live(page, offset, gen = 0, weak = false) {
+      o.state[page * 256 + offset] = (gen << 2) | (weak ? 3 : 1)
+      return handleOf(blocks[page]!, offset, gen)
+    },
+    release() {
+      const i = open.indexOf(o)
+      if (i >= 0) {
+        open.splice(i, 1)
+        b.release_owner(owner, Int32Array.from(blocks))
+      }
+    },
+  }
+  open.push(o)
+  return o
+}
+
+/** open_events with a recorder of every delivered [handle, kind, payload]. */
+function record(o: Owner, capacity = 1024, batchEvents = 256) {
+  const batch = new Float64Array(3 * batchEvents)
+  const rec = { calls: [] as number[], events: [] as [number, number, number][] }
+  b.open_events(o.owner, capacity, batch, (n) => {
+    rec.calls.push(n)
+    for (let i = 0; i < n; i++) rec.events.push([batch[3 * i]!, batch[3 * i + 1]!, batch[3 * i + 2]!])
+  })
+  return rec
+}
+
+function totalDropped(s: ReturnType<Binding['event_stats']>): number {
+  return s.droppedStale + s.droppedClosed + s.droppedFull + s.droppedAtClose + s.droppedInvalid
+}
+
+afterEach(() => {
+  while (open.length > 0) open[open.length - 1]!.release()
+})
+
+test('the addon loads (build it with `npx node-gyp rebuild`)', () => {
+  if (loadError !== undefined) throw loadError
+})
+
+describe.runIf(loadError === undefined)('native binding (raw functions)', () => {
+  let words: Int32Array
+  beforeAll(() => {
+    words = new Int32Array(b.domain_buffer())
+  })
+
+  describe('exports and domain', () => {
+    test('exports exactly the documented functions', () => {
+      expect(Object.keys(b).sort()).toEqual([
+        'abi_version', 'alloc_state', 'api_pointer', 'claim_block', 'claim_owner', 'close_events',
+        'domain_buffer', 'event_stats', 'is_live', 'open_events', 'post', 'release_owner',
+        'test_join_producers', 'test_producers_done', 'test_start_producers',
+      ])
+      expect(b.abi_version).toBe(1)
+      const api = b.api_pointer()
+      expect(typeof api).toBe('bigint')
+      expect(api).not.toBe(0n)
+      expect(b.api_pointer()).toBe(api)
+    })
+
+    test('domain_buffer: process-wide words, initialised once (MAGIC, LAYOUT_VERSION, NEXT_BLOCK >= 1)', () => {
+      const buf = b.domain_buffer()
+      expect(buf).toBeInstanceOf(ArrayBuffer)
+      expect(buf.byteLength).toBe(DOMAIN_WORDS * 4)
+      expect(b.domain_buffer()).toBe(buf) // cached per thread
+      expect(Atomics.load(words, W_MAGIC)).toBe(MAGIC)
+      expect(Atomics.load(words, W_VERSION)).toBe(LAYOUT_VERSION)
+      expect(Atomics.load(words, W_NEXT_BLOCK)).toBeGreaterThanOrEqual(1)
+    })
+
+    test('claim_owner / claim_block / release_owner write the documented words', () => {
+      const live0 = Atomics.load(words, W_LIVE_OWNERS)
+      const next0 = Atomics.load(words, W_NEXT_BLOCK)
+      const o = makeOwner(0)
+      expect(Atomics.load(words, OWNERS_BASE + o.owner)).toBe(1)
+      expect(Atomics.load(words, W_LIVE_OWNERS)).toBe(live0 + 1)
+      const blk = b.claim_block(o.owner, 5, 7)
+      o.blocks.push(blk)
+      expect(blk).toBe(next0)
+      expect(Atomics.load(words, W_NEXT_BLOCK)).toBe(next0 + 1)
+      expect(Atomics.load(words, BLOCKS_BASE + 2 * blk)).toBe((o.owner << PAGE_BITS) | 7)
+      expect(Atomics.load(words, BLOCKS_BASE + 2 * blk + 1)).toBe(B_CLAIMED | (5 << 12) | o.owner)
+      o.release()
+      expect(Atomics.load(words, OWNERS_BASE + o.owner)).toBe(0)
+      expect(Atomics.load(words, W_LIVE_OWNERS)).toBe(live0)
+      expect(Atomics.load(words, BLOCKS_BASE + 2 * blk)).toBe(0)
+      expect(Atomics.load(words, BLOCKS_BASE + 2 * blk + 1)).toBe(B_CLAIMED | B_RETIRED | (5 << 12) | o.owner)
+    })
+
+    test('functions taking an owner reject owners that are not open in this thread', () => {
+      const o = makeOwner()
+      o.release()
+      for (const bad of [() => b.claim_block(o.owner, 0, 0), () => b.alloc_state(o.owner, 256),
+        () => b.close_events(o.owner), () => b.release_owner(o.owner, new Int32Array(0))]) {
+        expect(bad).toThrow(expect.objectContaining({ code: 'ERR_REGISTRY_CLOSED' }))
+      }
+      expect(() => b.claim_block(0, 0, 0)).toThrow(RangeError)
+      expect(() => b.claim_block(4096, 0, 0)).toThrow(RangeError)
+      const p = makeOwner(0)
+      expect(() => b.claim_block(p.owner, 256, 0)).toThrow(RangeError)
+      expect(() => b.claim_block(p.owner, 0, 2 ** 19)).toThrow(RangeError)
+      expect(() => b.alloc_state(p.owner, 0)).toThrow(RangeError)
+      expect(() => b.open_events(p.owner, 1, new Float64Array(3), () => {})).toThrow(RangeError)
+      expect(() => b.open_events(p.owner, 64, new Float64Array(2), () => {})).toThrow(TypeError)
+      expect(() => b.open_events(p.owner, 64, new Float64Array(3), 5 as never)).toThrow(TypeError)
+      b.open_events(p.owner, 64, new Float64Array(3), () => {})
+      expect(() => b.open_events(p.owner, 64, new Float64Array(3), () => {}))
+        .toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }))
+    })
+  })
+
+  describe('is_live and post statuses', () => {
+    test('live strong and weak slots; stale, future and free generations', async () => {
+      const o = makeOwner()
+      const rec = record(o)
+      const strong = o.live(0, 1, 0)
+      const weak = o.live(0, 2, 5, true)
+      expect(b.is_live(strong)).toBe(true)
+      expect(b.is_live(weak)).toBe(true)
+      expect(b.post(strong, 1, 10)).toBe(OK)
+      expect(b.post(weak, 2, 20)).toBe(OK)
+
+      o.state[1] = (1 << 2) // released: generation 1, free
+      expect(b.is_live(strong)).toBe(false)
+      expect(b.post(strong, 1, 11)).toBe(STALE)
+      const reissued = o.live(0, 1, 1)
+      expect(b.is_live(reissued)).toBe(true)
+      expect(b.is_live(strong)).toBe(false) // the old generation never resolves again
+      expect(b.post(handleOf(o.blocks[0]!, 2, 6), 0, 0)).toBe(STALE) // a generation not issued yet
+      expect(b.post(handleOf(o.blocks[0]!, 3, 0), 0, 0)).toBe(STALE) // never-used slot: state 0
+      await until(() => rec.events.length === 2, 'deliveries')
+      expect(rec.events).toEqual([[strong, 1, 10], [weak, 2, 20]])
+      const s = b.event_stats(o.owner)
+      expect(s).toMatchObject({ delivered: 2, droppedStale: 3, droppedClosed: 0, droppedFull: 0, droppedInvalid: 0 })
+      expect(s.posted).toBe(5)
+    })
+
+    test('malformed and never-issued handles are invalid', () => {
+      const o = makeOwner()
+      const inv0 = b.event_stats(0).droppedInvalid
+      const next = Atomics.load(words, W_NEXT_BLOCK)
+      const bad = [0, -1, 1.5, NaN, Infinity, 2 ** 53, 2 ** 60, 255, 5 * SLOT_SPAN + 17, handleOf(next + 1000, 0)]
+      for (const h of bad) {
+        expect(b.is_live(h)).toBe(false)
+        expect(b.post(h, 0, 0)).toBe(INVALID)
+      }
+      expect(b.is_live('1' as never)).toBe(false)
+      expect(b.event_stats(0).droppedInvalid).toBe(inv0 + bad.length) // counted process-wide
+      // a slot beyond the published state region cannot have been issued
+      const small = makeOwner(0)
+      const blk = b.claim_block(small.owner, 0, 3) // page 3, but only 256 state slots
+      small.blocks.push(blk)
+      small.state = new Int32Array(b.alloc_state(small.owner, 256))
+      expect(b.post(handleOf(blk, 0), 0, 0)).toBe(INVALID)
+      expect(b.event_stats(small.owner).droppedInvalid).toBe(1)
+      expect(o.owner).not.toBe(small.owner)
+    })
+
+    test('no event path open: a live handle gets registry_closed (counted droppedClosed)', () => {
+      const o = makeOwner()
+      const h = o.live(0, 0)
+      expect(b.is_live(h)).toBe(true)
+      expect(b.post(h, 0, 0)).toBe(CLOSED)
+      expect(b.event_stats(o.owner)).toMatchObject({ posted: 1, droppedClosed: 1 })
+    })
+
+    test('closed registry: handles report registry_closed for ever, even after the owner index is reused', () => {
+      const o = makeOwner()
+      record(o)
+      const h = o.live(0, 9)
+      const owner = o.owner
+      o.release()
+      expect(b.is_live(h)).toBe(false)
+      expect(b.post(h, 0, 0)).toBe(CLOSED)
+      // Reuse owner indexes until `owner` comes back, with a slot at the same
+      // local position live at the same generation: h must stay closed.
+      const others: Owner[] = []
+      let again: Owner | undefined
+      for (let i = 0; i < 4095 && again === undefined; i++) {
+        const n = makeOwner()
+        n.live(0, 9)
+        if (n.owner === owner) again = n
+        else others.push(n)
+      }
+      expect(again).toBeDefined()
+      expect(b.post(h, 0, 0)).toBe(CLOSED)
+      expect(b.is_live(h)).toBe(false)
+      for (const n of others) n.release()
+    })
+
+    test('foreign owner: a handle routes to the registry that claimed its block, never another', async () => {
+      const a = makeOwner()
+      const c = makeOwner()
+      const recA = record(a)
+      const recC = record(c)
+      const ha = a.live(0, 4, 2)
+      c.live(0, 4, 2) // same local slot and generation in the other registry
+      const hc = handleOf(c.blocks[0]!, 4, 2)
+      expect(b.post(ha, 1, 1)).toBe(OK)
+      expect(b.post(hc, 2, 2)).toBe(OK)
+      a.state[4] = 3 << 2 // a releases its slot: c's state must not keep ha alive
+      expect(b.post(ha, 1, 3)).toBe(STALE)
+      expect(b.is_live(hc)).toBe(true)
+      await until(() => recA.events.length === 1 && recC.events.length === 1, 'deliveries')
+      await sleep(5)
+      expect(recA.events).toEqual([[ha, 1, 1]])
+      expect(recC.events).toEqual([[hc, 2, 2]])
+    })
+  })
+
+  describe('events from JS', () => {
+    test('posts from one turn arrive in one batch with the right triples', async () => {
+      const o = makeOwner(2)
+      const rec = record(o, 1024, 256)
+      const hs = [o.live(0, 0), o.live(0, 255, 7), o.live(1, 3, 2 ** 25 - 1, true)]
+      const sent: [number, number, number][] = [
+        [hs[0]!, 0, 0], [hs[1]!, 4294967295, -1.5], [hs[2]!, 42, 1e300], [hs[0]!, 1, Number.MIN_VALUE],
+        [hs[1]!, 2, -0], [hs[2]!, 3, NaN],
+      ]
+      for (const [h, k, p] of sent) expect(b.post(h, k, p)).toBe(OK)
+      expect(hs[2]).toBeGreaterThan(2 ** 52) // a heap-number handle round-trips
+      expect(rec.calls).toEqual([]) // never synchronously
+      await until(() => rec.calls.length > 0, 'a batch')
+      await sleep(5)
+      expect(rec.calls).toEqual([6])
+      expect(rec.events).toEqual(sent)
+      expect(Object.is(rec.events[4]![2], -0)).toBe(true)
+      expect(b.event_stats(o.owner)).toMatchObject({ posted: 6, delivered: 6, pending: 0 })
+    })
+
+    test('a lone event is delivered within one event-loop turn', async () => {
+      const o = makeOwner()
+      const rec = record(o)
+      const h = o.live(0, 0)
+      for (let i = 0; i < 20; i++) {
+        b.post(h, 0, i)
+        await tick()
+        await tick()
+        expect(rec.events.length).toBe(i + 1)
+      }
+    })
+
+    test('more events than the batch holds: several callbacks of at most batch.length/3', async () => {
+      const o = makeOwner()
+      const rec = record(o, 1024, 4)
+      const h = o.live(0, 0)
+      for (let i = 0; i < 10; i++) b.post(h, 0, i)
+      await until(() => rec.events.length === 10, 'deliveries')
+      expect(rec.calls).toEqual([4, 4, 2])
+      expect(rec.events.map((e) => e[2])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    })
+
+    test('a full queue refuses with queue_full, counted; nothing is lost that was accepted', async () => {
+      const o = makeOwner()
+      const rec = record(o, 64, 1024)
+      const h = o.live(0, 0)
+      const st = Array.from({ length: 100 }, (_, i) => b.post(h, 0, i))
+      expect(st.slice(0, 64).every((s) => s === OK)).toBe(true)
+      expect(st.slice(64).every((s) => s === FULL)).toBe(true)
+      await until(() => rec.events.length === 64, 'deliveries')
+      expect(b.event_stats(o.owner)).toMatchObject({ posted: 100, delivered: 64, droppedFull: 36 })
+    })
+
+    test('close_events drops queued events (droppedAtClose); later posts get registry_closed; reopen works', async () => {
+      const o = makeOwner()
+      const rec = record(o)
+      const h = o.live(0, 0)
+      for (let i = 0; i < 5; i++) b.post(h, 0, i)
+      b.close_events(o.owner)
+      expect(b.post(h, 0, 5)).toBe(CLOSED)
+      await sleep(10)
+      expect(rec.calls).toEqual([])
+      expect(b.event_stats(o.owner)).toMatchObject({ posted: 6, delivered: 0, droppedAtClose: 5, droppedClosed: 1 })
+      const rec2 = record(o)
+      expect(b.post(h, 0, 6)).toBe(OK)
+      await until(() => rec2.events.length === 1, 'delivery after reopening')
+    })
+
+    test('the callback may close the events or release the owner from inside a batch', async () => {
+      const o = makeOwner()
+      const h = o.live(0, 0)
+      const batch = new Float64Array(3)
+      let calls = 0
+      b.open_events(o.owner, 64, batch, () => {
+        calls++
+        o.release()
+      })
+      for (let i = 0; i < 10; i++) b.post(h, 0, i)
+      await sleep(20)
+      expect(calls).toBe(1)
+      expect(b.post(h, 0, 0)).toBe(CLOSED)
+      const s = b.event_stats(o.owner)
+      expect(s.delivered).toBe(1)
+      expect(s.droppedAtClose).toBe(9)
+    })
+
+    test('a throwing callback raises uncaughtException and delivery goes on (child process)', () => {
+      const r = spawnSync(process.execPath, [path.join(FIXTURES, 'native-child.js'), 'throw-handled'],
+        { cwd: ROOT, encoding: 'utf8', timeout: 30_000 })
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' })
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!)
+      expect(out).toMatchObject({ seen: [1, 2, 3, 4, 5], caught: 1, stats: { delivered: 5, posted: 5 } })
+    })
+
+    test('a throwing callback without a handler ends the process like any uncaught exception', () => {
+      const r = spawnSync(process.execPath, [path.join(FIXTURES, 'native-child.js'), 'throw'],
+        { cwd: ROOT, encoding: 'utf8', timeout: 30_000 })
+      expect(r.signal).toBeNull()
+      expect(r.status).toBe(1)
+      expect(r.stderr).toContain('boom from the event callback')
+    })
+  })
+
+  describe('alloc_state', () => {
+    test('growing copies the states, detaches the old buffer, and native readers follow', () => {
+      const o = makeOwner(2)
+      const h = o.live(0, 17, 3)
+      const old = o.state
+      expect(old.length).toBe(512)
+      const grown = new Int32Array(b.alloc_state(o.owner, 4096))
+      o.state = grown
+      expect(old.length).toBe(0) // detached: stale views read nothing
+      expect(old.buffer.byteLength).toBe(0)
+      expect(grown.length).toBe(4096)
+      expect(grown[17]).toBe((3 << 2) | 1)
+      expect(b.is_live(h)).toBe(true)
+      grown[17] = 4 << 2
+      expect(b.is_live(h)).toBe(false)
+      const h2 = o.live(1, 200)
+      expect(b.is_live(h2)).toBe(true)
+    })
+
+    test('release_owner detaches the state buffer', () => {
+      const o = makeOwner()
+      const st = o.state
+      o.release()
+      expect(st.length).toBe(0)
+    })
+  })
+
+  describe('native producer threads', () => {
+    test('2 threads x 100k events: per-producer order, nothing lost (retry on full)', async () => {
+      const o = makeOwner()
+      const batch = new Float64Array(3 * 1024)
+      const last = new Map<number, number>()
+      let delivered = 0
+      let disorder = 0
+      b.open_events(o.owner, 4096, batch, (n) => {
+        delivered += n
+        for (let i = 0; i < 3 * n; i += 3) {
+          const kind = batch[i + 1]!
+          const payload = batch[i + 2]!
+          if (payload <= (last.get(kind) ?? -1)) disorder++
+          last.set(kind, payload)
+        }
+      })
+      const hs = Float64Array.from({ length: 256 }, (_, i) => o.live(0, i))
+      const t = await finish(b.test_start_producers(hs, 2, 100_000, 10, true))
+      expect(t).toMatchObject({ ok: 200_000, posted: 200_000, stale: 0, closed: 0, full: 0, invalid: 0 })
+      await until(() => delivered === 200_000, 'all deliveries')
+      expect(disorder).toBe(0)
+      expect([...last.entries()].sort()).toEqual([[10, 99_999], [11, 99_999]])
+      const s = b.event_stats(o.owner)
+      expect(s.delivered).toBe(200_000)
+      expect(s.droppedFull).toBe(t.retries)
+      expect(s.delivered + totalDropped(s)).toBe(s.posted)
+    })
+
+    test('post_many (C ABI) in chunks keeps per-producer order under a full queue', async () => {
+      const o = makeOwner()
+      const batch = new Float64Array(3 * 100)
+      const last = new Map<number, number>()
+      let delivered = 0
+      let disorder = 0
+      b.open_events(o.owner, 256, batch, (n) => {
+        delivered += n
+        for (let i = 0; i < 3 * n; i += 3) {
+          if (batch[i + 2]! !== (last.get(batch[i + 1]!) ?? -1) + 1) disorder++
+          last.set(batch[i + 1]!, batch[i + 2]!)
+        }
+      })
+      const hs = Float64Array.from({ length: 16 }, (_, i) => o.live(0, i))
+      const t = await finish(b.test_start_producers(hs, 2, 100_000, 0, true, 300))
+      expect(t).toMatchObject({ ok: 200_000, full: 0 })
+      await until(() => delivered === 200_000, 'all deliveries')
+      expect(disorder).toBe(0) // with retry, every payload arrives, in order
+    })
+
+    test('full-queue policy: capacity 64, no retry: posted == ok + full, drops counted', async () => {
+      const o = makeOwner()
+      let delivered = 0
+      const batch = new Float64Array(3 * 64)
+      const last = new Map<number, number>()
+      let disorder = 0
+      b.open_events(o.owner, 64, batch, (n) => {
+        delivered += n
+        for (let i = 0; i < 3 * n; i += 3) {
+          if (batch[i + 2]! <= (last.get(batch[i + 1]!) ?? -1)) disorder++
+          last.set(batch[i + 1]!, batch[i + 2]!)
+        }
+      })
+      const hs = Float64Array.from({ length: 4 }, (_, i) => o.live(0, i))
+      const t = await finish(b.test_start_producers(hs, 2, 100_000, 0, false))
+      expect(t.posted).toBe(200_000)
+      expect(t.ok + t.full).toBe(t.posted)
+      expect(t.full).toBeGreaterThan(0)
+      await until(() => delivered === t.ok, 'deliveries')
+      const s = b.event_stats(o.owner)
+      expect(s).toMatchObject({ posted: 200_000, delivered: t.ok, droppedFull: t.full, pending: 0 })
+      expect(disorder).toBe(0) // what is delivered keeps its order
+    })
+
+    test('mixed handles: stale, invalid and live counted per status', async () => {
+      const o = makeOwner()
+      let delivered = 0
+      b.open_events(o.owner, 1 << 16, new Float64Array(3 * 4096), (n) => { delivered += n })
+      const live = o.live(0, 1)
+      const stale = handleOf(o.blocks[0]!, 1, 1) // generation 1 not issued
+      const hs = Float64Array.of(live, stale, 0, live)
+      const t = await finish(b.test_start_producers(hs, 2, 10_000, 0, true))
+      expect(t).toMatchObject({ ok: 10_000, stale: 5_000, invalid: 5_000, closed: 0, posted: 20_000 })
+      await until(() => delivered === 10_000, 'deliveries')
+      expect(b.event_stats(o.owner)).toMatchObject({ delivered: 10_000, droppedStale: 5_000 })
+    })
+
+    test('release_owner while 2 threads post at full speed: no crash, registry_closed after, accounting adds up', async () => {
+      for (let round = 0; round < 5; round++) {
+        const o = makeOwner()
+        let delivered = 0
+        b.open_events(o.owner, 1024, new Float64Array(3 * 256), (n) => { delivered += n })
+        const hs = Float64Array.from({ length: 256 }, (_, i) => o.live(0, i))
+        const unrouted0 = b.event_stats(0).droppedClosed
+        const id = b.test_start_producers(hs, 2, 2_000_000, 0, false)
+        await until(() => delivered > 1000, 'the first deliveries')
+        o.release()
+        expect(b.post(hs[0]!, 0, 0)).toBe(CLOSED)
+        const t = await finish(id)
+        expect(t.posted).toBe(4_000_000)
+        expect(t.closed).toBeGreaterThan(0)
+        expect({ ...t, sum: t.ok + t.full + t.closed }).toMatchObject({ sum: t.posted, stale: 0, invalid: 0, other: 0 })
+        const s = b.event_stats(o.owner) // final counters stay readable after release
+        expect(s.delivered).toBe(delivered)
+        expect(s.delivered + s.droppedAtClose).toBe(t.ok)
+        expect(s.droppedFull).toBe(t.full)
+        // posts that saw the owner closing count there, later ones process-wide
+        expect(s.droppedClosed + (b.event_stats(0).droppedClosed - unrouted0)).toBe(t.closed + 1)
+      }
+      const again = makeOwner()
+      expect(again.owner).toBeGreaterThan(0)
+    })
+  })
+
+  describe('env teardown', () => {
+    test('workers terminated mid-flight (20 times): owners freed, handles closed, process fine', async () => {
+      const baseline = Atomics.load(words, W_LIVE_OWNERS)
+      const seen: { owner: number; handle: number }[] = []
+      for (let i = 0; i < 20; i++) {
+        const w = new Worker(path.join(FIXTURES, 'native-worker.js'),
+          { workerData: { mode: 'terminate', events: 3_000_000 } })
+        const [info] = await once(w, 'message') as [{ owner: number; handle: number }]
+        seen.push(info)
+        expect(b.is_live(info.handle)).toBe(true)
+        await sleep(i % 5)
+        await w.terminate()
+        expect(b.is_live(info.handle)).toBe(false)
+        expect(b.post(info.handle, 0, 0)).toBe(CLOSED)
+      }
+      expect(Atomics.load(words, W_LIVE_OWNERS)).toBe(baseline)
+      for (const { owner } of seen) expect(Atomics.load(words, OWNERS_BASE + owner)).toBe(0)
+      const o = makeOwner()
+      const rec = record(o)
+      expect(b.post(o.live(0, 0), 3, 3)).toBe(OK)
+      await until(() => rec.events.length === 1, 'a delivery after the workers')
+    })
+
+    test('workers that end on their own or call process.exit while producers run', async () => {
+      const baseline = Atomics.load(words, W_LIVE_OWNERS)
+      for (const mode of ['natural', 'exit', 'natural', 'exit']) {
+        const w = new Worker(path.join(FIXTURES, 'native-worker.js'), { workerData: { mode, events: 1_000_000 } })
+        // Node may emit 'message' and 'exit' in one tick (it drains the port on exit)
+        const exited = once(w, 'exit')
+        const [info] = await once(w, 'message') as [{ owner: number; handle: number }]
+        await exited
+        expect(b.post(info.handle, 0, 0)).toBe(CLOSED)
+      }
+      expect(Atomics.load(words, W_LIVE_OWNERS)).toBe(baseline)
+    })
+
+    test('the domain, owners and api table are process-wide (shared with workers)', async () => {
+      const o = makeOwner()
+      const h = o.live(0, 0)
+      const w = new Worker(`
+        const { parentPort, workerData } = require('worker_threads')
+        const b = workerData.addon ? require(workerData.addon) : require(workerData.gyp)(workerData.root)
+        const words = new Int32Array(b.domain_buffer())
+        parentPort.postMessage({ api: b.api_pointer(), owner: Atomics.load(words, workerData.ownerWord), isLive: b.is_live(workerData.h) })
+      `, { eval: true, workerData: { addon: ADDON, gyp: createRequire(import.meta.url).resolve('node-gyp-build'), root: ROOT, h, ownerWord: OWNERS_BASE + o.owner } })
+      const exited = once(w, 'exit')
+      const [msg] = await once(w, 'message') as [{ api: bigint; owner: number; isLive: boolean }]
+      expect(msg).toEqual({ api: b.api_pointer(), owner: 1, isLive: true })
+      await exited
+      expect(b.is_live(h)).toBe(true) // the worker's env teardown leaves other threads' owners alone
+    })
+
+    test('only workers load the addon, and all end while producers run: the addon stays mapped (child process)', () => {
+      const r = spawnSync(process.execPath, [path.join(FIXTURES, 'native-workers-only.js')],
+        { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
+      expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' })
+      expect(JSON.parse(r.stdout.trim())).toEqual({ rounds: 30 })
+    })
+
+    for (const mode of ['natural', 'exit']) {
+      test(`process ${mode === 'exit' ? 'calls process.exit' : 'ends'} while producers run: clean exit`, () => {
+        const r = spawnSync(process.execPath, [path.join(FIXTURES, 'native-child.js'), mode],
+          { cwd: ROOT, encoding: 'utf8', timeout: 30_000 })
+        expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' })
+        expect(JSON.parse(r.stdout.trim())).toEqual({ mode, delivered: true })
+      })
+    }
+  })
+})
