@@ -241,6 +241,19 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     return this
   }
 
+  /**
+   * Address of the addon's C ABI table (`hr_api_v1`, native/include/handle_registry_abi.h)
+   * for other addons: pass it to your addon, which checks the version and then
+   * posts events and checks liveness from any thread. The table is static and
+   * valid for the life of the process.
+   */
+  get nativeApi(): bigint {
+    const native = this.domain.native
+    if (!native) throw new NativeUnavailableError('registry.nativeApi', nativeLoadError())
+    if (this.isClosed) throw new RegistryClosedError('hand out the native API')
+    return native.api_pointer()
+  }
+
   /** Stops native event delivery; queued events are dropped and counted. */
   offEvent(): void {
     if (!this.eventsOpen || this.isClosed) return
