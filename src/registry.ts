@@ -7,10 +7,7 @@ import {
   CollectedHandleError, DomainExhaustedError, NativeUnavailableError, ForeignHandleError, InvalidHandleError, InvalidOptionError,
   RegistryClosedError, StaleHandleError,
 } from './errors'
-import {
-  B_CLAIMED, B_OWNER_MASK, B_RETIRED, BLOCK_SIZE, BLOCKS_BASE, GEN_MAX, malformed, OFFSET_BITS,
-  OFFSET_MASK, PAGE_BITS, PAGE_MASK, S_LIVE, S_WEAK, SLOT_MASK, SLOT_SPAN,
-} from './layout'
+import { L, malformed } from './layout'
 
 declare const brand: unique symbol
 /** An integer that stands for a registered value of type T. */
@@ -114,9 +111,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if (!Number.isInteger(shards) || shards < 1 || shards > 256 || (shards & (shards - 1)) !== 0) {
       throw new InvalidOptionError(`Expected the "shards" option to be a power of two from 1 to 256, got ${String(shards)}`)
     }
-    const retireAfter = options.retireAfter ?? GEN_MAX + 1
-    if (!Number.isInteger(retireAfter) || retireAfter < 1 || retireAfter > GEN_MAX + 1) {
-      throw new InvalidOptionError(`Expected the "retireAfter" option to be an integer from 1 to ${GEN_MAX + 1}, got ${String(retireAfter)}`)
+    const retireAfter = options.retireAfter ?? L.GEN_MAX + 1
+    if (!Number.isInteger(retireAfter) || retireAfter < 1 || retireAfter > L.GEN_MAX + 1) {
+      throw new InvalidOptionError(`Expected the "retireAfter" option to be an integer from 1 to ${L.GEN_MAX + 1}, got ${String(retireAfter)}`)
     }
     const domain = options.domain ?? HandleDomain.default
     if (!(domain instanceof HandleDomain)) throw new InvalidOptionError('Expected the "domain" option to be a HandleDomain')
@@ -128,7 +125,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.retireAfter = retireAfter
     this.shardFree = new Int32Array(shards).fill(-1)
     this.shardPage = new Int32Array(shards).fill(-1)
-    this.shardNext = new Int32Array(shards).fill(BLOCK_SIZE)
+    this.shardNext = new Int32Array(shards).fill(L.BLOCK_SIZE)
     this.shardLive = new Int32Array(shards)
     this.ownerId = domain.claimOwner()
   }
@@ -146,7 +143,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /** Registers any value and returns a new handle for it. Equal values get distinct handles. */
   register<V extends T>(value: V): Handle<V> {
-    return this.insert(value, S_LIVE) as Handle<V>
+    return this.insert(value, L.S_LIVE) as Handle<V>
   }
 
   /** Registers an object without keeping it alive; once it is collected, `get` throws ERR_HANDLE_COLLECTED. */
@@ -156,7 +153,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     }
     if (this.isClosed) throw new RegistryClosedError('register')
     const ref = new WeakRef(value)
-    const h = this.insert(ref, S_LIVE | S_WEAK)
+    const h = this.insert(ref, L.S_LIVE | L.S_WEAK)
     this.finalizer ??= new FinalizationRegistry((held: number) => this.collect(held))
     this.finalizer.register(value, h, ref)
     return h as Handle<V>
@@ -303,10 +300,10 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     // Re-read the fields each step: a registration during iteration may grow them.
     for (let at = 0; at < this.vals.length; at++) {
       const st = this.state[at]
-      if ((st & S_LIVE) === 0) continue
+      if ((st & L.S_LIVE) === 0) continue
       let v = this.vals[at]
-      if ((st & S_WEAK) !== 0 && (v = (v as WeakRef<object>).deref()) === undefined) continue
-      yield [((st >>> 2) * SLOT_SPAN + (this.pageBlock[at >>> OFFSET_BITS] << OFFSET_BITS) + (at & OFFSET_MASK)) as Handle<T>, v as T]
+      if ((st & L.S_WEAK) !== 0 && (v = (v as WeakRef<object>).deref()) === undefined) continue
+      yield [((st >>> 2) * L.SLOT_SPAN + (this.pageBlock[at >>> L.OFFSET_BITS] << L.OFFSET_BITS) + (at & L.OFFSET_MASK)) as Handle<T>, v as T]
     }
   }
 
@@ -364,19 +361,20 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     let slot: number
     let gen: number
     if ((h | 0) === h) {
-      slot = h & SLOT_MASK
+      slot = h & L.SLOT_MASK
       gen = h >>> 28
     } else {
-      slot = h % SLOT_SPAN
-      if ((slot | 0) !== slot) return -1 // fraction, Infinity, NaN
-      gen = (h - slot) / SLOT_SPAN
-      if (gen > GEN_MAX) return -1
+      // Heap-number handle: floor and multiply are exact below 2^53 (no % on doubles).
+      gen = Math.floor(h / L.SLOT_SPAN)
+      if (gen > L.GEN_MAX) return -1
+      slot = h - gen * L.SLOT_SPAN
+      if ((slot | 0) !== slot) return -1 // fraction
     }
     // One read of the domain's block table: owner << 19 | local page (0 once closed).
-    const w = this.words[BLOCKS_BASE + ((slot >>> OFFSET_BITS) << 1)]
-    if (w >>> PAGE_BITS !== this.ownerId) return -1
-    const at = ((w & PAGE_MASK) << OFFSET_BITS) | (slot & OFFSET_MASK)
-    return this.state[at] === ((gen << 2) | S_LIVE) ? at : -1
+    const w = this.words[L.BLOCKS_BASE + ((slot >>> L.OFFSET_BITS) << 1)]
+    if (w >>> L.PAGE_BITS !== this.ownerId) return -1
+    const at = ((w & L.PAGE_MASK) << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
+    return this.state[at] === ((gen << 2) | L.S_LIVE) ? at : -1
   }
 
   /** release() of a weak handle, or of anything that is not a live handle (throws). */
@@ -384,7 +382,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     const at = this.locate(h)
     if (at < 0) throw this.failure(h, at, 'release')
     let value = this.vals[at]
-    if ((this.state[at] & S_WEAK) !== 0) {
+    if ((this.state[at] & L.S_WEAK) !== 0) {
       const ref = value as WeakRef<object>
       this.finalizer?.unregister(ref)
       value = ref.deref()
@@ -411,31 +409,31 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.vals[at] = value
     this.state[at] = (st & ~3) | liveBits
     this.shardLive[s]++
-    return (st >>> 2) * SLOT_SPAN + (this.pageBlock[at >>> OFFSET_BITS] << OFFSET_BITS) + (at & OFFSET_MASK)
+    return (st >>> 2) * L.SLOT_SPAN + (this.pageBlock[at >>> L.OFFSET_BITS] << L.OFFSET_BITS) + (at & L.OFFSET_MASK)
   }
 
   /** Next never-used slot of shard `s`, claiming a block when its page is full. */
   private bump(s: number): number {
     let p = this.shardPage[s]
     let off = this.shardNext[s]
-    if (off === BLOCK_SIZE) {
+    if (off === L.BLOCK_SIZE) {
       p = this.newPage(s)
       off = 0
     }
     this.shardNext[s] = off + 1
-    return (p << OFFSET_BITS) | off
+    return (p << L.OFFSET_BITS) | off
   }
 
   private newPage(s: number): number {
     const p = this.pageBlock.length
-    if (p > PAGE_MASK) throw new DomainExhaustedError(`a registry holds at most ${(PAGE_MASK + 1) * BLOCK_SIZE} slots`)
+    if (p > L.PAGE_MASK) throw new DomainExhaustedError(`a registry holds at most ${(L.PAGE_MASK + 1) * L.BLOCK_SIZE} slots`)
     const block = this.domain.claimBlock(this.ownerId, s, p)
     this.pageBlock.push(block)
     this.pageShard.push(s)
-    const need = (p + 1) * BLOCK_SIZE
+    const need = (p + 1) * L.BLOCK_SIZE
     if (this.state.length < need) {
       // Grow by 1/8 (at least one page): little slack, amortised copies.
-      const slots = Math.max(need, (this.state.length + (this.state.length >>> 3) + OFFSET_MASK) & ~OFFSET_MASK)
+      const slots = Math.max(need, (this.state.length + (this.state.length >>> 3) + L.OFFSET_MASK) & ~L.OFFSET_MASK)
       const native = this.domain.native
       if (native) {
         // Native memory that producer threads read for is_live; the addon copies
@@ -447,16 +445,16 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
         this.state = grown
       }
     }
-    for (let i = 0; i < BLOCK_SIZE; i++) this.vals.push(undefined) // packed, not holey
+    for (let i = 0; i < L.BLOCK_SIZE; i++) this.vals.push(undefined) // packed, not holey
     this.shardPage[s] = p
     return p
   }
 
-  /** Frees the live slot `at`; `extra` marks the freed state (S_WEAK = collected). */
+  /** Frees the live slot `at`; `extra` marks the freed state (L.S_WEAK = collected). */
   private free(at: number, extra: number): void {
     const next = (this.state[at] >>> 2) + 1
     this.state[at] = (next << 2) | extra
-    const s = this.pageShard[at >>> OFFSET_BITS]
+    const s = this.pageShard[at >>> L.OFFSET_BITS]
     if (next < this.retireAfter) {
       this.vals[at] = this.shardFree[s]
       this.shardFree[s] = at
@@ -473,22 +471,22 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if (this.isClosed) return
     const at = this.locateRaw(h)
     if (at < 0) return
-    if ((this.state[at] & S_WEAK) === 0) return
+    if ((this.state[at] & L.S_WEAK) === 0) return
     this.counts.collected++
     this.releases--
-    this.free(at, S_WEAK)
+    this.free(at, L.S_WEAK)
   }
 
   private valueAt(at: number): unknown {
     const v = this.vals[at]
-    return (this.state[at] & S_WEAK) !== 0 ? (v as WeakRef<object>).deref() : v
+    return (this.state[at] & L.S_WEAK) !== 0 ? (v as WeakRef<object>).deref() : v
   }
 
   /** Local index (page << 8 | offset) of the live entry `h`, or an E_* code. */
   private locate(h: unknown): number {
     const at = this.locateRaw(h)
     if (at < 0) return at
-    if ((this.state[at] & S_WEAK) !== 0 && (this.vals[at] as WeakRef<object>).deref() === undefined) return E_COLLECTED
+    if ((this.state[at] & L.S_WEAK) !== 0 && (this.vals[at] as WeakRef<object>).deref() === undefined) return E_COLLECTED
     return at
   }
 
@@ -497,20 +495,20 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if (this.isClosed) return E_CLOSED
     if (malformed(h) !== undefined) return E_INVALID
     const n = h as number
-    const slot = n % SLOT_SPAN
-    const gen = (n - slot) / SLOT_SPAN
-    const block = slot >>> OFFSET_BITS
+    const slot = n % L.SLOT_SPAN
+    const gen = (n - slot) / L.SLOT_SPAN
+    const block = slot >>> L.OFFSET_BITS
     const meta = this.domain.blockMeta(block)
-    if ((meta & B_CLAIMED) === 0) return E_INVALID
-    if ((meta & (B_RETIRED | B_OWNER_MASK)) !== this.ownerId) return E_FOREIGN
-    const w = this.words[BLOCKS_BASE + 2 * block]
-    const p = (w & PAGE_MASK) << OFFSET_BITS
-    const off = slot & OFFSET_MASK
+    if ((meta & L.B_CLAIMED) === 0) return E_INVALID
+    if ((meta & (L.B_RETIRED | L.B_OWNER_MASK)) !== this.ownerId) return E_FOREIGN
+    const w = this.words[L.BLOCKS_BASE + 2 * block]
+    const p = (w & L.PAGE_MASK) << L.OFFSET_BITS
+    const off = slot & L.OFFSET_MASK
     const st = this.state[p | off]
     const sgen = st >>> 2
     if (gen > sgen) return E_INVALID
-    if (gen === sgen) return (st & S_LIVE) !== 0 ? p | off : E_INVALID
-    if (gen === sgen - 1 && (st & (S_WEAK | S_LIVE)) === S_WEAK) return E_COLLECTED
+    if (gen === sgen) return (st & L.S_LIVE) !== 0 ? p | off : E_INVALID
+    if (gen === sgen - 1 && (st & (L.S_WEAK | L.S_LIVE)) === L.S_WEAK) return E_COLLECTED
     return E_STALE
   }
 

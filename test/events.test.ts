@@ -1,0 +1,146 @@
+// registry.onEvent end to end: real native producer threads (the addon's
+// test-only producers) post to registered handles; the registry resolves each
+// handle and calls the handler in batches.
+import { describe, expect, test } from 'vitest'
+import { HandleDomain, HandleRegistry, _nativeBinding } from '../src/index'
+
+interface Totals { ok: number; stale: number; closed: number; full: number; invalid: number; other: number; posted: number; retries: number }
+interface TestBinding {
+  test_start_producers(handles: Float64Array, threads: number, perThread: number, kindBase: number, retryFull?: boolean, chunk?: number): number
+  test_producers_done(id: number): boolean
+  test_join_producers(id: number): Totals
+}
+const binding = _nativeBinding() as unknown as TestBinding | null
+
+async function finish(id: number): Promise<Totals> {
+  // Producers that retry on a full queue need this thread to drain: never block it.
+  while (!binding!.test_producers_done(id)) await new Promise((r) => setTimeout(r, 1))
+  return binding!.test_join_producers(id)
+}
+
+/** Lets queued events drain: a few loop turns after the producers stopped. */
+async function settle(reg: HandleRegistry<unknown>): Promise<void> {
+  for (let i = 0; i < 50 && (reg.stats().events?.pending ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 2))
+  await new Promise((r) => setImmediate(r))
+}
+
+describe.runIf(binding !== null)('events from native threads (registry.onEvent)', () => {
+  test('2 producer threads: values resolved, per-producer order kept, every accepted event handled', async () => {
+    const reg = new HandleRegistry<{ id: number }>()
+    const values = Array.from({ length: 64 }, (_, id) => ({ id }))
+    const handles = Float64Array.from(values, (v) => reg.register(v))
+    const lastSeq = [-1, -1]
+    let outOfOrder = 0
+    let wrongValue = 0
+    let handled = 0
+    reg.onEvent((value, kind, payload, h) => {
+      handled++
+      if (value !== reg.get(h)) wrongValue++
+      if (payload <= lastSeq[kind]) outOfOrder++
+      lastSeq[kind] = payload
+    })
+    const t = await finish(binding!.test_start_producers(handles, 2, 50_000, 0, true))
+    await settle(reg)
+    expect(t.posted).toBe(100_000) // retries of a full queue are not extra posts
+    expect(t.ok).toBe(100_000)
+    expect(handled).toBe(100_000)
+    expect(outOfOrder).toBe(0)
+    expect(wrongValue).toBe(0)
+    expect(lastSeq).toEqual([49_999, 49_999])
+    expect(reg.stats().events).toMatchObject({ handled: 100_000, droppedReleased: 0, delivered: 100_000 })
+    reg.close()
+  })
+
+  test('handles released while events are in flight: dropped and counted, never delivered', async () => {
+    const reg = new HandleRegistry<number>()
+    const handles = Float64Array.from({ length: 1000 }, (_, i) => reg.register(i))
+    const released = new Set<number>()
+    let deliveredReleased = 0
+    let handled = 0
+    reg.onEvent((_v, _k, _p, h) => {
+      handled++
+      if (released.has(h)) deliveredReleased++
+    })
+    const id = binding!.test_start_producers(handles, 2, 100_000, 0, true)
+    for (let i = 0; i < handles.length; i += 2) {
+      reg.release(handles[i] as never)
+      released.add(handles[i])
+    }
+    const t = await finish(id)
+    await settle(reg)
+    const ev = reg.stats().events!
+    expect(deliveredReleased).toBe(0)
+    expect(t.ok + t.stale).toBe(200_000)
+    expect(ev.droppedStale).toBe(t.stale) // refused at the source by is_live
+    expect(handled + ev.droppedReleased).toBe(t.ok) // accepted: handled, or released before delivery
+    expect(ev.handled).toBe(handled)
+    reg.close()
+  })
+
+  test('a full queue refuses events with QUEUE_FULL and counts them; memory stays bounded', async () => {
+    const reg = new HandleRegistry<number>()
+    const handles = Float64Array.from({ length: 8 }, (_, i) => reg.register(i))
+    let handled = 0
+    reg.onEvent(() => { handled++ }, { capacity: 64, batch: 16 })
+    const t = await finish(binding!.test_start_producers(handles, 2, 100_000, 0, false))
+    await settle(reg)
+    const ev = reg.stats().events!
+    expect(t.ok + t.full).toBe(200_000)
+    expect(t.full).toBeGreaterThan(0)
+    expect(ev.droppedFull).toBe(t.full)
+    expect(handled).toBe(t.ok)
+    reg.close()
+  })
+
+  test('close() while 2 threads post at full speed: producers get REGISTRY_CLOSED, accounting adds up', async () => {
+    for (let round = 0; round < 10; round++) {
+      const reg = new HandleRegistry<number>()
+      const handles = Float64Array.from({ length: 16 }, (_, i) => reg.register(i))
+      let handled = 0
+      reg.onEvent(() => { handled++ }, { capacity: 1024 })
+      const id = binding!.test_start_producers(handles, 2, 200_000, 0, false)
+      await new Promise((r) => setTimeout(r, 2))
+      const before = reg.stats().events!
+      reg.close()
+      const t = await finish(id)
+      expect(t.ok + t.full + t.closed + t.stale).toBe(400_000)
+      expect(t.invalid).toBe(0)
+      expect(t.closed).toBeGreaterThan(0)
+      // Accepted before close: handled, or dropped when the queue was torn down.
+      expect(handled).toBeLessThanOrEqual(t.ok)
+      expect(before.handled).toBeLessThanOrEqual(handled)
+    }
+  })
+
+  test('a lone event reaches the handler within one event-loop turn', async () => {
+    const reg = new HandleRegistry<string>()
+    const h = reg.register('lone')
+    const seen: string[] = []
+    reg.onEvent((v) => { seen.push(v) })
+    const t = await finish(binding!.test_start_producers(Float64Array.of(h), 1, 1, 7, false))
+    expect(t.ok).toBe(1)
+    await new Promise((r) => setImmediate(r))
+    await new Promise((r) => setImmediate(r))
+    expect(seen).toEqual(['lone'])
+    reg.close()
+  })
+
+  test('nativeApi is the C ABI table address; options and closed registries are checked', () => {
+    const reg = new HandleRegistry()
+    expect(typeof reg.nativeApi).toBe('bigint')
+    expect(reg.nativeApi).toBeGreaterThan(0n)
+    expect(() => reg.onEvent(42 as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }))
+    expect(() => reg.onEvent(() => {}, { capacity: 100 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }))
+    expect(() => reg.onEvent(() => {}, { batch: 0 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }))
+    reg.close()
+    expect(() => reg.nativeApi).toThrow(expect.objectContaining({ code: 'ERR_REGISTRY_CLOSED' }))
+    expect(() => reg.onEvent(() => {})).toThrow(expect.objectContaining({ code: 'ERR_REGISTRY_CLOSED' }))
+  })
+
+  test('a registry on a pure-TypeScript domain has no native events: ERR_NATIVE_UNAVAILABLE', () => {
+    const reg = new HandleRegistry({ domain: HandleDomain.create() })
+    expect(() => reg.onEvent(() => {})).toThrow(expect.objectContaining({ code: 'ERR_NATIVE_UNAVAILABLE' }))
+    expect(() => reg.nativeApi).toThrow(expect.objectContaining({ code: 'ERR_NATIVE_UNAVAILABLE' }))
+    reg.close()
+  })
+})
