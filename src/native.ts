@@ -27,6 +27,8 @@ export interface NativeEventStats {
   droppedFull: number
   droppedAtClose: number
   droppedInvalid: number
+  /** Events queued and not yet delivered. */
+  pending: number
 }
 
 let loaded: NativeBinding | null | undefined

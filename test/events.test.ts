@@ -19,7 +19,7 @@ async function finish(id: number): Promise<Totals> {
 }
 
 /** Lets queued events drain: a few loop turns after the producers stopped. */
-async function settle(reg: HandleRegistry<unknown>): Promise<void> {
+async function settle<T>(reg: HandleRegistry<T>): Promise<void> {
   for (let i = 0; i < 50 && (reg.stats().events?.pending ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 2))
   await new Promise((r) => setImmediate(r))
 }
