@@ -90,12 +90,13 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private pageBlock: number[] = []
   private pageShard: number[] = []
   // Per shard: head of the free list (page << 8 | offset, -1 = empty), bump page and offset, live count.
-  private readonly shardFree: Int32Array
+  private freeHead = -1 // free list of released slots, through the value cells
   private readonly shardPage: Int32Array
   private readonly shardNext: Int32Array
-  private readonly shardLive: Int32Array
   private counter = 0
-  private releases = 0
+  // Two counters only on the hot path: live = issued - freed.
+  private issued = 0
+  private freed = 0
   private isClosed = false
   private finalizer: FinalizationRegistry<number> | undefined
   private handler: EventHandler<T> | undefined
@@ -123,18 +124,14 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.shardMask = shards - 1
     this.shardShift = 32 - Math.log2(shards)
     this.retireAfter = retireAfter
-    this.shardFree = new Int32Array(shards).fill(-1)
     this.shardPage = new Int32Array(shards).fill(-1)
     this.shardNext = new Int32Array(shards).fill(L.BLOCK_SIZE)
-    this.shardLive = new Int32Array(shards)
     this.ownerId = domain.claimOwner()
   }
 
   /** Live handles. */
   get size(): number {
-    let live = 0
-    for (let s = 0; s < this.shardLive.length; s++) live += this.shardLive[s]
-    return live
+    return this.issued - this.freed
   }
 
   get closed(): boolean {
@@ -259,14 +256,13 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.handler = undefined
   }
 
+  /** Counters, and the live count of each shard (a scan of the slots: O(capacity), not for hot loops). */
   stats(): RegistryStats {
-    const live = this.size
     const stats: RegistryStats = {
-      live,
-      shards: Array.from(this.shardLive),
-      // Every registration is live, released, or was collected: no counter on the hot path.
-      registrations: live + this.releases + this.counts.collected,
-      releases: this.releases,
+      live: this.size,
+      shards: this.liveByShard(),
+      registrations: this.issued,
+      releases: this.freed - this.counts.collected,
       ...this.counts,
     }
     if (this.eventsOpen && this.domain.native) {
@@ -286,8 +282,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.state = new Int32Array(0)
     this.pageBlock = []
     this.pageShard = []
-    this.releases += this.size // close releases every live handle
-    this.shardLive.fill(0)
+    this.freed = this.issued // close releases every live handle
+    this.freeHead = -1
+    this.shardNext.fill(L.BLOCK_SIZE) // the next register() reaches bump(), which throws
     this.finalizer = undefined
   }
 
@@ -321,7 +318,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   [inspect.custom](): string {
     return `HandleRegistry { size: ${this.size}, shards: ${this.shards}, owner: ${this.ownerId}, ` +
-      `releases: ${this.releases}, closed: ${this.isClosed} }`
+      `registrations: ${this.issued}, closed: ${this.isClosed} }`
   }
 
   // --- internals -----------------------------------------------------------
@@ -398,22 +395,24 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   private insert(value: unknown, liveBits: number): number {
+    // Reuse the last released slot (it stays in its shard); only a new slot
+    // needs a shard. Closed registries have no free slots, so bump() throws.
+    let at = this.freeHead
+    if (at >= 0) this.freeHead = this.vals[at] as number
+    else at = this.bump()
+    const st = this.state[at] // free: next generation << 2
+    this.vals[at] = value
+    this.state[at] = (st & ~3) | liveBits
+    this.issued++
+    return (st >>> 2) * L.SLOT_SPAN + (this.pageBlock[at >>> L.OFFSET_BITS] << L.OFFSET_BITS) + (at & L.OFFSET_MASK)
+  }
+
+  /** A never-used slot of the shard picked for this registration, claiming a block when its page is full. */
+  private bump(): number {
     if (this.isClosed) throw new RegistryClosedError('register')
     // Fibonacci hashing of a counter: sequential registrations spread evenly.
     const c = (this.counter = (this.counter + 1) | 0)
     const s = (Math.imul(c, 0x9e3779b1) >>> this.shardShift) & this.shardMask
-    let at = this.shardFree[s]
-    if (at >= 0) this.shardFree[s] = this.vals[at] as number
-    else at = this.bump(s)
-    const st = this.state[at] // free: next generation << 2
-    this.vals[at] = value
-    this.state[at] = (st & ~3) | liveBits
-    this.shardLive[s]++
-    return (st >>> 2) * L.SLOT_SPAN + (this.pageBlock[at >>> L.OFFSET_BITS] << L.OFFSET_BITS) + (at & L.OFFSET_MASK)
-  }
-
-  /** Next never-used slot of shard `s`, claiming a block when its page is full. */
-  private bump(s: number): number {
     let p = this.shardPage[s]
     let off = this.shardNext[s]
     if (off === L.BLOCK_SIZE) {
@@ -454,16 +453,24 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private free(at: number, extra: number): void {
     const next = (this.state[at] >>> 2) + 1
     this.state[at] = (next << 2) | extra
-    const s = this.pageShard[at >>> L.OFFSET_BITS]
     if (next < this.retireAfter) {
-      this.vals[at] = this.shardFree[s]
-      this.shardFree[s] = at
+      this.vals[at] = this.freeHead
+      this.freeHead = at
     } else {
       this.vals[at] = undefined // retired: never issued again, so no stale handle can alias
       this.counts.retired++
     }
-    this.shardLive[s]--
-    this.releases++
+    this.freed++
+  }
+
+  private liveByShard(): number[] {
+    const live = new Array<number>(this.shards).fill(0)
+    for (let p = 0; p < this.pageShard.length; p++) {
+      let n = 0
+      for (let at = p << L.OFFSET_BITS, end = at + L.BLOCK_SIZE; at < end; at++) n += this.state[at] & L.S_LIVE
+      live[this.pageShard[p]] += n
+    }
+    return live
   }
 
   /** FinalizationRegistry callback: the weak value of `h` was collected. */
@@ -473,7 +480,6 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if (at < 0) return
     if ((this.state[at] & L.S_WEAK) === 0) return
     this.counts.collected++
-    this.releases--
     this.free(at, L.S_WEAK)
   }
 
