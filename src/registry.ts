@@ -444,7 +444,15 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
         this.state = grown
       }
     }
-    for (let i = 0; i < L.BLOCK_SIZE; i++) this.vals.push(undefined) // packed, not holey
+    if (this.vals.length < need) {
+      // Grow by 1/4 ourselves: push() would grow V8's backing store by 1/2,
+      // which at 10M handles costs 2+ bytes a handle of slack.
+      const old = this.vals
+      const vals = new Array<unknown>(Math.max(need, (old.length + (old.length >>> 2) + L.OFFSET_MASK) & ~L.OFFSET_MASK))
+      for (let i = 0; i < old.length; i++) vals[i] = old[i]
+      for (let i = old.length; i < vals.length; i++) vals[i] = undefined
+      this.vals = vals
+    }
     this.shardPage[s] = p
     return p
   }
