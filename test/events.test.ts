@@ -98,12 +98,13 @@ describe.runIf(binding !== null)('events from native threads (registry.onEvent)'
       const handles = Float64Array.from({ length: 16 }, (_, i) => reg.register(i))
       let handled = 0
       reg.onEvent(() => { handled++ }, { capacity: 1024 })
-      const id = binding!.test_start_producers(handles, 2, 200_000, 0, false)
-      await new Promise((r) => setTimeout(r, 2))
+      const id = binding!.test_start_producers(handles, 2, 2_000_000, 0, false)
+      // Close once events are flowing: the producers are mid-flight.
+      while (handled === 0) await new Promise((r) => setImmediate(r))
       const before = reg.stats().events!
       reg.close()
       const t = await finish(id)
-      expect(t.ok + t.full + t.closed + t.stale).toBe(400_000)
+      expect(t.ok + t.full + t.closed + t.stale).toBe(4_000_000)
       expect(t.invalid).toBe(0)
       expect(t.closed).toBeGreaterThan(0)
       // Accepted before close: handled, or dropped when the queue was torn down.
