@@ -1,16 +1,34 @@
 'use strict'
-// examples/demo.js: the demonstration run by `npm run demo`.
+// examples/demo.js: the demonstration run by `npm run demo`
+// (= npm run compile && node examples/demo.js).
 //
 //   1. a registry walkthrough: register, get, release, stale/foreign/invalid;
-//   2. a quick in-process comparison of register+get+release against the two
+//   2, 3. the centrepiece: real C libraries calling back with a handle as
+//      their `void* user_data`: glibc POSIX timers, which call back on threads
+//      glibc creates (examples/posix-timer), and libuv's timers and threadpool
+//      (examples/uv-timer). Live handles get their events; a handle released,
+//      or a registry closed, before the C callback fires gives the callback
+//      "stale_handle" / "registry_closed" instead of a use-after-free;
+//   4. events from a native thread into JS: the registry's post / post_many
+//      against one ThreadSafeFunction call per event;
+//   5. the event path in detail, with the addon's own producer threads: a
+//      full bounded queue, handles released while events are in flight,
+//      latency of a lone event;
+//   6. a quick in-process comparison of register+get+release against the two
 //      designs this library replaces: a Map keyed by a counter (Go's
 //      cgo.Handle ported to JS) and a bare array slab (wasm-bindgen's heap);
-//   3. with the native addon: native threads posting events to registered
-//      handles, delivered to a JS handler in batches.
+//   7. a summary.
+//
+// Sections 2 to 4 run the example addons: the demo builds them first when
+// they are missing or older than their sources (node-gyp, a few seconds). If
+// that fails, it says why and goes on with the other sections.
 //
 // This file loads the local build. In your own code write:
 //   const { HandleRegistry } = require('handle-registry')
+const fs = require('node:fs')
 const os = require('node:os')
+const path = require('node:path')
+const { spawn } = require('node:child_process')
 const {
   HandleRegistry, HandleDomain, decodeHandle, hasNative, _nativeBinding,
 } = require('../dist/index.js')
@@ -28,8 +46,10 @@ function table(headers, rows) {
   for (const r of cells.slice(1)) console.log(line(r))
 }
 
+let section = 0
 function heading(text) {
-  console.log(`\n${text}\n${'='.repeat(text.length)}`)
+  const title = `${++section}. ${text}`
+  console.log(`\n${title}\n${'='.repeat(title.length)}`)
 }
 
 const fmt = (n, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
@@ -43,10 +63,10 @@ function outcome(fn) {
   }
 }
 
-// --- 1. walkthrough ----------------------------------------------------------
+// --- walkthrough -------------------------------------------------------------
 
 function walkthrough() {
-  heading('1. Registry walkthrough')
+  heading('Registry walkthrough')
   // A domain of its own keeps the numbers in this table the same on every run;
   // shards: 1 makes the slot reuse in step 5 immediate.
   const domain = HandleDomain.create()
@@ -84,7 +104,345 @@ function walkthrough() {
   other.close()
 }
 
-// --- 2. comparison -----------------------------------------------------------
+// --- building the example addons ---------------------------------------------
+
+const ROOT = path.join(__dirname, '..')
+const EXAMPLES = [
+  { name: 'posix-timer', addon: 'posix_timer.node', linuxOnly: true },
+  { name: 'uv-timer', addon: 'uv_timer.node' },
+]
+
+function newestMtime(dir, test) {
+  let newest = 0
+  for (const f of fs.readdirSync(dir)) {
+    if (test(f)) newest = Math.max(newest, fs.statSync(path.join(dir, f)).mtimeMs)
+  }
+  return newest
+}
+
+/** True if the example's addon is missing or older than its sources or the public headers. */
+function needsBuild(ex) {
+  const dir = path.join(__dirname, ex.name)
+  const addon = path.join(dir, 'build', 'Release', ex.addon)
+  if (!fs.existsSync(addon)) return true
+  const sources = Math.max(
+    newestMtime(dir, (f) => /\.(cc|h|gyp)$/.test(f)),
+    newestMtime(path.join(ROOT, 'native', 'include'), (f) => f.endsWith('.h')))
+  return fs.statSync(addon).mtimeMs < sources
+}
+
+/** node-gyp from this package's devDependencies, else through npx. */
+function nodeGyp() {
+  try {
+    return [process.execPath, [require.resolve('node-gyp/bin/node-gyp.js', { paths: [ROOT] })]]
+  } catch {
+    return [process.platform === 'win32' ? 'npx.cmd' : 'npx', ['--yes', 'node-gyp']]
+  }
+}
+
+/**
+ * `node-gyp rebuild` in each example folder that needs it, in parallel, quietly.
+ * The examples' binding.gyp files find the headers with
+ * require('handle-registry').include_dir; in this repository the package is
+ * not installed under its own name, so NODE_PATH points at a temporary folder
+ * holding a `handle-registry` link to the repository (what `npm install` in
+ * an example folder would create). Node's headers: the installed ones when
+ * present (/usr/include/node), since they may not be downloadable.
+ * Returns { [name]: { ok, built, ms, error } }.
+ */
+async function buildExamples() {
+  const wanted = EXAMPLES.filter((ex) => !ex.linuxOnly || process.platform === 'linux')
+  const todo = wanted.filter(needsBuild)
+  const results = {}
+  for (const ex of wanted) if (!todo.includes(ex)) results[ex.name] = { ok: true, built: false, ms: 0 }
+  if (todo.length === 0) return results
+
+  const link = fs.mkdtempSync(path.join(os.tmpdir(), 'hr-demo-'))
+  fs.symlinkSync(ROOT, path.join(link, 'handle-registry'), process.platform === 'win32' ? 'junction' : 'dir')
+  const env = { ...process.env, NODE_PATH: [link, path.join(ROOT, 'node_modules')].join(path.delimiter) }
+  if (!env.npm_config_nodedir && fs.existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr'
+  const [cmd, args] = nodeGyp()
+  process.stdout.write(`\n  building ${todo.map((ex) => `examples/${ex.name}`).join(' and ')} (node-gyp rebuild) ...`)
+  const t0 = performance.now()
+  try {
+    await Promise.all(todo.map((ex) => new Promise((resolve) => {
+      let output = ''
+      const child = spawn(cmd, [...args, 'rebuild'], { cwd: path.join(__dirname, ex.name), env })
+      child.stdout.on('data', (d) => { output += d })
+      child.stderr.on('data', (d) => { output += d })
+      const finish = (ok, error) => {
+        results[ex.name] = { ok, built: true, ms: performance.now() - t0, error }
+        resolve()
+      }
+      child.on('error', (err) => finish(false, err.message))
+      child.on('close', (code) => {
+        // The compiler's or gyp's own messages, without node-gyp's stack and environment lines.
+        const noise = /^gyp (info|http)|^gyp ERR! (stack|System|command|cwd|node -v|node-gyp -v|not ok)|^\s*$|^make: (Entering|Leaving)/
+        const why = output.split('\n').filter((l) => !noise.test(l)).slice(0, 8).join('\n    ')
+        finish(code === 0, code === 0 ? undefined : why || `node-gyp exited with code ${code}`)
+      })
+    })))
+  } finally {
+    fs.rmSync(link, { recursive: true, force: true })
+  }
+  const ok = todo.every((ex) => results[ex.name].ok)
+  console.log(` ${ok ? 'done' : 'FAILED'} in ${fmt((performance.now() - t0) / 1000, 1)} s`)
+  return results
+}
+
+/** Loads an example's index.js, or returns why it cannot run. */
+function example(name, builds) {
+  const b = builds[name]
+  if (!b) return { skip: `examples/${name} runs on Linux only (POSIX timers from glibc)` }
+  if (!b.ok) return { skip: `examples/${name} did not build:\n    ${b.error}` }
+  try {
+    const mod = require(`./${name}/index.js`)
+    mod.load()
+    return { mod }
+  } catch (err) {
+    return { skip: `examples/${name} did not load: ${err.message}` }
+  }
+}
+
+const statusList = (statuses) => Object.entries(statuses).map(([s, n]) => `${s} x${n}`).join(', ')
+
+// --- real C libraries ----------------------------------------------------------
+
+const totals = { delivered: 0, stale: 0, closed: 0, posts: 0 }
+function count(cases) {
+  for (const c of cases) {
+    totals.posts += c.posts.length
+    totals.delivered += c.received.length
+    totals.stale += c.statuses.stale_handle ?? 0
+    totals.closed += c.statuses.registry_closed ?? 0
+  }
+}
+
+async function posixTimers(builds) {
+  heading('A C library calling back on its own threads: POSIX timers (glibc)')
+  console.log('  examples/posix-timer: timer_create(CLOCK_MONOTONIC) with SIGEV_THREAD and')
+  console.log('  sigev_value.sival_ptr = hr::to_user_data(handle). At each expiration glibc calls the addon on a')
+  console.log('  thread glibc creates; the addon posts (handle, kind, n) with api->post(), and the registry calls')
+  console.log('  registry.onEvent\'s handler, on the JS thread, with the object registered under that handle.')
+  const { mod, skip } = example('posix-timer', builds)
+  if (skip) {
+    console.log(`\n  Skipped: ${skip}`)
+    return null
+  }
+  const { cases, stats, ms } = await mod.run({ timers: 4, ticks: 10, intervalMs: 5 })
+  count(cases)
+  console.log('')
+  table(['case', 'C callback ran on', 'posts', 'post() returned', 'handler calls'], cases.map((c) => [
+    `${c.id}. ${c.label}`,
+    `${c.threads} glibc thread${c.threads === 1 ? '' : 's'}${c.onJsThread ? ` (${c.onJsThread} on JS thread!)` : ''}`,
+    c.posts.length, statusList(c.statuses), c.received.length,
+  ]))
+  const a = cases[0]
+  const inOrder = a.values.every((v) => v.received.every((e, i) => e.handle === v.handle &&
+    (i === v.received.length - 1 ? e.kind === 2 : e.kind === 1 && e.payload === i + 1)))
+  console.log('')
+  console.log(`  A: each handler call got the object registered under that timer's handle, expirations in order: ${inOrder ? 'yes' : 'NO'}`)
+  console.log(`  B: api->is_live(h) was ${cases[1].isLive.beforeRelease} before registry.release(h) and ${cases[1].isLive.afterRelease} after. When glibc`)
+  console.log('     called back, post() returned stale_handle; the addon deleted the timer and freed its native')
+  console.log('     state. The callback held a number, not a pointer: there was nothing to dangle.')
+  console.log('  C: the registry was closed; its handle is refused with registry_closed, counted, never resolved.')
+  console.log(`  registry.stats().events: posted ${stats.posted}, delivered ${stats.delivered}, droppedStale ${stats.droppedStale}, handled ${stats.handled} (${fmt(ms)} ms)`)
+  return cases
+}
+
+async function libuv(builds) {
+  heading('The C library inside Node: libuv timers and threadpool')
+  console.log('  examples/uv-timer: uv_timer_t with timer->data = hr::to_user_data(handle), uv_queue_work with')
+  console.log('  req->data = hr::to_user_data(handle). The timer and after-work callbacks run on the loop thread,')
+  console.log('  the work callback on a libuv threadpool thread; every one of them posts to the handle.')
+  const { mod, skip } = example('uv-timer', builds)
+  if (skip) {
+    console.log(`\n  Skipped: ${skip}`)
+    return null
+  }
+  const { cases, stats, ms } = await mod.run()
+  count(cases)
+  console.log('')
+  table(['case', 'posts', 'post() returned', 'handler calls'], cases.map((c) => [
+    `${c.id}. ${c.label}`, c.posts.length, statusList(c.statuses), c.received.length,
+  ]))
+  console.log('\n  The posts of cases C, D and E, in order:\n')
+  table(['case', 'callback', 'event', 'post() returned'], cases.filter((c) => 'CDE'.includes(c.id)).flatMap((c) =>
+    c.posts.map((p) => [c.id, p.where, `${p.kindName} ${p.payload}`, p.status])))
+  console.log('\n  D: the handler released the handle on the first progress event; the threadpool thread was told')
+  console.log('     stale_handle at its next step and stopped working; after-work got stale_handle too.')
+  console.log(`  registry.stats().events: posted ${stats.posted}, delivered ${stats.delivered}, droppedStale ${stats.droppedStale}, handled ${stats.handled} (${fmt(ms)} ms)`)
+  return cases
+}
+
+// --- throughput: the registry vs one TSFN call per event ------------------------
+
+async function throughput(builds) {
+  heading('Events from a native thread into JS: the registry vs one ThreadSafeFunction call per event')
+  const { mod, skip } = example('posix-timer', builds)
+  if (skip) {
+    console.log(`  Skipped (the producers are in the posix-timer example addon): ${skip}`)
+    return null
+  }
+  const EVENTS = 500_000
+  console.log(`  One native thread (examples/posix-timer/burst.cc) sends ${fmt(EVENTS)} numbered events to a JS function;`)
+  console.log('  time from the start until the function has seen the last one. Best of 3, methods interleaved.')
+  console.log('  Every method has a bounded queue of 65,536 and loses nothing: TSFN calls block when it is full,')
+  console.log('  registry producers retry. The registry path includes routing by handle, the stale check, the')
+  console.log('  handle -> value lookup and the handler call handler(value, kind, payload, handle).\n')
+  const { methods } = await mod.compareThroughput({ events: EVENTS, rounds: 3 })
+  const ref = methods.find((m) => m.id === 'tsfn').nsPerEvent
+  table(['method', 'ns/event', 'events/s', 'vs TSFN', 'all delivered in order'], methods.map((m) => [
+    m.label, fmt(m.nsPerEvent, 1), fmt(1e9 / m.nsPerEvent), m.id === 'tsfn' ? '1.00x' : `${fmt(ref / m.nsPerEvent, 2)}x`,
+    m.received === EVENTS && m.sumOk && m.inOrder && m.producer.failed === 0 ? 'yes' : 'NO',
+  ]))
+  console.log('\n  The registry path costs one lock-free queue push per event on the native side and, in JS, one')
+  console.log('  boundary crossing per batch of up to 4,096 events; a TSFN crosses once per event and takes a')
+  console.log('  mutex per call. post_many pays the registry\'s close-protocol guard and wake-up once per call.')
+  return methods
+}
+
+// --- inside the event path (the addon's own producer threads) ------------------
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Events posted to the registry and neither delivered nor dropped yet. */
+function inFlight(e) {
+  return e.posted - e.delivered - e.droppedStale - e.droppedClosed - e.droppedFull - e.droppedAtClose - e.droppedInvalid
+}
+
+/**
+ * Starts `threads` native producer threads (test_start_producers: std::threads
+ * of the addon). Thread t posts `perThread` events, event i to
+ * targets[i % targets.length] with kind kindBase + t and payload i. Waits until
+ * the threads are done and the queue is empty, then joins them.
+ */
+async function runProducers(binding, registry, targets, threads, perThread, kindBase, retryFull) {
+  const before = registry.stats().events
+  const t0 = performance.now()
+  const id = binding.test_start_producers(targets, threads, perThread, kindBase, retryFull)
+  const deadline = t0 + 5000
+  // Joining blocks this thread, and the producers may be waiting for this
+  // thread to drain the queue: wait until they are done and the queue is empty.
+  while (!(binding.test_producers_done(id) && inFlight(registry.stats().events) === 0)) {
+    if (performance.now() > deadline) { // should not happen: stop, let the producers end, report
+      registry.offEvent() // retrying producers now get registry_closed and stop
+      while (!binding.test_producers_done(id)) await sleep(1)
+      throw new Error(`native producers did not finish within 5 s: ${JSON.stringify(binding.test_join_producers(id))}`)
+    }
+    await sleep(0)
+  }
+  const ms = performance.now() - t0
+  const producers = binding.test_join_producers(id) // { ok, stale, closed, full, invalid, posted, retries }
+  const after = registry.stats().events
+  return {
+    ms,
+    producers,
+    handled: after.handled - before.handled,
+    droppedReleased: after.droppedReleased - before.droppedReleased,
+  }
+}
+
+async function nativeEvents() {
+  heading('Inside the event path: bounded queue, releases in flight, latency')
+  const binding = _nativeBinding()
+  if (typeof binding.test_start_producers !== 'function' || typeof binding.test_join_producers !== 'function' ||
+      typeof binding.test_producers_done !== 'function') {
+    console.log('  This build of the addon has no test producer threads (test_start_producers): section skipped.')
+    return
+  }
+
+  const registry = new HandleRegistry()
+  const TARGETS = 64
+  const values = Array.from({ length: TARGETS }, (_, i) => ({ id: i, events: 0, releaseAfter: Infinity }))
+  const targets = new Float64Array(values.map((v) => registry.register(v)))
+  const lastPayload = new Float64Array(2000).fill(-1) // by kind (= producer thread): checks per-producer order
+  let outOfOrder = 0
+  let wakeups = 0
+  let inWakeup = false
+  let lone = null // resolves the lone-event latency probe
+  const handler = (value, kind, payload, handle) => {
+    value.events++
+    if (payload <= lastPayload[kind]) outOfOrder++
+    lastPayload[kind] = payload
+    if (value.events >= value.releaseAfter) registry.release(handle) // later events to it are dropped
+    if (lone !== null) lone()
+    if (!inWakeup) { // one event-loop wake-up delivers up to 64 batches; microtasks run after it
+      inWakeup = true
+      wakeups++
+      queueMicrotask(() => { inWakeup = false })
+    }
+  }
+  registry.onEvent(handler, { capacity: 65536, batch: 4096 })
+
+  const rows = []
+  const row = (label, r, extra = '') => {
+    const p = r.producers
+    rows.push([label, fmt(p.posted), fmt(p.ok), fmt(r.handled), fmt(p.stale), fmt(r.droppedReleased),
+      fmt(p.full), fmt(p.retries), `${fmt(r.ms, 0)} ms`, fmt((r.ms * 1e6) / p.posted, 1), extra])
+  }
+
+  // a, b) every handle live; producers retry when the queue is full (nothing is lost).
+  wakeups = 0
+  const a = await runProducers(binding, registry, targets, 1, 1_000_000, 10, true)
+  row('a. 1 thread, all live', a, `${fmt(a.handled / Math.max(wakeups, 1))}`)
+  wakeups = 0
+  const b = await runProducers(binding, registry, targets, 2, 1_000_000, 20, true)
+  row('b. 2 threads, all live', b, `${fmt(b.handled / Math.max(wakeups, 1))}`)
+
+  // c) the handler releases each handle after its 2,000th event: events already
+  //    queued for it are dropped in JS, later posts are refused at the source.
+  for (const v of values) {
+    v.events = 0
+    v.releaseAfter = 2000
+  }
+  wakeups = 0
+  const c = await runProducers(binding, registry, targets, 2, 500_000, 30, true)
+  row('c. handler releases handles', c, `${fmt(c.handled / Math.max(wakeups, 1))}`)
+
+  // d) a 1,024-event queue, no retry: posts to a full queue are refused.
+  const small = new HandleRegistry()
+  const smallTargets = new Float64Array([small.register({ events: 0 })])
+  small.onEvent((value) => { value.events++ }, { capacity: 1024, batch: 256 })
+  const d = await runProducers(binding, small, smallTargets, 2, 500_000, 40, false)
+  row('d. queue of 1,024, no retry', d, '')
+
+  table(['run', 'posted', 'accepted', 'handled', 'stale at post', 'released in queue', 'queue full',
+    'retries', 'time', 'ns/event', 'events/wake-up'], rows)
+
+  // e) latency of a lone event: start a thread that posts one event, await the handler.
+  const live = registry.register({ events: 0, releaseAfter: Infinity })
+  const one = new Float64Array([live])
+  const lat = []
+  // An installed handler does not keep the process alive: a timer does, meanwhile.
+  const keepAlive = setInterval(() => {}, 1000)
+  for (let i = 0; i < 200; i++) {
+    const got = new Promise((resolve) => { lone = resolve })
+    const t0 = performance.now()
+    const id = binding.test_start_producers(one, 1, 1, 1000 + i, false) // a new kind each time
+    await got
+    lat.push((performance.now() - t0) * 1000)
+    lone = null
+    while (!binding.test_producers_done(id)) await sleep(0)
+    binding.test_join_producers(id)
+  }
+  clearInterval(keepAlive)
+  lat.sort((x, y) => x - y)
+  const pct = (q) => fmt(lat[Math.min(lat.length - 1, Math.floor(q * lat.length))], 0)
+
+  console.log('\n  Producers are std::threads of the addon posting to 64 handles (run d: 1); times include starting them.')
+  console.log('  accepted: posts queued; stale at post: refused because the handle was already released;')
+  console.log('  released in queue: queued, then dropped in JS because the handle was released before delivery;')
+  console.log('  queue full: final refusals; retries: extra posts after a refusal (each one also counts in droppedFull).')
+  console.log(`  per-producer order kept: ${outOfOrder === 0 ? 'yes' : `no (${outOfOrder} inversions)`}`)
+  console.log(`  e. lone event, thread start + post + delivery to the handler: p50 ${pct(0.5)} µs, p99 ${pct(0.99)} µs (200 runs)`)
+  const { events } = registry.stats()
+  console.log('  registry.stats().events:', JSON.stringify(events))
+  registry.close()
+  small.close()
+}
+
+// --- pure-JS comparison --------------------------------------------------------
 
 // Go's runtime/cgo.Handle ported to JS: handle = ++counter, one Map.
 class CounterMap {
@@ -191,7 +549,7 @@ function measure(make, round) {
 }
 
 function comparison() {
-  heading('2. register + get + release, per handle (this process, this machine)')
+  heading('register + get + release, per handle, in JavaScript (this process, this machine)')
   console.log(`  each round: register ${fmt(N)} objects, get each, release each; best of 2 rounds after a warm-up`)
   console.log(`  Node ${process.version}, ${os.cpus().length} CPUs\n`)
   const results = [
@@ -208,159 +566,54 @@ function comparison() {
   console.log('  handles are small integers; a slot reused more often gives handles above 2^31, which cost')
   console.log('  more (docs/design.md). The bare slab is the only design here in which a released handle')
   console.log('  resolves to whatever value reuses its slot. Full benchmark: npm run bench')
-}
-
-// --- 3. native events --------------------------------------------------------
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Events posted to the registry and neither delivered nor dropped yet. */
-function inFlight(e) {
-  return e.posted - e.delivered - e.droppedStale - e.droppedClosed - e.droppedFull - e.droppedAtClose - e.droppedInvalid
-}
-
-/**
- * Starts `threads` native producer threads (test_start_producers: std::threads
- * of the addon). Thread t posts `perThread` events, event i to
- * targets[i % targets.length] with kind kindBase + t and payload i. Waits until
- * the threads are done and the queue is empty, then joins them.
- */
-async function runProducers(binding, registry, targets, threads, perThread, kindBase, retryFull) {
-  const before = registry.stats().events
-  const t0 = performance.now()
-  const id = binding.test_start_producers(targets, threads, perThread, kindBase, retryFull)
-  const deadline = t0 + 5000
-  // Joining blocks this thread, and the producers may be waiting for this
-  // thread to drain the queue: wait until they are done and the queue is empty.
-  while (!(binding.test_producers_done(id) && inFlight(registry.stats().events) === 0)) {
-    if (performance.now() > deadline) { // should not happen: stop, let the producers end, report
-      registry.offEvent() // retrying producers now get registry_closed and stop
-      while (!binding.test_producers_done(id)) await sleep(1)
-      throw new Error(`native producers did not finish within 5 s: ${JSON.stringify(binding.test_join_producers(id))}`)
-    }
-    await sleep(0)
-  }
-  const ms = performance.now() - t0
-  const producers = binding.test_join_producers(id) // { ok, stale, closed, full, invalid, posted, retries }
-  const after = registry.stats().events
-  return {
-    ms,
-    producers,
-    handled: after.handled - before.handled,
-    droppedReleased: after.droppedReleased - before.droppedReleased,
-  }
-}
-
-async function nativeEvents() {
-  heading('3. Events from native threads')
-  if (!hasNative()) {
-    console.log('  The native addon is not loaded, so this section is skipped (registry.onEvent would throw')
-    console.log('  ERR_NATIVE_UNAVAILABLE). Build it with a C++ toolchain: npx node-gyp rebuild')
-    return
-  }
-  const binding = _nativeBinding()
-  if (typeof binding.test_start_producers !== 'function' || typeof binding.test_join_producers !== 'function' ||
-      typeof binding.test_producers_done !== 'function') {
-    console.log('  This build of the addon has no test producer threads (test_start_producers): section skipped.')
-    return
-  }
-
-  const registry = new HandleRegistry()
-  const TARGETS = 64
-  const values = Array.from({ length: TARGETS }, (_, i) => ({ id: i, events: 0, releaseAfter: Infinity }))
-  const targets = new Float64Array(values.map((v) => registry.register(v)))
-  const lastPayload = new Float64Array(2000).fill(-1) // by kind (= producer thread): checks per-producer order
-  let outOfOrder = 0
-  let wakeups = 0
-  let inWakeup = false
-  let lone = null // resolves the lone-event latency probe
-  const handler = (value, kind, payload, handle) => {
-    value.events++
-    if (payload <= lastPayload[kind]) outOfOrder++
-    lastPayload[kind] = payload
-    if (value.events >= value.releaseAfter) registry.release(handle) // later events to it are dropped
-    if (lone !== null) lone()
-    if (!inWakeup) { // one event-loop wake-up delivers up to 64 batches; microtasks run after it
-      inWakeup = true
-      wakeups++
-      queueMicrotask(() => { inWakeup = false })
-    }
-  }
-  registry.onEvent(handler, { capacity: 65536, batch: 4096 })
-
-  const rows = []
-  const row = (label, r, extra = '') => {
-    const p = r.producers
-    rows.push([label, fmt(p.posted), fmt(p.ok), fmt(r.handled), fmt(p.stale), fmt(r.droppedReleased),
-      fmt(p.full), fmt(p.retries), `${fmt(r.ms, 0)} ms`, fmt((r.ms * 1e6) / p.posted, 1), extra])
-  }
-
-  // a, b) every handle live; producers retry when the queue is full (nothing is lost).
-  wakeups = 0
-  const a = await runProducers(binding, registry, targets, 1, 1_000_000, 10, true)
-  row('a. 1 thread, all live', a, `${fmt(a.handled / Math.max(wakeups, 1))}`)
-  wakeups = 0
-  const b = await runProducers(binding, registry, targets, 2, 1_000_000, 20, true)
-  row('b. 2 threads, all live', b, `${fmt(b.handled / Math.max(wakeups, 1))}`)
-
-  // c) the handler releases each handle after its 2,000th event: events already
-  //    queued for it are dropped in JS, later posts are refused at the source.
-  for (const v of values) {
-    v.events = 0
-    v.releaseAfter = 2000
-  }
-  wakeups = 0
-  const c = await runProducers(binding, registry, targets, 2, 500_000, 30, true)
-  row('c. handler releases handles', c, `${fmt(c.handled / Math.max(wakeups, 1))}`)
-
-  // d) a 1,024-event queue, no retry: posts to a full queue are refused.
-  const small = new HandleRegistry()
-  const smallTargets = new Float64Array([small.register({ events: 0 })])
-  small.onEvent((value) => { value.events++ }, { capacity: 1024, batch: 256 })
-  const d = await runProducers(binding, small, smallTargets, 2, 500_000, 40, false)
-  row('d. queue of 1,024, no retry', d, '')
-
-  table(['run', 'posted', 'accepted', 'handled', 'stale at post', 'released in queue', 'queue full',
-    'retries', 'time', 'ns/event', 'events/wake-up'], rows)
-
-  // e) latency of a lone event: start a thread that posts one event, await the handler.
-  const live = registry.register({ events: 0, releaseAfter: Infinity })
-  const one = new Float64Array([live])
-  const lat = []
-  // An installed handler does not keep the process alive: a timer does, meanwhile.
-  const keepAlive = setInterval(() => {}, 1000)
-  for (let i = 0; i < 200; i++) {
-    const got = new Promise((resolve) => { lone = resolve })
-    const t0 = performance.now()
-    const id = binding.test_start_producers(one, 1, 1, 1000 + i, false) // a new kind each time
-    await got
-    lat.push((performance.now() - t0) * 1000)
-    lone = null
-    while (!binding.test_producers_done(id)) await sleep(0)
-    binding.test_join_producers(id)
-  }
-  clearInterval(keepAlive)
-  lat.sort((x, y) => x - y)
-  const pct = (q) => fmt(lat[Math.min(lat.length - 1, Math.floor(q * lat.length))], 0)
-
-  console.log('\n  Producers are std::threads of the addon posting to 64 handles (run d: 1); times include starting them.')
-  console.log('  accepted: posts queued; stale at post: refused because the handle was already released;')
-  console.log('  released in queue: queued, then dropped in JS because the handle was released before delivery;')
-  console.log('  queue full: final refusals; retries: extra posts after a refusal (each one also counts in droppedFull).')
-  console.log(`  per-producer order kept: ${outOfOrder === 0 ? 'yes' : `no (${outOfOrder} inversions)`}`)
-  console.log(`  e. lone event, thread start + post + delivery to the handler: p50 ${pct(0.5)} µs, p99 ${pct(0.99)} µs (200 runs)`)
-  const { events } = registry.stats()
-  console.log('  registry.stats().events:', JSON.stringify(events))
-  registry.close()
-  small.close()
+  return { mine, map: results[1][2], slab: results[2][2] }
 }
 
 async function main() {
   const t0 = performance.now()
   console.log(`handle-registry demo (native addon ${hasNative() ? 'loaded' : 'not loaded: pure TypeScript mode'})`)
   walkthrough()
-  comparison()
-  await nativeEvents()
+
+  let posix = null
+  let uv = null
+  let methods = null
+  if (hasNative()) {
+    const builds = await buildExamples()
+    // A section that fails says so; the others still run.
+    const attempt = async (fn) => {
+      try {
+        return await fn(builds)
+      } catch (err) {
+        console.log(`\n  This section failed: ${err.stack ?? err}`)
+        process.exitCode = 1
+        return null
+      }
+    }
+    posix = await attempt(posixTimers)
+    uv = await attempt(libuv)
+    methods = await attempt(throughput)
+    await attempt(nativeEvents)
+  } else {
+    heading('Real C libraries, native threads, events')
+    console.log('  Skipped: the native addon is not loaded (registry.onEvent and registry.nativeApi need it).')
+    console.log('  Build it with a C++ toolchain: npx node-gyp rebuild')
+  }
+  const js = comparison()
+
+  heading('Summary')
+  const rows = []
+  if (posix || uv) {
+    rows.push(['C callbacks (glibc timer threads, libuv loop and threadpool)',
+      `${fmt(totals.posts)} posts: ${fmt(totals.delivered)} delivered to handlers, ${fmt(totals.stale)} refused as stale_handle, ${fmt(totals.closed)} as registry_closed`])
+  }
+  if (methods) {
+    const ns = Object.fromEntries(methods.map((m) => [m.id, m.nsPerEvent]))
+    rows.push(['native thread -> JS function, per event',
+      `post_many ${fmt(ns.post_many, 1)} ns, post ${fmt(ns.post, 1)} ns; one TSFN call ${fmt(ns.tsfn, 1)} ns (${fmt(ns.tsfn / ns.post_many, 1)}x / ${fmt(ns.tsfn / ns.post, 1)}x slower)`])
+  }
+  rows.push(['register + get + release, in JS',
+    `${fmt(js.mine, 1)} ns (Map keyed by a counter ${fmt(js.map, 1)} ns, unchecked slab ${fmt(js.slab, 1)} ns)`])
+  table(['what', 'result'], rows)
   console.log(`\ndone in ${fmt((performance.now() - t0) / 1000, 1)} s`)
 }
 

@@ -298,6 +298,37 @@ inline void NodePool::release() noexcept {
 }  // namespace detail
 
 // ---------------------------------------------------------------------------
+// ShardLock
+// ---------------------------------------------------------------------------
+
+namespace detail {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+  __asm__ __volatile__("yield");
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+  _mm_pause();
+#elif defined(_MSC_VER) && defined(_M_ARM64)
+  __yield();
+#endif
+}
+
+inline ShardLock::ShardLock(std::mutex& mu) : mu_(mu) {
+  // Shard critical sections are a hash lookup (~100 ns), far shorter than a
+  // futex sleep + wake-up, so try briefly before blocking.
+  if (mu_.try_lock()) return;
+  for (int i = 0; i < kSpins; ++i) {
+    for (int j = 0; j < (1 << (i < 3 ? i : 3)); ++j) cpu_relax();
+    if (mu_.try_lock()) return;
+  }
+  mu_.lock();
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
 // ShardedMap
 // ---------------------------------------------------------------------------
 
@@ -323,14 +354,14 @@ detail::MapShard<V>& ShardedMap<V, Shards>::shard_for(Handle h) const noexcept {
 template <class V, size_t Shards>
 bool ShardedMap<V, Shards>::insert(Handle h, V value) {
   detail::MapShard<V>& s = shard_for(h);
-  std::lock_guard<std::mutex> lock(s.mu);  // h's shard
+  detail::ShardLock lock(s.mu);  // h's shard
   return s.map.try_emplace(h, std::move(value)).second;
 }
 
 template <class V, size_t Shards>
 bool ShardedMap<V, Shards>::insert_or_assign(Handle h, V value) {
   detail::MapShard<V>& s = shard_for(h);
-  std::lock_guard<std::mutex> lock(s.mu);  // h's shard
+  detail::ShardLock lock(s.mu);  // h's shard
   return s.map.insert_or_assign(h, std::move(value)).second;
 }
 
@@ -338,7 +369,7 @@ template <class V, size_t Shards>
 template <class F>
 bool ShardedMap<V, Shards>::find(Handle h, F&& f) {
   detail::MapShard<V>& s = shard_for(h);
-  std::lock_guard<std::mutex> lock(s.mu);  // h's shard, held while f runs
+  detail::ShardLock lock(s.mu);  // h's shard, held while f runs
   auto it = s.map.find(h);
   if (it == s.map.end()) return false;
   std::forward<F>(f)(it->second);
@@ -349,7 +380,7 @@ template <class V, size_t Shards>
 template <class F>
 bool ShardedMap<V, Shards>::find(Handle h, F&& f) const {
   const detail::MapShard<V>& s = shard_for(h);
-  std::lock_guard<std::mutex> lock(s.mu);  // h's shard, held while f runs
+  detail::ShardLock lock(s.mu);  // h's shard, held while f runs
   auto it = s.map.find(h);
   if (it == s.map.end()) return false;
   std::forward<F>(f)(static_cast<const V&>(it->second));
@@ -359,14 +390,14 @@ bool ShardedMap<V, Shards>::find(Handle h, F&& f) const {
 template <class V, size_t Shards>
 bool ShardedMap<V, Shards>::contains(Handle h) const {
   const detail::MapShard<V>& s = shard_for(h);
-  std::lock_guard<std::mutex> lock(s.mu);  // h's shard
+  detail::ShardLock lock(s.mu);  // h's shard
   return s.map.find(h) != s.map.end();
 }
 
 template <class V, size_t Shards>
 std::optional<V> ShardedMap<V, Shards>::take(Handle h) {
   detail::MapShard<V>& s = shard_for(h);
-  std::lock_guard<std::mutex> lock(s.mu);  // h's shard
+  detail::ShardLock lock(s.mu);  // h's shard
   auto it = s.map.find(h);
   if (it == s.map.end()) return std::nullopt;
   std::optional<V> out(std::move(it->second));
@@ -377,7 +408,7 @@ std::optional<V> ShardedMap<V, Shards>::take(Handle h) {
 template <class V, size_t Shards>
 bool ShardedMap<V, Shards>::erase(Handle h) {
   detail::MapShard<V>& s = shard_for(h);
-  std::lock_guard<std::mutex> lock(s.mu);  // h's shard
+  detail::ShardLock lock(s.mu);  // h's shard
   return s.map.erase(h) != 0;
 }
 
@@ -385,7 +416,7 @@ template <class V, size_t Shards>
 size_t ShardedMap<V, Shards>::size() const {
   size_t n = 0;
   for (size_t i = 0; i < Shards; ++i) {
-    std::lock_guard<std::mutex> lock(shards_[i].mu);  // shard i only
+    detail::ShardLock lock(shards_[i].mu);  // shard i only
     n += shards_[i].map.size();
   }
   return n;
@@ -394,7 +425,7 @@ size_t ShardedMap<V, Shards>::size() const {
 template <class V, size_t Shards>
 bool ShardedMap<V, Shards>::empty() const {
   for (size_t i = 0; i < Shards; ++i) {
-    std::lock_guard<std::mutex> lock(shards_[i].mu);  // shard i only
+    detail::ShardLock lock(shards_[i].mu);  // shard i only
     if (!shards_[i].map.empty()) return false;
   }
   return true;
@@ -404,7 +435,7 @@ template <class V, size_t Shards>
 template <class F>
 void ShardedMap<V, Shards>::for_each(F&& f) {
   for (size_t i = 0; i < Shards; ++i) {
-    std::lock_guard<std::mutex> lock(shards_[i].mu);  // shard i, held while f runs
+    detail::ShardLock lock(shards_[i].mu);  // shard i, held while f runs
     for (auto& kv : shards_[i].map) f(kv.first, kv.second);
   }
 }
@@ -413,7 +444,7 @@ template <class V, size_t Shards>
 template <class F>
 void ShardedMap<V, Shards>::for_each(F&& f) const {
   for (size_t i = 0; i < Shards; ++i) {
-    std::lock_guard<std::mutex> lock(shards_[i].mu);  // shard i, held while f runs
+    detail::ShardLock lock(shards_[i].mu);  // shard i, held while f runs
     for (const auto& kv : shards_[i].map) {
       f(kv.first, static_cast<const V&>(kv.second));
     }
@@ -423,7 +454,7 @@ void ShardedMap<V, Shards>::for_each(F&& f) const {
 template <class V, size_t Shards>
 void ShardedMap<V, Shards>::clear() {
   for (size_t i = 0; i < Shards; ++i) {
-    std::lock_guard<std::mutex> lock(shards_[i].mu);  // shard i only
+    detail::ShardLock lock(shards_[i].mu);  // shard i only
     shards_[i].map.clear();
     shards_[i].pool.release();  // no-op unless every node came back
   }
@@ -433,7 +464,7 @@ template <class V, size_t Shards>
 void ShardedMap<V, Shards>::reserve(size_t expected) {
   const size_t per_shard = (expected + Shards - 1) / Shards;
   for (size_t i = 0; i < Shards; ++i) {
-    std::lock_guard<std::mutex> lock(shards_[i].mu);  // shard i only
+    detail::ShardLock lock(shards_[i].mu);  // shard i only
     shards_[i].map.reserve(per_shard);
   }
 }

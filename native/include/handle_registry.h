@@ -67,6 +67,10 @@
 #ifndef HANDLE_REGISTRY_H_
 #define HANDLE_REGISTRY_H_
 
+#if !((defined(_MSVC_LANG) && _MSVC_LANG >= 201703L) || __cplusplus >= 201703L)
+#error "handle_registry.h requires C++17 or later (node-gyp's default for Node 20)"
+#endif
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -78,6 +82,10 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
+
+#if defined(_MSC_VER)
+#include <intrin.h>  // _mm_pause / __yield
+#endif
 
 // Version of this header (semantic versioning; follows the npm package).
 #define HANDLE_REGISTRY_VERSION_MAJOR 0
@@ -411,6 +419,20 @@ class PoolAllocator {
 
  private:
   NodePool* pool_;
+};
+
+/// RAII lock of a shard mutex: a few try_lock() attempts with a short
+/// backoff, then a blocking lock(). Unlocks in the destructor.
+class ShardLock {
+ public:
+  explicit ShardLock(std::mutex& mu);
+  ~ShardLock() { mu_.unlock(); }
+  ShardLock(const ShardLock&) = delete;
+  ShardLock& operator=(const ShardLock&) = delete;
+
+ private:
+  static constexpr int kSpins = 16;  // about 110 pause instructions in all
+  std::mutex& mu_;
 };
 
 /// One shard: its own mutex, node pool and map, on its own cache line(s) so
