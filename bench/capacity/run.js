@@ -1,7 +1,7 @@
 'use strict'
 // Capacity: 100,000,000 live handles in ONE registry (the brief's target; a
 // single JS Map stops at 16,777,216 entries). Not part of `npm test` or
-// `npm run bench`: it needs about 2 GB of heap and a minute or more.
+// `npm run bench`: it needs about 2.3 GB of memory and 15-20 s.
 //
 //   node --expose-gc --max-old-space-size=8192 bench/capacity/run.js [--count=100000000] [--value=object|int]
 //

@@ -19,18 +19,26 @@
 //           times, still Smis): keys are no longer consecutive, and both maps
 //           see ordinary hash-table collisions.
 //
-// Each (regime, map, threads) cell is measured `reps` times, alternating the
-// two maps, and the median is reported. Before and after, a pure-ALU loop
-// measures how much 2 threads actually gain over 1 on this machine right now
-// (shared or busy machines give much less than 2x); read the 2-thread ratio
-// against it.
+// ShardedMap's shard lock tries a few times with a short backoff before
+// blocking on its std::mutex; most of its 2-thread gain over a plain mutex
+// comes from shorter hold times per lock and that spin, not from avoiding
+// every collision (2 threads on 16 shards collide on 1 op in 16).
+//
+// Each (regime, map, threads) cell is measured as `reps` pairs: both maps
+// back to back (order alternating), between two machine checks that time a
+// pure-ALU loop on 2 threads vs 1. On a shared machine other processes come
+// and go; a pair counts only if both checks show two free cores (>= 1.8x by
+// default), up to 4 * reps attempts. The medians over clean pairs are
+// reported, with the count; if fewer than half the wanted pairs were clean,
+// all pairs are used and the row is flagged BUSY.
 //
 // Prints a table and writes JSON:
-//   [{"name", "threads", "opsPerSec", "ratio", "workload"}, ...]
+//   [{"name", "threads", "opsPerSec", "ratio", "workload", "aluScaling2T"}, ...]
 // ratio = opsPerSec / opsPerSec of the mutex baseline at the same thread
-// count and workload (1 for the baseline itself).
+// count and workload (1 for the baseline itself); aluScaling2T = the lowest
+// machine check among the runs used (about 2 on an idle 2-core machine).
 //
-//   bench [--ops N] [--reps N] [--threads 1,2] [--out FILE]
+//   bench [--ops N] [--reps N] [--threads 1,2] [--min-scaling 1.8] [--out FILE]
 
 #include <algorithm>
 #include <atomic>
@@ -60,7 +68,9 @@ Handle KeyAt(uint32_t i, uint32_t gens) {
   return hr::make_handle(1 + i / 256, i % 256, gen);
 }
 
-// The baseline: one lock, one map, same call shapes as ShardedMap.
+// The baseline: one std::mutex (plain lock(): a futex sleep when contended),
+// one std::unordered_map, same call shapes as ShardedMap. erase frees the
+// node after unlocking, which only helps the baseline.
 class GlobalLockMap {
  public:
   void reserve(size_t n) {
@@ -179,45 +189,49 @@ std::vector<int> ParseList(const char* s) {
 }
 
 // Ops/s of `threads` threads each running a pure ALU loop (no memory).
-double AluRate(int threads) {
-  constexpr uint64_t kIters = 100000000;
+double AluRate(int threads, uint64_t iters) {
   std::vector<std::thread> ts;
   const auto t0 = std::chrono::steady_clock::now();
   for (int t = 0; t < threads; ++t) {
-    ts.emplace_back([t] {
+    ts.emplace_back([t, iters] {
       XorShift rng{static_cast<uint64_t>(t) + 7};
       uint64_t acc = 0;
-      for (uint64_t i = 0; i < kIters; ++i) acc += rng.next();
+      for (uint64_t i = 0; i < iters; ++i) acc += rng.next();
       g_sink.fetch_add(acc);
     });
   }
   for (auto& th : ts) th.join();
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return static_cast<double>(kIters) * threads / secs;
+  return static_cast<double>(iters) * threads / secs;
 }
 
-double ScalingCheck() { return AluRate(2) / AluRate(1); }
+// How much faster 2 threads of ALU work run than 1 right now (~2 if idle).
+double ScalingCheck() {
+  constexpr uint64_t kIters = 15000000;  // ~30 ms per run
+  return AluRate(2, kIters) / AluRate(1, kIters);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  uint64_t ops = 2000000;
+  uint64_t ops = 1000000;
   int reps = 5;
+  double min_scaling = 1.8;
   std::vector<int> thread_counts = {1, 2};
   std::string out = "bench/results/native-map.json";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--ops")) ops = std::strtoull(argv[i + 1], nullptr, 10);
     else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--threads")) thread_counts = ParseList(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--min-scaling")) min_scaling = std::atof(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--out")) out = argv[i + 1];
   }
 
   std::printf("native-map: 1M live of 2M handles, 80%% find / 10%% insert / 10%% erase,\n"
-              "%llu ops per thread, median of %d runs, %u hardware threads\n",
+              "%llu ops per thread, median of %d clean runs, %u hardware threads\n",
               static_cast<unsigned long long>(ops), reps,
               std::thread::hardware_concurrency());
-  const double scale_before = ScalingCheck();
 
   struct Workload {
     const char* name;
@@ -228,39 +242,67 @@ int main(int argc, char** argv) {
     const char* workload;
     int threads;
     double base, sharded;
+    int clean, attempts;
+    double scaling;  // lowest machine check among the runs used
   };
   std::vector<Row> rows;
   for (const Workload& w : workloads) {
     std::vector<Handle> keys(kKeySpace);
     for (uint32_t i = 0; i < kKeySpace; ++i) keys[i] = KeyAt(i, w.gens);
     for (int threads : thread_counts) {
-      std::vector<double> base, sharded;
-      for (int r = 0; r < reps; ++r) {
+      // One pair = the baseline and the sharded map back to back (order
+      // alternating), between two machine checks. A pair counts as clean when
+      // both checks show two free cores; the median is over the clean pairs
+      // (or over all pairs, flagged, if too few were clean).
+      struct Pair {
+        double base, sharded, scaling;
+      };
+      std::vector<Pair> all, clean;
+      const int max_attempts = reps * 4;
+      for (int r = 0; r < max_attempts && static_cast<int>(clean.size()) < reps; ++r) {
         const uint64_t seed = 1000 + static_cast<uint64_t>(r);
+        const double before = ScalingCheck();
+        Pair p{};
         if (r % 2 == 0) {
-          base.push_back(RunOnce<GlobalLockMap>(keys, threads, ops, seed));
-          sharded.push_back(RunOnce<Sharded>(keys, threads, ops, seed));
+          p.base = RunOnce<GlobalLockMap>(keys, threads, ops, seed);
+          p.sharded = RunOnce<Sharded>(keys, threads, ops, seed);
         } else {
-          sharded.push_back(RunOnce<Sharded>(keys, threads, ops, seed));
-          base.push_back(RunOnce<GlobalLockMap>(keys, threads, ops, seed));
+          p.sharded = RunOnce<Sharded>(keys, threads, ops, seed);
+          p.base = RunOnce<GlobalLockMap>(keys, threads, ops, seed);
         }
+        const double after = ScalingCheck();
+        p.scaling = before < after ? before : after;
+        all.push_back(p);
+        if (p.scaling >= min_scaling) clean.push_back(p);
       }
-      rows.push_back({w.name, threads, Median(base), Median(sharded)});
+      const std::vector<Pair>& used = static_cast<int>(clean.size()) >= (reps + 1) / 2 ? clean : all;
+      std::vector<double> base, sharded;
+      double scaling = 1e9;
+      for (const Pair& p : used) {
+        base.push_back(p.base);
+        sharded.push_back(p.sharded);
+        if (p.scaling < scaling) scaling = p.scaling;
+      }
+      rows.push_back({w.name, threads, Median(base), Median(sharded),
+                      static_cast<int>(clean.size()), static_cast<int>(all.size()), scaling});
     }
   }
-  const double scale_after = ScalingCheck();
 
-  std::printf("\nmachine check: 2 threads of pure ALU work ran %.2fx / %.2fx one thread "
-              "(before / after)\n\n", scale_before, scale_after);
-  std::printf("| workload | threads | std::mutex + unordered_map (Mops/s) | ShardedMap<uint64_t,16> (Mops/s) | ratio | target |\n");
-  std::printf("| -------- | ------- | ----------------------------------- | -------------------------------- | ----- | ------ |\n");
+  std::printf("\nmachine check: a run counts as clean when 2 threads of pure ALU work ran "
+              ">= %.2fx one thread\njust before and just after it (two free cores)\n\n",
+              min_scaling);
+  std::printf("| workload | threads | std::mutex + unordered_map (Mops/s) | ShardedMap<uint64_t,16> (Mops/s) | ratio | target | clean runs |\n");
+  std::printf("| -------- | ------- | ----------------------------------- | -------------------------------- | ----- | ------ | ---------- |\n");
   for (const Row& r : rows) {
     const double ratio = r.sharded / r.base;
     std::string target = "-";
     if (r.threads == 1) target = std::string(">= 0.91 (within 1.1x): ") + (ratio >= 1 / 1.1 ? "met" : "NOT met");
     if (r.threads == 2) target = std::string(">= 1.7: ") + (ratio >= 1.7 ? "met" : "NOT met");
-    std::printf("| %-8s | %7d | %35.2f | %32.2f | %5.2f | %s |\n", r.workload, r.threads,
-                r.base / 1e6, r.sharded / 1e6, ratio, target.c_str());
+    char clean[64];
+    std::snprintf(clean, sizeof clean, "%d of %d%s", r.clean, r.attempts,
+                  r.clean >= (reps + 1) / 2 ? "" : " (BUSY: all runs used)");
+    std::printf("| %-8s | %7d | %35.2f | %32.2f | %5.2f | %s | %s |\n", r.workload, r.threads,
+                r.base / 1e6, r.sharded / 1e6, ratio, target.c_str(), clean);
   }
 
   std::ofstream f(out);
@@ -270,18 +312,18 @@ int main(int argc, char** argv) {
   }
   f << "[\n";
   bool first = true;
-  char buf[320];
+  char buf[400];
   for (const Row& r : rows) {
     std::snprintf(buf, sizeof buf,
                   "%s  {\"name\": \"std::mutex + std::unordered_map\", \"threads\": %d, "
-                  "\"opsPerSec\": %.0f, \"ratio\": 1, \"workload\": \"%s\"}",
-                  first ? "" : ",\n", r.threads, r.base, r.workload);
+                  "\"opsPerSec\": %.0f, \"ratio\": 1, \"workload\": \"%s\", \"aluScaling2T\": %.2f}",
+                  first ? "" : ",\n", r.threads, r.base, r.workload, r.scaling);
     f << buf;
     first = false;
     std::snprintf(buf, sizeof buf,
                   ",\n  {\"name\": \"hr::ShardedMap<uint64_t,16>\", \"threads\": %d, "
-                  "\"opsPerSec\": %.0f, \"ratio\": %.3f, \"workload\": \"%s\"}",
-                  r.threads, r.sharded, r.sharded / r.base, r.workload);
+                  "\"opsPerSec\": %.0f, \"ratio\": %.3f, \"workload\": \"%s\", \"aluScaling2T\": %.2f}",
+                  r.threads, r.sharded, r.sharded / r.base, r.workload, r.scaling);
     f << buf;
   }
   f << "\n]\n";

@@ -1,7 +1,7 @@
 'use strict'
 // Registry benchmark: HandleRegistry against its baselines, side by side.
 //
-//   npm run bench                          # 1K and 1M live handles, ~2-3 min
+//   npm run bench                          # 1K and 1M live handles, ~70 s
 //   node --expose-gc bench/registry/run.js --full   # also 10M (BENCH_FULL=1)
 //   options: --rounds=N (default 3)  --sizes=1000,1000000  --impls=registry,genslab
 //
