@@ -167,7 +167,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   tryGet<V extends T>(h: Handle<V>): V | undefined
   tryGet(h: unknown): T | undefined
   tryGet(h: unknown): unknown {
-    const at = this.locate(h)
+    let at = typeof h === 'number' ? this.find(h) : -1
+    if (at >= 0) return this.vals[at]
+    at = this.locate(h) // weak entries, and everything that is not live
     if (at < 0) {
       this.count(at)
       return undefined
@@ -177,6 +179,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /** Whether `h` is a live handle of this registry. Never throws. */
   has(h: unknown): boolean {
+    if (typeof h === 'number' && this.find(h) >= 0) return true
     const at = this.locate(h)
     if (at < 0) this.count(at)
     return at >= 0
