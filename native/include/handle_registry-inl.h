@@ -156,15 +156,18 @@ inline BlockInfo DomainView::block_info(Handle h) const noexcept {
   if (!is_valid(h) || !attached()) return info;
   const uint32_t block = decode(h).block;
   const size_t i = domain::block_word_index(block);
-  // Acquire: pairs with the claimer's release/seq_cst store of word 0, so
-  // word 1 (stored before it) is visible below.
-  const uint32_t w0 = static_cast<uint32_t>(detail::load_acquire(words_ + i));
-  if ((w0 & static_cast<uint32_t>(domain::kClaimed)) == 0) return info;
+  // Word 0 first (acquire): when it is non-zero, word 1, stored before it by
+  // the claimer, is visible in the load below.
+  const uint32_t route = static_cast<uint32_t>(detail::load_acquire(words_ + i));
+  const uint32_t meta = static_cast<uint32_t>(detail::load_acquire(words_ + i + 1));
+  if ((meta & static_cast<uint32_t>(domain::kClaimed)) == 0) return info;
   info.claimed = true;
-  info.retired = (w0 & static_cast<uint32_t>(domain::kRetired)) != 0;
-  info.owner = w0 & domain::kOwnerMask;
-  info.shard = (w0 >> domain::kShardShift) & domain::kShardMask;
-  info.page = static_cast<uint32_t>(detail::load_relaxed(words_ + i + 1));
+  // A zero route with a claimed meta word: closed (kRetired), or a claim whose
+  // route is not published yet (no handle of the block exists yet).
+  info.retired = (meta & static_cast<uint32_t>(domain::kRetired)) != 0;
+  info.owner = meta & domain::kOwnerMask;
+  info.shard = (meta >> domain::kShardShift) & domain::kShardMask;
+  info.page = info.retired ? 0 : route & domain::kPageMask;
   return info;
 }
 

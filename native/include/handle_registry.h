@@ -234,7 +234,13 @@ inline constexpr size_t kWordsPerBlock = 2;  ///< BLOCKS[b] at kBlocksBase + 2*b
 inline constexpr size_t kDomainWords = kBlocksBase + kWordsPerBlock * kMaxBlocks;
 inline constexpr size_t kDomainBytes = kDomainWords * sizeof(int32_t);
 
-// Block word 0: 0 = unclaimed, else kClaimed | [kRetired] | shard << 12 | owner.
+// Block word 0 (route): owner << 19 | page while the block is in use; 0 when
+// unclaimed or once its registry closed. The registry's hot path reads only this.
+inline constexpr uint32_t kPageBits = 19;
+inline constexpr uint32_t kPageMask = (1u << kPageBits) - 1;  ///< page index inside the registry
+// Block word 1 (meta): 0 = unclaimed, else kClaimed | [kRetired] | shard << 12 | owner.
+// Claiming stores word 1, then word 0 (release); closing sets kRetired in
+// word 1, then stores 0 to word 0.
 inline constexpr int32_t kClaimed = 1 << 30;  ///< set when a registry claims the block
 inline constexpr int32_t kRetired = 1 << 29;  ///< set when the owning registry closes
 inline constexpr uint32_t kShardShift = 12;
@@ -242,7 +248,6 @@ inline constexpr uint32_t kShardShift = 12;
 /// use at most 256 shards, i.e. bits 12..19.
 inline constexpr uint32_t kShardMask = 0x1ffff;
 inline constexpr uint32_t kOwnerMask = 0xfff;  ///< owner index 1..4095
-// Block word 1: the index of the block's page inside its registry.
 
 /// Index of word 0 of block b (word 1 follows it).
 constexpr size_t block_word_index(uint32_t block) noexcept {
@@ -254,23 +259,23 @@ constexpr size_t owner_word_index(uint32_t owner) noexcept {
 }
 }  // namespace domain
 
-/// One consistent reading of a block's word 0 (and word 1).
+/// One reading of a block's two words.
 struct BlockInfo {
   bool claimed;    ///< false: no registry ever claimed the block
   bool retired;    ///< its registry closed (owner index may since be reused)
   uint32_t owner;  ///< owner index recorded at claim time, 0 if unclaimed
   uint32_t shard;  ///< shard of that registry
-  uint32_t page;   ///< block word 1: page index inside that registry
+  uint32_t page;   ///< from block word 0: page index inside that registry (0 once retired)
 };
 
 /// Read-only view of a domain table. Cheap to copy (a pointer and a size);
 /// does not own the memory, which must outlive the view.
 ///
-/// Memory ordering: block word 0 and OWNERS[i] are read with acquire loads,
+/// Memory ordering: block words and OWNERS[i] are read with acquire loads,
 /// the header counters with relaxed loads (they are hints or statistics).
-/// Writers must store block word 1 before publishing word 0 with a release
-/// (or seq_cst, e.g. JS Atomics.store) store; a reader that sees the claimed
-/// word 0 then sees the matching word 1. Loads use __atomic_load_n with
+/// Writers store block word 1 (meta) before publishing word 0 (route) with a
+/// release (or seq_cst, e.g. JS Atomics.store) store; a reader that sees a
+/// non-zero word 0 then sees the matching word 1. Loads use __atomic_load_n with
 /// GCC/Clang (C++17), std::atomic_ref otherwise when available.
 ///
 /// Every accessor is noexcept and safe on a detached view or an invalid
@@ -308,13 +313,13 @@ class DomainView {
   /// True iff h's block is claimed, not retired, and owned by `owner`.
   bool owned_by(Handle h, uint32_t owner) const noexcept;
 
-  /// Page index (block word 1) of h's block; 0 if invalid/unclaimed.
+  /// Page index (from block word 0) of h's block; 0 if invalid, unclaimed or retired.
   uint32_t page_of(Handle h) const noexcept;
 
-  /// All of the above from one acquire load of block word 0.
+  /// All of the above from one acquire load of each block word.
   BlockInfo block_info(Handle h) const noexcept;
 
-  /// Raw block word 0 of block b (acquire); 0 if detached or b out of range.
+  /// Raw block word 0 (route) of block b (acquire); 0 if detached or b out of range.
   int32_t block_word(uint32_t block) const noexcept;
 
   /// OWNERS[owner] (acquire): 0 = free, else the owner generation; 0 if

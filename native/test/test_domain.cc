@@ -11,6 +11,12 @@ namespace {
 
 namespace d = hr::domain;
 
+// Block word 0 (route) of a block in use.
+int32_t Route(uint32_t owner, uint32_t page) {
+  return static_cast<int32_t>((owner << d::kPageBits) | page);
+}
+
+// Block word 1 (meta).
 int32_t Claimed(uint32_t owner, uint32_t shard, bool retired = false) {
   return d::kClaimed | (retired ? d::kRetired : 0) |
          static_cast<int32_t>(shard << d::kShardShift) | static_cast<int32_t>(owner);
@@ -32,14 +38,14 @@ std::vector<int32_t> MakeTable() {
   w[d::owner_word_index(1)] = 7;
   w[d::owner_word_index(2)] = 9;
   w[d::owner_word_index(4095)] = 1;
-  auto set = [&](uint32_t block, int32_t w0, int32_t w1) {
-    w[d::block_word_index(block)] = w0;
-    w[d::block_word_index(block) + 1] = w1;
+  auto set = [&](uint32_t block, int32_t route, int32_t meta) {
+    w[d::block_word_index(block)] = route;
+    w[d::block_word_index(block) + 1] = meta;
   };
-  set(1, Claimed(1, 3), 0);
-  set(2, Claimed(2, 15, true), 5);
-  set(3, Claimed(4095, 255), 123456);
-  set(hr::kBlockMask, Claimed(1, 0), 1);
+  set(1, Route(1, 0), Claimed(1, 3));
+  set(2, 0, Claimed(2, 15, true));  // closed: route cleared, meta keeps owner and shard
+  set(3, Route(4095, 123456), Claimed(4095, 255));
+  set(hr::kBlockMask, Route(1, 1), Claimed(1, 0));
   return w;
 }
 
@@ -51,9 +57,11 @@ TEST(word_positions_by_hand) {
   CHECK_EQ(w[0], 0x48524731);
   CHECK_EQ(w[1], 1);
   CHECK_EQ(w[16 + 1], 7);                          // OWNERS[1]
-  CHECK_EQ(w[4112 + 2 * 1], (1 << 30) | (3 << 12) | 1);
-  CHECK_EQ(w[4112 + 2 * 2], (1 << 30) | (1 << 29) | (15 << 12) | 2);
-  CHECK_EQ(w[4112 + 2 * 2 + 1], 5);
+  CHECK_EQ(w[4112 + 2 * 1], (1 << 19) | 0);                 // route: owner 1, page 0
+  CHECK_EQ(w[4112 + 2 * 1 + 1], (1 << 30) | (3 << 12) | 1);  // meta
+  CHECK_EQ(w[4112 + 2 * 2], 0);                              // closed: no route
+  CHECK_EQ(w[4112 + 2 * 2 + 1], (1 << 30) | (1 << 29) | (15 << 12) | 2);
+  CHECK_EQ(w[4112 + 2 * 3], (4095 << 19) | 123456);
   CHECK_EQ(w.size(), size_t{4112 + 2 * 1048576});
 }
 
@@ -94,7 +102,7 @@ TEST(owner_shard_retired_page) {
   CHECK(v.is_claimed(h2));
   CHECK(v.is_retired(h2));
   CHECK(!v.owned_by(h2, 2));     // ...but are owned by nobody
-  CHECK_EQ(v.page_of(h2), 5u);
+  CHECK_EQ(v.page_of(h2), 0u);    // the route is gone with the registry
 
   CHECK_EQ(v.owner_of(h3), 4095u);
   CHECK_EQ(v.shard_of(h3), 255u);
@@ -111,8 +119,10 @@ TEST(owner_shard_retired_page) {
   CHECK(!v.owned_by(h4, 0));
 
   const hr::BlockInfo bi = v.block_info(h2);
-  CHECK(bi.claimed && bi.retired && bi.owner == 2 && bi.shard == 15 && bi.page == 5);
-  CHECK_EQ(v.block_word(2), Claimed(2, 15, true));
+  CHECK(bi.claimed && bi.retired && bi.owner == 2 && bi.shard == 15 && bi.page == 0);
+  CHECK_EQ(v.block_word(1), Route(1, 0));
+  CHECK_EQ(v.block_word(3), Route(4095, 123456));
+  CHECK_EQ(v.block_word(2), 0);
   CHECK_EQ(v.block_word(4), 0);
   CHECK_EQ(v.block_word(hr::kMaxBlocks), 0);  // out of range
 
@@ -127,7 +137,8 @@ TEST(owner_shard_retired_page) {
 TEST(invalid_handles_read_as_unclaimed) {
   std::vector<int32_t> w = MakeTable();
   // Make block 0 look claimed: invalid handles must still not resolve.
-  w[d::block_word_index(0)] = Claimed(1, 1);
+  w[d::block_word_index(0)] = Route(1, 1);
+  w[d::block_word_index(0) + 1] = Claimed(1, 1);
   const hr::DomainView v(w.data(), w.size());
   const hr::Handle bad[] = {0, 1, 255, uint64_t{1} << 28,
                             hr::kMaxHandle + 1, ~uint64_t{0},
@@ -161,9 +172,9 @@ TEST(detached_and_short_views) {
 }
 
 TEST(concurrent_claims_publish_page_before_word0) {
-  // A writer claims blocks 1..N the way the registry does: word 1 first,
-  // then word 0 with a release store; a reader that sees word 0 claimed must
-  // see the matching page. TSAN checks the pairing.
+  // A writer claims blocks 1..N the way the registry does: word 1 (meta)
+  // first, then word 0 (route) with a release store; a reader that sees the
+  // route must see the matching meta. TSAN checks the pairing.
   constexpr uint32_t kBlocks = 20000;
   std::vector<int32_t> w = MakeTable();
   for (uint32_t b = 1; b <= kBlocks; ++b) {
@@ -174,8 +185,10 @@ TEST(concurrent_claims_publish_page_before_word0) {
   std::thread writer([&] {
     for (uint32_t b = 1; b <= kBlocks; ++b) {
       int32_t* p = w.data() + d::block_word_index(b);
-      p[1] = static_cast<int32_t>(b * 3);  // plain store: ordered only by word 0
-      __atomic_store_n(p, Claimed(b % 4095 + 1, b % 256), __ATOMIC_RELEASE);
+      // Meta first (relaxed: readers may look at it alone), then the route with a
+      // release store, as the registry and the addon do.
+      __atomic_store_n(p + 1, Claimed(b % 4095 + 1, b % 256), __ATOMIC_RELAXED);
+      __atomic_store_n(p, Route(b % 4095 + 1, b * 3), __ATOMIC_RELEASE);
       __atomic_store_n(w.data() + d::kNextBlockIndex, static_cast<int32_t>(b + 1),
                        __ATOMIC_RELAXED);
     }
@@ -184,7 +197,7 @@ TEST(concurrent_claims_publish_page_before_word0) {
   for (uint32_t b = 1; b <= kBlocks; ++b) {
     const hr::Handle h = hr::make_handle(b, b % 256, 0);
     hr::BlockInfo bi = v.block_info(h);
-    while (!bi.claimed) {
+    while (bi.page == 0) {  // route not published yet (pages here are b * 3 > 0)
       std::this_thread::yield();
       bi = v.block_info(h);
     }
