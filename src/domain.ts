@@ -1,5 +1,6 @@
 // The domain: counters shared by every thread (docs/design.md, "Domain").
 // All cross-thread state is in one Int32 array advanced with Atomics.
+import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads'
 import { DomainExhaustedError, InvalidOptionError } from './errors'
 import { nativeBinding, type NativeBinding } from './native'
 import {
@@ -9,6 +10,9 @@ import {
 } from './layout'
 
 let defaultDomain: HandleDomain | undefined
+// Key under which a thread's pure-TypeScript default domain is handed to the
+// Workers it creates afterwards (worker_threads environment data).
+const ENV_KEY = 'handle-registry:default-domain'
 
 /** Who minted a handle, as recorded in the domain's block table. */
 export interface HandleOwner {
@@ -64,12 +68,20 @@ export class HandleDomain {
   /**
    * The default domain of registries created without a `domain` option: the
    * process-wide native domain when the addon is loaded (every worker joins it
-   * automatically), otherwise a domain of this thread.
+   * automatically). Without the addon, the domain of the thread that created
+   * this Worker, if it had one by then (passed as worker_threads environment
+   * data), else a new one that Workers created from now on inherit.
    */
   static get default(): HandleDomain {
     if (defaultDomain === undefined) {
       const native = nativeBinding()
-      defaultDomain = native ? new HandleDomain(native.domain_buffer(), native) : HandleDomain.create()
+      if (native) {
+        defaultDomain = new HandleDomain(native.domain_buffer(), native)
+      } else {
+        const inherited = getEnvironmentData(ENV_KEY)
+        defaultDomain = inherited instanceof SharedArrayBuffer ? HandleDomain.attach(inherited) : HandleDomain.create()
+        setEnvironmentData(ENV_KEY, defaultDomain.buffer as SharedArrayBuffer)
+      }
     }
     return defaultDomain
   }
