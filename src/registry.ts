@@ -329,26 +329,36 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   /** One batch from the addon: `count` records of [handle, kind, payload]. */
   private deliver(records: Float64Array, count: number): void {
     const handler = this.handler
+    let dropped = 0
     let firstError: unknown
     let failed = false
-    for (let i = 0; i < count; i++) {
-      const h = records[3 * i]
-      let at = this.find(h)
-      if (at < 0) at = this.locate(h) // weak entries take the slow path
-      if (at < 0 || handler === undefined) {
-        this.eventCounts.droppedReleased++
-        continue
-      }
-      this.eventCounts.handled++
+    let i = 0
+    // The try wraps the whole loop (not one event): a throwing handler does not
+    // lose the rest of the batch, the loop resumes at the next event. Counts are
+    // added once per batch: every event is handled or dropped (released).
+    while (i < count) {
       try {
-        handler(this.valueAt(at) as T, records[3 * i + 1], records[3 * i + 2], h as Handle<T>)
+        for (; i < count; i++) {
+          const r = 3 * i
+          const h = records[r]
+          let at = this.find(h)
+          if (at < 0) at = this.locate(h) // weak entries take the slow path
+          if (at < 0 || handler === undefined) {
+            dropped++
+            continue
+          }
+          handler(this.valueAt(at) as T, records[r + 1], records[r + 2], h as Handle<T>)
+        }
       } catch (err) {
         if (!failed) firstError = err
         failed = true
+        i++
       }
     }
-    // A throwing handler does not lose the rest of the batch; the first error
-    // surfaces as an uncaught exception, as an EventEmitter without 'error' would.
+    const counts = this.eventCounts
+    counts.droppedReleased += dropped
+    counts.handled += count - dropped
+    // The first error surfaces as an uncaught exception, as an EventEmitter without 'error' would.
     if (failed) process.nextTick(() => { throw firstError })
   }
 

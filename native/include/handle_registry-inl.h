@@ -500,7 +500,12 @@ Status BoundedQueue<T>::try_push(const T& item) noexcept {
     const size_t seq = cell->seq.load(std::memory_order_acquire);
     const intptr_t dif = static_cast<intptr_t>(seq) - static_cast<intptr_t>(pos);
     if (dif == 0) {
+      // seq_cst (on x86 the same locked instruction as relaxed): a consumer
+      // that clears its wake-up flag, then issues a seq_cst fence and reads
+      // the queue's size, either sees this claim or the producer's seq_cst
+      // load of the flag after the push sees it cleared (no lost wake-up).
       if (enqueue_pos_.compare_exchange_weak(pos, pos + 1,
+                                             std::memory_order_seq_cst,
                                              std::memory_order_relaxed)) {
         break;
       }
@@ -519,17 +524,70 @@ Status BoundedQueue<T>::try_push(const T& item) noexcept {
 }
 
 template <class T>
+size_t BoundedQueue<T>::try_push_many(const T* items, size_t count) noexcept {
+  const size_t cap = mask_ + 1;
+  size_t done = 0;
+  while (done < count) {
+    size_t pos = enqueue_pos_.load(std::memory_order_relaxed);
+    // Free cells ahead of pos, by the consumer's counter (a stale estimate
+    // only costs a retry: the sequence number below decides).
+    const size_t deq = dequeue_pos_.load(std::memory_order_relaxed);
+    const size_t used = pos >= deq ? pos - deq : 0;
+    const size_t room = used < cap ? cap - used : 0;
+    const size_t m = count - done < room ? count - done : room;
+    if (m > 1) {
+      // The consumer frees cells in order: if the run's last cell is free for
+      // this lap (acquire: after the consumer's reads of it and of every cell
+      // before it), so is the whole run, and none is claimed while
+      // enqueue_pos_ is still pos.
+      const size_t last = pos + m - 1;
+      if (cells_[last & mask_].seq.load(std::memory_order_acquire) == last) {
+        // seq_cst for the same reason as in try_push.
+        if (!enqueue_pos_.compare_exchange_weak(pos, pos + m, std::memory_order_seq_cst,
+                                                std::memory_order_relaxed)) {
+          continue;  // another producer moved enqueue_pos_: re-estimate
+        }
+        for (size_t j = 0; j < m; ++j) {
+          Cell& cell = cells_[(pos + j) & mask_];
+          cell.data = items[done + j];
+          cell.seq.store(pos + j + 1, std::memory_order_release);
+        }
+        done += m;
+        continue;
+      }
+    }
+    // One item, or the estimate was off: the single-cell path decides (full?).
+    if (try_push(items[done]) != Status::kOk) {
+      // try_push counted this item; count the rest of the call too.
+      if (count - done > 1) rejected_.fetch_add(count - done - 1, std::memory_order_relaxed);
+      break;
+    }
+    ++done;
+  }
+  return done;
+}
+
+template <class T>
 size_t BoundedQueue<T>::drain(T* out, size_t max) noexcept {
+  return consume(max, [out](const T& item, size_t i) noexcept { out[i] = item; });
+}
+
+template <class T>
+template <class F>
+size_t BoundedQueue<T>::consume(size_t max, F&& sink) noexcept {
   size_t pos = dequeue_pos_.load(std::memory_order_relaxed);
+  const size_t lap = mask_ + 1;
+  Cell* const cells = cells_.get();
   size_t n = 0;
   while (n < max) {
-    Cell& cell = cells_[pos & mask_];
+    Cell& cell = cells[pos & mask_];
     const size_t seq = cell.seq.load(std::memory_order_acquire);
     if (static_cast<intptr_t>(seq) - static_cast<intptr_t>(pos + 1) < 0) {
       break;  // empty, or its producer is still writing it
     }
-    out[n++] = cell.data;
-    cell.seq.store(pos + mask_ + 1, std::memory_order_release);
+    sink(static_cast<const T&>(cell.data), n);
+    ++n;
+    cell.seq.store(pos + lap, std::memory_order_release);
     ++pos;
   }
   dequeue_pos_.store(pos, std::memory_order_relaxed);

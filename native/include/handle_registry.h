@@ -612,9 +612,25 @@ class BoundedQueue {
   /// in rejected()). Lock-free; never blocks, never allocates.
   [[nodiscard]] Status try_push(const T& item) noexcept;
 
+  /// Any thread. Stores items[0..n) in order and returns n, the longest prefix
+  /// that fits (count if all do); the rest is not stored (each counted in
+  /// rejected()). Claims a run of free cells with one CAS when it can, so a
+  /// burst costs one read-modify-write rather than one per item. A single
+  /// producer's items stay contiguous; another producer's may interleave
+  /// between the runs of one call.
+  size_t try_push_many(const T* items, size_t count) noexcept;
+
   /// Consumer thread only. Copies up to `max` items, oldest first, into
   /// out[0..n), frees their cells and returns n (0 if empty).
   size_t drain(T* out, size_t max) noexcept;
+
+  /// Consumer thread only. Like drain, but hands each item to
+  /// `sink(const T& item, size_t i)` (i = 0..n-1, oldest first) straight from
+  /// its cell, which is freed once the call returns: no intermediate copy
+  /// (e.g. convert into a typed array). `sink` must not throw and must not
+  /// call drain/try_pop/consume on this queue. Returns n (0 if empty).
+  template <class F>
+  size_t consume(size_t max, F&& sink) noexcept;
 
   /// Consumer thread only. Pops one item; false if empty.
   bool try_pop(T& out) noexcept;

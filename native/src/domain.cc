@@ -110,9 +110,12 @@ inline void count_liveness_drop(OwnerSlot& s, int32_t st) noexcept {
 }
 
 inline void wake(EventPath* p) noexcept {
-  // acq_rel RMW: pairs with the consumer's exchange(false) so that either the
-  // consumer's next drain sees our push, or we see `false` and send.
-  if (!p->scheduled.exchange(true, std::memory_order_acq_rel)) uv_async_send(&p->async);
+  // The wake-up protocol of internal.h (EventPath). The push's claim was a
+  // seq_cst CAS; this seq_cst load (a plain load on x86) either sees the
+  // consumer's `false`, or the consumer's re-check after clearing it sees the
+  // claim. Only a post that finds no wake-up pending writes the line.
+  if (p->scheduled.load(std::memory_order_seq_cst)) return;
+  if (!p->scheduled.exchange(true, std::memory_order_seq_cst)) uv_async_send(&p->async);
 }
 
 inline int32_t push(OwnerSlot& s, EventPath* p, const hr::Event& ev) noexcept {
@@ -211,6 +214,7 @@ int32_t check_live(uint64_t h) noexcept {
 }
 
 size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noexcept {
+  constexpr size_t kStage = 64;  // events pushed per claim of queue cells
   size_t ok = 0;
   size_t i = 0;
   // Owners whose queue was full during this call: their later events are not
@@ -236,17 +240,19 @@ size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noe
         EventPath* p = s.events.load(std::memory_order_seq_cst);
         bool pushed = false;
         bool full = any_full && (full_owners[owner / 64] >> (owner % 64) & 1) != 0;
-        for (;;) {
-          st = liveness(r, h, w0);
-          if (st != kOk) {
-            count_liveness_drop(s, st);
-          } else if (full) {
-            s.dropped_full.fetch_add(1, std::memory_order_relaxed);
-            st = kFull;
+        // Live events are staged and pushed kStage at a time with one claim
+        // of queue cells (try_push_many); their statuses are set then.
+        hr::Event staged[kStage];
+        size_t staged_at[kStage];
+        size_t k = 0;
+        const auto flush = [&]() noexcept {
+          size_t m = 0;
+          if (p == nullptr) {
+            s.dropped_closed.fetch_add(k, std::memory_order_relaxed);
           } else {
-            const hr_event_v1& e = events[i];
-            st = push(s, p, hr::Event{h, e.kind, e.size, e.payload});
-            if (st == kFull) {
+            m = p->queue.try_push_many(staged, k);
+            if (m < k) {
+              s.dropped_full.fetch_add(k - m, std::memory_order_relaxed);
               if (!any_full) {
                 any_full = true;
                 for (uint64_t& bits : full_owners) bits = 0;
@@ -255,17 +261,38 @@ size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noe
               full = true;
             }
           }
-          if (st == kOk) {
-            ++ok;
+          if (m > 0) {
+            ok += m;
             pushed = true;
           }
-          if (statuses != nullptr) statuses[i] = st;
+          if (statuses != nullptr) {
+            for (size_t j = 0; j < k; ++j) {
+              statuses[staged_at[j]] = j < m ? kOk : (p == nullptr ? kClosedSt : kFull);
+            }
+          }
+          k = 0;
+        };
+        for (;;) {
+          st = liveness(r, h, w0);
+          if (st != kOk) {
+            count_liveness_drop(s, st);
+            if (statuses != nullptr) statuses[i] = st;
+          } else if (full) {
+            s.dropped_full.fetch_add(1, std::memory_order_relaxed);
+            if (statuses != nullptr) statuses[i] = kFull;
+          } else {
+            const hr_event_v1& e = events[i];
+            staged[k] = hr::Event{h, e.kind, e.size, e.payload};
+            staged_at[k] = i;
+            if (++k == kStage) flush();
+          }
           if (++i == count) break;
           h = events[i].handle;
           if (!hr::is_valid(h)) break;
           w0 = route(block_of(h)).load(std::memory_order_acquire);
           if (w0 == 0 || owner_of_route(w0) != owner) break;
         }
+        if (k > 0) flush();
         if (pushed) wake(p);
         continue;
       }

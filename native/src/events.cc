@@ -3,9 +3,13 @@
 // owner's event loop.
 //
 // Delivery (JS thread, in the async callback):
-//   - clears `scheduled`, then drains up to batch.length / 3 events into the
-//     Float64Array `batch` as [handle, kind, payload] triples and calls
-//     callback(count): one boundary crossing per batch;
+//   - drains up to batch.length / 3 events from the queue's cells straight
+//     into the Float64Array `batch` as [handle, kind, payload] triples and
+//     calls callback(count): one boundary crossing per batch;
+//   - keeps `scheduled` set while it drains, and clears it only when a
+//     batch comes back short (then re-checks: the wake-up protocol in
+//     internal.h; events that arrived meanwhile make it signal itself with
+//     `scheduled` still set), so producers posting meanwhile do not signal;
 //   - at most kMaxBatchesPerWakeup batches per wake-up; if events remain it
 //     signals itself again, so a flood cannot starve the event loop;
 //   - all batches of one wake-up run inside one callback scope (async
@@ -31,30 +35,62 @@ constexpr int kMaxBatchesPerWakeup = 64;
 void on_closed(uv_handle_t* handle) {
   EventPath* p = static_cast<EventPath*>(handle->data);
   EnvData* ed = p->env_data;
-  delete[] p->scratch;
   delete p;
   --ed->pending_closes;
   maybe_finish_cleanup(ed);
 }
 
+// The queue looked empty: clear `scheduled`, then re-check (the wake-up
+// protocol of internal.h). True if the queue is empty and the path idle: the
+// next post signals. False if events arrived (or a producer is still writing
+// one): `scheduled` is true again and the caller keeps draining or signals.
+bool try_go_idle(EventPath* p) noexcept {
+  p->scheduled.store(false, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (p->queue.approx_size() == 0) return true;
+  // A producer that saw `false` meanwhile has signalled too: that wake-up
+  // finds the queue drained and goes idle.
+  p->scheduled.store(true, std::memory_order_seq_cst);
+  return false;
+}
+
+// [handle, kind, payload] triples straight from the queue's cells.
+struct ToRecords {
+  double* out;
+  void operator()(const hr::Event& e, size_t i) const noexcept {
+    double* r = out + 3 * i;
+    r[0] = static_cast<double>(e.handle);
+    r[1] = static_cast<double>(e.kind);
+    r[2] = e.payload;
+  }
+};
+
 void on_async(uv_async_t* handle) {
   EventPath* p = static_cast<EventPath*>(handle->data);
   if (p->closing) return;
-  p->scheduled.exchange(false, std::memory_order_acq_rel);
+  // `scheduled` stays true while this wake-up drains: producers do not signal.
   napi_env env = p->env_data->env;
   OwnerSlot& s = g_owners[p->owner];
 
   napi_handle_scope hs;
-  if (napi_open_handle_scope(env, &hs) != napi_ok) return;
+  if (napi_open_handle_scope(env, &hs) != napi_ok) {
+    p->scheduled.store(false, std::memory_order_seq_cst);  // the next post retries
+    return;
+  }
   napi_value resource;
   napi_callback_scope cs = nullptr;
   if (napi_get_global(env, &resource) != napi_ok ||
       napi_open_callback_scope(env, resource, p->context, &cs) != napi_ok) {
     napi_close_handle_scope(env, hs);
+    p->scheduled.store(false, std::memory_order_seq_cst);
     return;
   }
 
-  bool again = false;
+  // How the wake-up ends: idle (queue empty, `scheduled` cleared), again
+  // (events remain: signal itself, `scheduled` stays set), or stop (JS cannot
+  // take events now: clear `scheduled` without re-checking, so the next post
+  // wakes the path again rather than this callback spinning).
+  enum class End { kIdle, kAgain, kStop } end = End::kAgain;
   for (int round = 0; round < kMaxBatchesPerWakeup; ++round) {
     napi_value batch, callback, undefined, count;
     napi_typedarray_type type;
@@ -63,22 +99,23 @@ void on_async(uv_async_t* handle) {
     if (napi_get_reference_value(env, p->batch, &batch) != napi_ok || batch == nullptr ||
         napi_get_typedarray_info(env, batch, &type, &length, &data, nullptr, nullptr) != napi_ok ||
         type != napi_float64_array || data == nullptr || length < 3) {
-      break;  // batch array detached (transferred): events stay queued until close
+      end = End::kStop;  // batch array detached (transferred): events stay queued until close
+      break;
     }
     const size_t max = std::min(length / 3, p->batch_max);
-    const size_t n = p->queue.drain(p->scratch, max);
-    if (n == 0) break;
-    double* out = static_cast<double*>(data);
-    for (size_t i = 0; i < n; ++i) {
-      const hr::Event& e = p->scratch[i];
-      out[3 * i] = static_cast<double>(e.handle);
-      out[3 * i + 1] = static_cast<double>(e.kind);
-      out[3 * i + 2] = e.payload;
+    const size_t n = p->queue.consume(max, ToRecords{static_cast<double*>(data)});
+    if (n == 0) {
+      if (try_go_idle(p)) {
+        end = End::kIdle;
+        break;
+      }
+      continue;  // events arrived meanwhile (or are being written)
     }
     bump(s.delivered, n);
     if (napi_get_reference_value(env, p->callback, &callback) != napi_ok ||
         napi_get_undefined(env, &undefined) != napi_ok ||
         napi_create_uint32(env, static_cast<uint32_t>(n), &count) != napi_ok) {
+      end = End::kStop;
       break;
     }
     if (napi_call_function(env, undefined, callback, 1, &count, nullptr) != napi_ok) {
@@ -87,18 +124,35 @@ void on_async(uv_async_t* handle) {
       if (pending) {
         napi_value error;
         if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
-        again = true;  // the process may go on ('uncaughtException' handler)
+        end = End::kAgain;  // the process may go on ('uncaughtException' handler)
+      } else {
+        end = End::kStop;  // the env cannot run JS any more (worker terminating)
       }
-      // not pending: the env cannot run JS any more (worker terminating)
       break;
     }
     if (p->closing) break;  // the callback closed the registry or its events
-    if (n < max) break;     // drained
-    if (round == kMaxBatchesPerWakeup - 1) again = true;
+    // Only full batches keep this wake-up going. A short one means the
+    // queue was drained: rather than poll it in tiny batches (each cell then
+    // bounces between the cores), go idle, or, if events arrived meanwhile,
+    // signal this path again with `scheduled` still set, so the producers do
+    // not pay for the signal and the loop's turn lets the next batch fill.
+    if (n < max) {
+      if (!try_go_idle(p)) uv_async_send(&p->async);
+      end = End::kIdle;  // idle, or signalled again (done either way)
+      break;
+    }
   }
-  if (again && !p->closing && p->queue.approx_size() > 0) {
-    p->scheduled.store(true, std::memory_order_release);
-    uv_async_send(&p->async);
+  if (!p->closing) {
+    switch (end) {
+      case End::kIdle:
+        break;
+      case End::kAgain:  // round limit, or the callback threw
+        if (!try_go_idle(p)) uv_async_send(&p->async);
+        break;
+      case End::kStop:
+        p->scheduled.store(false, std::memory_order_seq_cst);
+        break;
+    }
   }
   napi_close_callback_scope(env, cs);
   napi_close_handle_scope(env, hs);
@@ -122,13 +176,10 @@ EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
   } catch (const std::bad_alloc&) {
     p = nullptr;
   }
-  hr::Event* scratch = p != nullptr ? new (std::nothrow) hr::Event[batch_max] : nullptr;
-  if (p == nullptr || scratch == nullptr) {
-    delete p;
+  if (p == nullptr) {
     *why = "handle-registry: out of memory for the event queue";
     return nullptr;
   }
-  p->scratch = scratch;
   p->batch_max = batch_max;
   p->owner = owner;
   p->env_data = ed;
@@ -142,7 +193,6 @@ EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
     if (p->callback != nullptr) napi_delete_reference(env, p->callback);
     if (p->batch != nullptr) napi_delete_reference(env, p->batch);
     if (p->context != nullptr) napi_async_destroy(env, p->context);
-    delete[] scratch;
     delete p;
     *why = "handle-registry: could not set up the event path";
     return nullptr;
@@ -161,7 +211,8 @@ void close_event_path(EnvData* ed, OwnerSlot& s) {
   s.path = nullptr;
   s.events.store(nullptr, std::memory_order_seq_cst);
   synchronize(s);  // no producer is inside push() or uv_async_send() any more
-  for (size_t n; (n = p->queue.drain(p->scratch, p->batch_max)) > 0;) bump(s.dropped_at_close, n);
+  const auto discard = [](const hr::Event&, size_t) noexcept {};
+  for (size_t n; (n = p->queue.consume(p->batch_max, discard)) > 0;) bump(s.dropped_at_close, n);
   p->closing = true;
   napi_delete_reference(ed->env, p->callback);
   napi_delete_reference(ed->env, p->batch);

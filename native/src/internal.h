@@ -153,16 +153,28 @@ const hr_api_v1* api_table() noexcept;
 // Event path (events.cc)
 // ---------------------------------------------------------------------------
 
+// Wake-up protocol (`scheduled`): true from the first post that finds it false
+// until the wake-up it triggered has drained the queue.
+//   producer (wake, after a push)        consumer (on_async, JS thread)
+//   ------------------------------       -----------------------------------
+//   claim a cell (seq_cst CAS)           drain batches; `scheduled` stays true,
+//   scheduled? (seq_cst load)            so producers do not signal meanwhile
+//     true: done (a drain will see it)   queue empty: scheduled = false (seq_cst),
+//     false: exchange(true); if it was     seq_cst fence, then re-check the size:
+//       false, uv_async_send               events? exchange(true), signal if false
+// Either the consumer's re-check sees the claim, or the producer's load sees
+// `false` and signals. A plain load on the hot path: while a wake-up is
+// pending, posts only read the flag's cache line (shared, never bounced).
 struct EventPath {
   uv_async_t async;  // first member: async.data also points here
   hr::EventQueue queue;
-  std::atomic<bool> scheduled{false};  // a wake-up is pending
-  uint32_t owner = 0;
+  alignas(64) std::atomic<bool> scheduled{false};  // a wake-up is pending or running
+  // --- the JS thread only (own cache line: producers never write near it) ---
+  alignas(64) uint32_t owner = 0;
   EnvData* env_data = nullptr;
   napi_ref callback = nullptr;
   napi_ref batch = nullptr;
   napi_async_context context = nullptr;
-  hr::Event* scratch = nullptr;  // batch_max events
   size_t batch_max = 0;
   bool closing = false;
 
