@@ -185,4 +185,51 @@ TEST(mpsc_3_producers_100k_fifo) { run_mpsc(3, 100000, 256, true); }
 TEST(mpsc_4_producers_100k_fifo) { run_mpsc(4, 100000, 4096, true); }
 TEST(mpsc_4_producers_drop_when_full) { run_mpsc(4, 100000, 64, false); }
 
+// try_push_many claims a run of cells with one CAS and stores the longest run
+// that fits; consume() hands events straight from their cells. 3 producers mix
+// single pushes and runs of 1..37; the consumer checks per-producer order.
+static void run_push_many(size_t capacity) {
+  hr::BoundedQueue<hr::Event> q(capacity);
+  constexpr int kProducers = 3;
+  constexpr uint64_t kPerProducer = 100000;
+  std::vector<std::thread> producers;
+  for (int t = 0; t < kProducers; ++t) {
+    producers.emplace_back([&q, t] {
+      uint64_t i = 0;
+      hr::Event buf[37];
+      while (i < kPerProducer) {
+        const size_t want = 1 + (i * 7 + static_cast<uint64_t>(t)) % 37;
+        size_t k = 0;
+        for (; k < want && i + k < kPerProducer; ++k) {
+          buf[k] = hr::Event{static_cast<uint64_t>(t), 0, 0, static_cast<double>(i + k)};
+        }
+        const size_t pushed = (i % 3 == 0) ? (q.try_push(buf[0]) == hr::Status::kOk ? 1 : 0)
+                                           : q.try_push_many(buf, k);
+        i += pushed;
+        if (pushed == 0) std::this_thread::yield();
+      }
+    });
+  }
+  uint64_t next[kProducers] = {0, 0, 0};
+  uint64_t got = 0;
+  int out_of_order = 0;
+  while (got < kProducers * kPerProducer) {
+    const size_t n = q.consume(50, [&](const hr::Event& e, size_t) noexcept {
+      if (e.payload != static_cast<double>(next[e.handle])) ++out_of_order;
+      ++next[e.handle];
+    });
+    got += n;
+    if (n == 0) std::this_thread::yield();
+  }
+  for (auto& p : producers) p.join();
+  hr::Event e;
+  CHECK_EQ(out_of_order, 0);
+  CHECK(!q.try_pop(e));
+  CHECK_EQ(q.approx_size(), size_t{0});
+  for (int t = 0; t < kProducers; ++t) CHECK_EQ(next[t], kPerProducer);
+}
+
+TEST(mpsc_push_many_and_consume_keep_order_small_ring) { run_push_many(64); }
+TEST(mpsc_push_many_and_consume_keep_order_large_ring) { run_push_many(1024); }
+
 int main(int argc, char** argv) { return hr_test::run_all(argc, argv); }
