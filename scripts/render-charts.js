@@ -191,10 +191,15 @@ function renderNativeMap (n) {
   const rows = n.rows ?? n
   const names = [...new Set(rows.map((x) => x.name))]
   const groups = []
-  for (const threads of [...new Set(rows.map((x) => x.threads))].sort((a, b) => a - b)) {
+  // One group per (workload, thread count): rows of fresh and reused handles
+  // are separate measurements.
+  const keys = [...new Set(rows.map((x) => `${x.workload ?? ''}|${x.threads}`))]
+  for (const key of keys) {
+    const [workload, t] = key.split('|')
+    const threads = Number(t)
     groups.push({
-      label: `${threads} thread${threads === 1 ? '' : 's'}`,
-      bars: rows.filter((x) => x.threads === threads).map((x) => ({
+      label: `${workload ? workload + ' handles, ' : ''}${threads} thread${threads === 1 ? '' : 's'}`,
+      bars: rows.filter((x) => (x.workload ?? '') === workload && x.threads === threads).map((x) => ({
         label: x.name,
         value: x.opsPerSec,
         color: COLORS[names.indexOf(x.name) % COLORS.length],
