@@ -5,38 +5,17 @@
 // pack, plus a link to node_modules), so the repo's build/ and prebuilds/ are
 // never touched while other test files use the addon.
 import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { run } from './fixtures/child-process'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
 const KEEP = process.env.HR_KEEP_TMP === '1' // keep the temp dirs for debugging
 const PREBUILD_DIR = `prebuilds/${process.platform}-${process.arch}`
 
-// The environment of `npm test` describes this package (npm_package_*,
-// npm_config_local_prefix, ...): give the child npm a clean one.
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^npm_(?!config_)/i.test(k) || k === 'INIT_CWD' || /^npm_config_(local_prefix|call)$/i.test(k)) continue
-    if (k === 'HANDLE_REGISTRY_NO_NATIVE' || k === 'PREBUILDS_ONLY') continue
-    env[k] = v
-  }
-  if (!env.npm_config_nodedir && fs.existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr'
-  return { ...env, ...extra }
-}
-
-function run(cmd: string, args: string[], cwd: string, extra: Record<string, string> = {}): SpawnSyncReturns<string> {
-  const r = spawnSync(cmd, args, { cwd, env: childEnv(extra), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
-  if (r.status !== 0) {
-    throw new Error(`\`${cmd} ${args.join(' ')}\` in ${cwd} failed (status ${r.status}${r.error ? `, ${r.error.message}` : ''})\n` +
-      `--- stdout\n${r.stdout?.slice(-8000)}\n--- stderr\n${r.stderr?.slice(-8000)}`)
-  }
-  return r
-}
 
 interface PackResult { filename: string; files: { path: string }[] }
 function packList(cwd: string): string[] {
