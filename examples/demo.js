@@ -444,64 +444,10 @@ async function nativeEvents() {
 
 // --- pure-JS comparison --------------------------------------------------------
 
-// Go's runtime/cgo.Handle ported to JS: handle = ++counter, one Map.
-class CounterMap {
-  constructor() {
-    this.map = new Map()
-    this.counter = 0
-  }
-
-  register(v) {
-    const h = ++this.counter
-    this.map.set(h, v)
-    return h
-  }
-
-  get(h) {
-    const v = this.map.get(h)
-    if (v === undefined && !this.map.has(h)) throw new Error(`invalid handle ${h}`)
-    return v
-  }
-
-  release(h) {
-    const v = this.map.get(h)
-    if (!this.map.delete(h)) throw new Error(`invalid handle ${h}`)
-    return v
-  }
-}
-
-// wasm-bindgen's heap: an array slab with a free list, no check at all (a
-// released handle silently resolves to whatever reuses its slot).
-class BareSlab {
-  constructor() {
-    this.vals = []
-    this.next = -1
-  }
-
-  register(v) {
-    let i = this.next
-    if (i < 0) {
-      i = this.vals.length
-      this.vals.push(v)
-    } else {
-      this.next = this.vals[i]
-      this.vals[i] = v
-    }
-    return i + 1
-  }
-
-  get(h) {
-    return this.vals[h - 1]
-  }
-
-  release(h) {
-    const i = h - 1
-    const v = this.vals[i]
-    this.vals[i] = this.next
-    this.next = i
-    return v
-  }
-}
+// The baselines of the benchmark (bench/registry/impls.js): Go's
+// runtime/cgo.Handle ported to JS (handle = ++counter, one Map), and
+// wasm-bindgen's heap (an array slab with a free list and no check at all).
+const { MapHandles: CounterMap, BareSlab } = require('../bench/registry/impls.js')
 
 const N = 1_000_000 // live entries at the peak of each round, as in the design brief's baselines
 const objects = Array.from({ length: N }, (_, i) => ({ i }))
