@@ -11,7 +11,8 @@ export interface NativeBinding {
   claim_block(owner: number, shard: number, page: number): number
   release_owner(owner: number, blocks: Int32Array): void
   alloc_state(owner: number, slots: number): ArrayBuffer
-  open_events(owner: number, capacity: number, batch: Float64Array, callback: (count: number) => void): void
+  /** batch: [handle, kind, payload, size] records; arena: where byte events' bytes are copied (optional). */
+  open_events(owner: number, capacity: number, batch: Float64Array, callback: (count: number) => void, arena?: Uint8Array): void
   close_events(owner: number): void
   post(handle: number, kind: number, payload: number): number
   is_live(handle: number): boolean
@@ -27,6 +28,8 @@ export interface NativeEventStats {
   droppedFull: number
   droppedAtClose: number
   droppedInvalid: number
+  /** Byte events (api->post_bytes) larger than HR_MAX_BYTES (64 KiB): status payload_too_large. */
+  droppedTooLarge: number
   /** Events queued and not yet delivered. */
   pending: number
 }

@@ -39,8 +39,13 @@ export interface RegistryStats {
   retired: number
 }
 
-/** Receives native events: the handle's value, the event kind and its numeric payload. */
-export type EventHandler<T> = (value: T, kind: number, payload: number, handle: Handle<T>) => void
+/**
+ * Receives native events: the handle's value, the event kind and its payload:
+ * a number (api->post, api->post_many), or for byte events (api->post_bytes) a
+ * Uint8Array view that is valid only during this call (the next batch
+ * overwrites its memory): copy it (`payload.slice()`) to keep it.
+ */
+export type EventHandler<T> = (value: T, kind: number, payload: number | Uint8Array, handle: Handle<T>) => void
 
 export interface EventOptions {
   /** Bound of the native queue; a post to a full queue returns QUEUE_FULL. Default 65536. */
@@ -72,6 +77,8 @@ const E_COLLECTED = -4
 const E_CLOSED = -5
 
 const DEFAULT_SHARDS = 16
+// Bytes of the buffer byte events are copied into for one batch (>= HR_MAX_BYTES).
+const ARENA_BYTES = 1 << 20
 
 export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   readonly domain: HandleDomain
@@ -101,6 +108,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private finalizer: FinalizationRegistry<number> | undefined
   private handler: EventHandler<T> | undefined
   private eventsOpen = false
+  private arena: ArrayBuffer | undefined // byte events' bytes, per batch (native writes it)
   private readonly eventCounts = { droppedReleased: 0, handled: 0 }
   private readonly counts = {
     staleLookups: 0, foreignLookups: 0, invalidLookups: 0, collected: 0, retired: 0,
@@ -231,8 +239,10 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     }
     this.handler = handler
     if (!this.eventsOpen) {
-      const records = new Float64Array(3 * batch)
-      native.open_events(this.ownerId, capacity, records, (count: number) => this.deliver(records, count))
+      const records = new Float64Array(4 * batch)
+      const arena = new Uint8Array(ARENA_BYTES)
+      this.arena = arena.buffer
+      native.open_events(this.ownerId, capacity, records, (count: number) => this.deliver(records, count), arena)
       this.eventsOpen = true
     }
     return this
@@ -257,6 +267,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.domain.native?.close_events(this.ownerId)
     this.eventsOpen = false
     this.handler = undefined
+    this.arena = undefined
   }
 
   /** Counters, and the live count of each shard (a scan of the slots: O(capacity), not for hot loops). */
@@ -280,6 +291,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.isClosed = true
     this.handler = undefined
     this.eventsOpen = false
+    this.arena = undefined
     this.domain.releaseOwner(this.ownerId, this.pageBlock)
     this.vals = []
     this.state = new Int32Array(0)
@@ -326,9 +338,13 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   // --- internals -----------------------------------------------------------
 
-  /** One batch from the addon: `count` records of [handle, kind, payload]. */
+  /**
+   * One batch from the addon: `count` records of [handle, kind, payload, size].
+   * size > 0: a byte event whose bytes are at arena[payload, payload + size).
+   */
   private deliver(records: Float64Array, count: number): void {
     const handler = this.handler
+    const arena = this.arena
     let dropped = 0
     let firstError: unknown
     let failed = false
@@ -339,7 +355,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     while (i < count) {
       try {
         for (; i < count; i++) {
-          const r = 3 * i
+          const r = 4 * i
           const h = records[r]
           let at = this.find(h)
           if (at < 0) at = this.locate(h) // weak entries take the slow path
@@ -347,7 +363,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
             dropped++
             continue
           }
-          handler(this.valueAt(at) as T, records[r + 1], records[r + 2], h as Handle<T>)
+          const size = records[r + 3]
+          handler(this.valueAt(at) as T, records[r + 1],
+            size === 0 ? records[r + 2] : new Uint8Array(arena!, records[r + 2], size), h as Handle<T>)
         }
       } catch (err) {
         if (!failed) firstError = err

@@ -6,7 +6,8 @@ import { HandleDomain, HandleRegistry, _nativeBinding } from '../src/index'
 
 interface Totals { ok: number; stale: number; closed: number; full: number; invalid: number; other: number; posted: number; retries: number }
 interface TestBinding {
-  test_start_producers(handles: Float64Array, threads: number, perThread: number, kindBase: number, retryFull?: boolean, chunk?: number): number
+  test_start_producers(handles: Float64Array, threads: number, perThread: number, kindBase: number, retryFull?: boolean, chunk?: number, bytes?: number): number
+  test_post_bytes(handle: number, kind: number, bytes: Uint8Array): number
   test_producers_done(id: number): boolean
   test_join_producers(id: number): Totals
 }
@@ -36,8 +37,8 @@ describe.runIf(binding !== null)('events from native threads (registry.onEvent)'
     reg.onEvent((value, kind, payload, h) => {
       handled++
       if (value !== reg.get(h)) wrongValue++
-      if (payload <= lastSeq[kind]) outOfOrder++
-      lastSeq[kind] = payload
+      if (typeof payload !== 'number' || payload <= lastSeq[kind]) outOfOrder++
+      lastSeq[kind] = payload as number
     })
     const t = await finish(binding!.test_start_producers(handles, 2, 50_000, 0, true))
     await settle(reg)
@@ -111,6 +112,43 @@ describe.runIf(binding !== null)('events from native threads (registry.onEvent)'
       expect(handled).toBeLessThanOrEqual(t.ok)
       expect(before.handled).toBeLessThanOrEqual(handled)
     }
+  })
+
+  test('byte events: the handler gets a Uint8Array view valid during the call, numbers stay numbers', async () => {
+    const reg = new HandleRegistry<string>()
+    const a = reg.register('a')
+    const gone = reg.register('gone')
+    const seen: [string, number, number | Uint8Array][] = []
+    const views: Uint8Array[] = []
+    reg.onEvent((v, kind, payload) => {
+      if (payload instanceof Uint8Array) {
+        views.push(payload)
+        seen.push([v, kind, payload.slice()]) // a copy outlives the call
+      } else {
+        seen.push([v, kind, payload])
+      }
+    })
+    const bin = binding!
+    expect(bin.test_post_bytes(a, 1, Uint8Array.of(1, 2, 3))).toBe(0)
+    expect(bin.test_post_bytes(gone, 1, Uint8Array.of(9))).toBe(0)
+    reg.release(gone as never) // released before delivery: dropped, its bytes freed
+    expect(bin.test_post_bytes(a, 2, new Uint8Array(65537))).toBe(8) // payload_too_large
+    await new Promise((r) => setImmediate(r))
+    expect(seen).toEqual([['a', 1, Uint8Array.of(1, 2, 3)]])
+    // the next batch reuses the arena: a view kept from an earlier call now shows other bytes
+    expect(bin.test_post_bytes(a, 3, Uint8Array.of(7, 7, 7))).toBe(0)
+    await new Promise((r) => setImmediate(r))
+    expect(seen[1]).toEqual(['a', 3, Uint8Array.of(7, 7, 7)])
+    expect(views[0]).toEqual(Uint8Array.of(7, 7, 7))
+    expect(seen[0]![2]).toEqual(Uint8Array.of(1, 2, 3))
+    const t = await finish(bin.test_start_producers(Float64Array.of(a), 1, 3000, 0, true, 1, 16))
+    expect(t.ok).toBe(3000)
+    await settle(reg)
+    const kinds = seen.slice(2)
+    expect(kinds.filter(([, , p]) => typeof p === 'number').length).toBe(1000)
+    expect(kinds.filter(([, , p]) => p instanceof Uint8Array && p.length === 16).length).toBe(2000)
+    expect(reg.stats().events).toMatchObject({ droppedTooLarge: 1, droppedReleased: 1, handled: 3002, delivered: 3003 })
+    reg.close()
   })
 
   test('a lone event reaches the handler within one event-loop turn', async () => {

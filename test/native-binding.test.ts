@@ -31,7 +31,8 @@ interface ProducerTotals {
 interface Binding extends NativeBinding {
   event_stats(owner: number): ReturnType<NativeBinding['event_stats']> & { pending: number }
   test_start_producers(handles: Float64Array, threads: number, eventsPerThread: number, kindBase: number,
-    retryFull?: boolean, chunk?: number): number
+    retryFull?: boolean, chunk?: number, bytes?: number): number
+  test_post_bytes(handle: number, kind: number, bytes: Uint8Array): number
   test_producers_done(id: number): boolean
   test_join_producers(id: number): ProducerTotals
 }
@@ -42,6 +43,8 @@ const INVALID = 1
 const STALE = 2
 const CLOSED = 4
 const FULL = 5
+const TOO_LARGE = 8
+const MAX_BYTES = 65536 // HR_MAX_BYTES
 
 // HANDLE_REGISTRY_ADDON: path of another build of the addon (e.g. the
 // sanitizer build of scripts/asan), used here and by the fixtures.
@@ -111,19 +114,19 @@ function makeOwner(pages = 1, shard = 0): Owner {
   return o
 }
 
-/** open_events with a recorder of every delivered [handle, kind, payload]. */
+/** open_events with a recorder of every delivered [handle, kind, payload] (records are [handle, kind, payload, size]). */
 function record(o: Owner, capacity = 1024, batchEvents = 256) {
-  const batch = new Float64Array(3 * batchEvents)
+  const batch = new Float64Array(4 * batchEvents)
   const rec = { calls: [] as number[], events: [] as [number, number, number][] }
   b.open_events(o.owner, capacity, batch, (n) => {
     rec.calls.push(n)
-    for (let i = 0; i < n; i++) rec.events.push([batch[3 * i]!, batch[3 * i + 1]!, batch[3 * i + 2]!])
+    for (let i = 0; i < n; i++) rec.events.push([batch[4 * i]!, batch[4 * i + 1]!, batch[4 * i + 2]!])
   })
   return rec
 }
 
 function totalDropped(s: ReturnType<Binding['event_stats']>): number {
-  return s.droppedStale + s.droppedClosed + s.droppedFull + s.droppedAtClose + s.droppedInvalid
+  return s.droppedStale + s.droppedClosed + s.droppedFull + s.droppedAtClose + s.droppedInvalid + s.droppedTooLarge
 }
 
 afterEach(() => {
@@ -145,7 +148,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       expect(Object.keys(b).sort()).toEqual([
         'abi_version', 'alloc_state', 'api_pointer', 'claim_block', 'claim_owner', 'close_events',
         'domain_buffer', 'event_stats', 'is_live', 'open_events', 'post', 'release_owner',
-        'test_join_producers', 'test_producers_done', 'test_start_producers',
+        'test_join_producers', 'test_post_bytes', 'test_producers_done', 'test_start_producers',
       ])
       expect(b.abi_version).toBe(1)
       const api = b.api_pointer()
@@ -196,11 +199,13 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       expect(() => b.claim_block(p.owner, 256, 0)).toThrow(RangeError)
       expect(() => b.claim_block(p.owner, 0, 2 ** 19)).toThrow(RangeError)
       expect(() => b.alloc_state(p.owner, 0)).toThrow(RangeError)
-      expect(() => b.open_events(p.owner, 1, new Float64Array(3), () => {})).toThrow(RangeError)
-      expect(() => b.open_events(p.owner, 64, new Float64Array(2), () => {})).toThrow(TypeError)
-      expect(() => b.open_events(p.owner, 64, new Float64Array(3), 5 as never)).toThrow(TypeError)
-      b.open_events(p.owner, 64, new Float64Array(3), () => {})
-      expect(() => b.open_events(p.owner, 64, new Float64Array(3), () => {}))
+      expect(() => b.open_events(p.owner, 1, new Float64Array(4), () => {})).toThrow(RangeError)
+      expect(() => b.open_events(p.owner, 64, new Float64Array(3), () => {})).toThrow(TypeError)
+      expect(() => b.open_events(p.owner, 64, new Float64Array(4), 5 as never)).toThrow(TypeError)
+      expect(() => b.open_events(p.owner, 64, new Float64Array(4), () => {}, new Uint8Array(0))).toThrow(TypeError)
+      expect(() => b.open_events(p.owner, 64, new Float64Array(4), () => {}, new Int8Array(8) as never)).toThrow(TypeError)
+      b.open_events(p.owner, 64, new Float64Array(4), () => {})
+      expect(() => b.open_events(p.owner, 64, new Float64Array(4), () => {}))
         .toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }))
     })
   })
@@ -375,7 +380,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
     test('the callback may close the events or release the owner from inside a batch', async () => {
       const o = makeOwner()
       const h = o.live(0, 0)
-      const batch = new Float64Array(3)
+      const batch = new Float64Array(4)
       let calls = 0
       b.open_events(o.owner, 64, batch, () => {
         calls++
@@ -437,13 +442,13 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
   describe('native producer threads', () => {
     test('2 threads x 100k events: per-producer order, nothing lost (retry on full)', async () => {
       const o = makeOwner()
-      const batch = new Float64Array(3 * 1024)
+      const batch = new Float64Array(4 * 1024)
       const last = new Map<number, number>()
       let delivered = 0
       let disorder = 0
       b.open_events(o.owner, 4096, batch, (n) => {
         delivered += n
-        for (let i = 0; i < 3 * n; i += 3) {
+        for (let i = 0; i < 4 * n; i += 4) {
           const kind = batch[i + 1]!
           const payload = batch[i + 2]!
           if (payload <= (last.get(kind) ?? -1)) disorder++
@@ -464,13 +469,13 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
 
     test('post_many (C ABI) in chunks keeps per-producer order under a full queue', async () => {
       const o = makeOwner()
-      const batch = new Float64Array(3 * 100)
+      const batch = new Float64Array(4 * 100)
       const last = new Map<number, number>()
       let delivered = 0
       let disorder = 0
       b.open_events(o.owner, 256, batch, (n) => {
         delivered += n
-        for (let i = 0; i < 3 * n; i += 3) {
+        for (let i = 0; i < 4 * n; i += 4) {
           if (batch[i + 2]! !== (last.get(batch[i + 1]!) ?? -1) + 1) disorder++
           last.set(batch[i + 1]!, batch[i + 2]!)
         }
@@ -485,12 +490,12 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
     test('full-queue policy: capacity 64, no retry: posted == ok + full, drops counted', async () => {
       const o = makeOwner()
       let delivered = 0
-      const batch = new Float64Array(3 * 64)
+      const batch = new Float64Array(4 * 64)
       const last = new Map<number, number>()
       let disorder = 0
       b.open_events(o.owner, 64, batch, (n) => {
         delivered += n
-        for (let i = 0; i < 3 * n; i += 3) {
+        for (let i = 0; i < 4 * n; i += 4) {
           if (batch[i + 2]! <= (last.get(batch[i + 1]!) ?? -1)) disorder++
           last.set(batch[i + 1]!, batch[i + 2]!)
         }
@@ -509,7 +514,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
     test('mixed handles: stale, invalid and live counted per status', async () => {
       const o = makeOwner()
       let delivered = 0
-      b.open_events(o.owner, 1 << 16, new Float64Array(3 * 4096), (n) => { delivered += n })
+      b.open_events(o.owner, 1 << 16, new Float64Array(4 * 4096), (n) => { delivered += n })
       const live = o.live(0, 1)
       const stale = handleOf(o.blocks[0]!, 1, 1) // generation 1 not issued
       const hs = Float64Array.of(live, stale, 0, live)
@@ -523,7 +528,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       for (let round = 0; round < 5; round++) {
         const o = makeOwner()
         let delivered = 0
-        b.open_events(o.owner, 1024, new Float64Array(3 * 256), (n) => { delivered += n })
+        b.open_events(o.owner, 1024, new Float64Array(4 * 256), (n) => { delivered += n })
         const hs = Float64Array.from({ length: 256 }, (_, i) => o.live(0, i))
         const unrouted0 = b.event_stats(0).droppedClosed
         const id = b.test_start_producers(hs, 2, 2_000_000, 0, false)
@@ -543,6 +548,146 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       }
       const again = makeOwner()
       expect(again.owner).toBeGreaterThan(0)
+    })
+  })
+
+  describe('byte events (post_bytes)', () => {
+    /** open_events with an arena; records every event as [handle, kind, payload copy or number, offset]. */
+    function recordBytes(o: Owner, arenaBytes = 1 << 20, batchEvents = 256, capacity = 1024) {
+      const batch = new Float64Array(4 * batchEvents)
+      const arena = new Uint8Array(arenaBytes)
+      const rec = { calls: [] as number[], events: [] as { h: number; kind: number; payload: number | Uint8Array; offset?: number }[] }
+      b.open_events(o.owner, capacity, batch, (n) => {
+        rec.calls.push(n)
+        for (let i = 0; i < n; i++) {
+          const [h, kind, payload, size] = [batch[4 * i]!, batch[4 * i + 1]!, batch[4 * i + 2]!, batch[4 * i + 3]!]
+          rec.events.push(size === 0 ? { h, kind, payload }
+            : { h, kind, payload: arena.slice(payload, payload + size), offset: payload })
+        }
+      }, arena)
+      return rec
+    }
+    const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 255)
+
+    test('bytes arrive intact and in order with numeric events; size 0 is a numeric 0', async () => {
+      const o = makeOwner()
+      const h = o.live(0, 3)
+      const rec = recordBytes(o)
+      expect(b.test_post_bytes(h, 1, bytes(5, 1))).toBe(OK)
+      expect(b.post(h, 2, 7.5)).toBe(OK)
+      expect(b.test_post_bytes(h, 3, bytes(MAX_BYTES, 3))).toBe(OK)
+      expect(b.test_post_bytes(h, 4, new Uint8Array(0))).toBe(OK)
+      expect(b.test_post_bytes(h, 5, bytes(1, 5))).toBe(OK)
+      await until(() => rec.events.length === 5, 'deliveries')
+      expect(rec.events).toEqual([
+        { h, kind: 1, payload: bytes(5, 1), offset: 0 },
+        { h, kind: 2, payload: 7.5 },
+        { h, kind: 3, payload: bytes(MAX_BYTES, 3), offset: 8 }, // offsets are multiples of 8
+        { h, kind: 4, payload: 0 },
+        { h, kind: 5, payload: bytes(1, 5), offset: 8 + MAX_BYTES },
+      ])
+      expect(b.event_stats(o.owner)).toMatchObject({ posted: 5, delivered: 5, droppedTooLarge: 0 })
+    })
+
+    test('too large (> 64 KiB, or no arena): payload_too_large, counted; handle checks come first', async () => {
+      const o = makeOwner()
+      const h = o.live(0, 0)
+      recordBytes(o)
+      expect(b.test_post_bytes(h, 0, new Uint8Array(MAX_BYTES + 1))).toBe(TOO_LARGE)
+      expect(b.test_post_bytes(handleOf(o.blocks[0]!, 0, 1), 0, new Uint8Array(MAX_BYTES + 1))).toBe(STALE)
+      expect(b.test_post_bytes(0, 0, new Uint8Array(4))).toBe(INVALID)
+      expect(b.event_stats(o.owner)).toMatchObject({ droppedTooLarge: 1, droppedStale: 1, posted: 2 })
+      // an arena smaller than 64 KiB bounds the size; without one, every byte event is too large
+      const small = makeOwner()
+      const hs = small.live(0, 0)
+      recordBytes(small, 100)
+      expect(b.test_post_bytes(hs, 0, new Uint8Array(100))).toBe(OK)
+      expect(b.test_post_bytes(hs, 0, new Uint8Array(101))).toBe(TOO_LARGE)
+      const none = makeOwner()
+      const hn = none.live(0, 0)
+      const rec = record(none)
+      expect(b.test_post_bytes(hn, 0, new Uint8Array(1))).toBe(TOO_LARGE)
+      expect(b.test_post_bytes(hn, 0, new Uint8Array(0))).toBe(OK)
+      await until(() => rec.events.length === 1, 'the numeric event')
+      expect(b.event_stats(none.owner)).toMatchObject({ droppedTooLarge: 1, delivered: 1 })
+      b.close_events(none.owner)
+      expect(b.test_post_bytes(hn, 0, new Uint8Array(1))).toBe(CLOSED)
+      none.release()
+      expect(b.test_post_bytes(hn, 0, new Uint8Array(1))).toBe(CLOSED)
+    })
+
+    test('a full arena ends the batch; the rest follows in the same wake-up', async () => {
+      const o = makeOwner()
+      const h = o.live(0, 0)
+      const rec = recordBytes(o, 1000, 64) // 300-byte events take 304: three per batch
+      for (let i = 0; i < 10; i++) expect(b.test_post_bytes(h, i, bytes(300, i))).toBe(OK)
+      expect(b.post(h, 10, 10)).toBe(OK)
+      await new Promise<void>((resolve) => setImmediate(resolve)) // one loop turn
+      expect(rec.calls).toEqual([3, 3, 3, 2])
+      expect(rec.events.map((e) => e.kind)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+      for (let i = 0; i < 10; i++) expect(rec.events[i]!.payload).toEqual(bytes(300, i))
+    })
+
+    test('queued byte events are freed and counted when events close or the owner is released', async () => {
+      const o = makeOwner()
+      const h = o.live(0, 0)
+      recordBytes(o, 1 << 16, 16, 256)
+      for (let i = 0; i < 200; i++) b.test_post_bytes(h, 0, bytes(1000, i))
+      const s0 = b.event_stats(o.owner)
+      expect(s0).toMatchObject({ pending: 200, droppedFull: 0 })
+      expect(b.test_post_bytes(h, 0, bytes(10, 0))).toBe(OK)
+      b.close_events(o.owner) // before any delivery: nothing ran on the loop yet
+      expect(b.event_stats(o.owner)).toMatchObject({ delivered: 0, droppedAtClose: 201, pending: 0 })
+      recordBytes(o, 1 << 16, 16, 256)
+      for (let i = 0; i < 300; i++) b.test_post_bytes(h, 0, bytes(500, i))
+      o.release()
+      expect(b.event_stats(o.owner)).toMatchObject({ delivered: 0, droppedAtClose: 201 + 256, droppedFull: 44 }) // counters add up per owner
+    })
+
+    test('2 threads x 30k mixed byte and numeric events (C ABI): intact, per-producer order', async () => {
+      const o = makeOwner()
+      const batch = new Float64Array(4 * 512)
+      const arena = new Uint8Array(1 << 20)
+      const next = [0, 0]
+      let delivered = 0
+      let bad = 0
+      b.open_events(o.owner, 1024, batch, (n) => {
+        delivered += n
+        for (let r = 0; r < 4 * n; r += 4) {
+          const t = batch[r + 1]! - 20
+          const i = next[t]!++
+          const size = batch[r + 3]!
+          if (i % 3 === 2) {
+            if (size !== 0 || batch[r + 2] !== i) bad++
+            continue
+          }
+          const at = batch[r + 2]!
+          const v = arena.subarray(at, at + size)
+          let ok = size === 40 && (v[0]! | v[1]! << 8 | v[2]! << 16 | v[3]! << 24) >>> 0 === i && v[4] === t
+          for (let j = 5; ok && j < size; j++) ok = v[j] === ((i + j) & 255)
+          if (!ok) bad++
+        }
+      }, arena)
+      const hs = Float64Array.from({ length: 16 }, (_, i) => o.live(0, i))
+      const t = await finish(b.test_start_producers(hs, 2, 30_000, 20, true, 1, 40))
+      expect(t).toMatchObject({ ok: 60_000, posted: 60_000, other: 0 })
+      await until(() => delivered === 60_000, 'all deliveries')
+      expect(bad).toBe(0)
+      expect(next).toEqual([30_000, 30_000])
+    })
+
+    test('owner released while threads post byte events: accounting adds up', async () => {
+      const o = makeOwner()
+      let delivered = 0
+      b.open_events(o.owner, 1024, new Float64Array(4 * 256), (n) => { delivered += n }, new Uint8Array(1 << 20))
+      const hs = Float64Array.from({ length: 64 }, (_, i) => o.live(0, i))
+      const id = b.test_start_producers(hs, 2, 300_000, 0, false, 1, 64)
+      await until(() => delivered > 1000, 'the first deliveries')
+      o.release()
+      const t = await finish(id)
+      expect(t.ok + t.full + t.closed).toBe(t.posted)
+      const s = b.event_stats(o.owner)
+      expect(s.delivered + s.droppedAtClose).toBe(t.ok)
     })
   })
 

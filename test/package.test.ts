@@ -140,7 +140,10 @@ describe('installed from the tarball with --ignore-scripts (no compiler step)', 
       registry.get(fromNative)
       // @ts-expect-error the registry holds Sockets
       registry.register('not a socket')
-      const onEvent: EventHandler<Socket> = (value, kind, payload, handle) => { value.bytes += payload + kind + handle }
+      const onEvent: EventHandler<Socket> = (value, kind, payload, handle) => {
+        // payload: a number, or a Uint8Array for byte events (api->post_bytes)
+        value.bytes += (typeof payload === 'number' ? payload : payload.length) + kind + handle
+      }
       if (hasNative()) registry.onEvent(onEvent, { capacity: 1024, batch: 64 })
       const api: bigint = registry.nativeApi
       const e: StaleHandleError | undefined = undefined

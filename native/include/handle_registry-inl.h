@@ -103,6 +103,7 @@ constexpr const char* status_name(Status s) noexcept {
     case Status::kQueueFull: return "queue_full";
     case Status::kVersionMismatch: return "version_mismatch";
     case Status::kNotAttached: return "not_attached";
+    case Status::kPayloadTooLarge: return "payload_too_large";
   }
   return "unknown";
 }
@@ -585,7 +586,11 @@ size_t BoundedQueue<T>::consume(size_t max, F&& sink) noexcept {
     if (static_cast<intptr_t>(seq) - static_cast<intptr_t>(pos + 1) < 0) {
       break;  // empty, or its producer is still writing it
     }
-    sink(static_cast<const T&>(cell.data), n);
+    if constexpr (std::is_same<decltype(sink(std::declval<const T&>(), n)), bool>::value) {
+      if (!sink(static_cast<const T&>(cell.data), n)) break;  // left in its cell
+    } else {
+      sink(static_cast<const T&>(cell.data), n);
+    }
     ++n;
     cell.seq.store(pos + lap, std::memory_order_release);
     ++pos;

@@ -191,10 +191,12 @@ enum class Status : int32_t {
   kQueueFull = 5,        ///< the bounded event queue is full; event dropped
   kVersionMismatch = 6,  ///< header/ABI or domain layout version differs
   kNotAttached = 7,      ///< no registry/domain attached yet
+  kPayloadTooLarge = 8,  ///< post_bytes: more bytes than the registry takes
 };
 
 /// "ok", "invalid_handle", "stale_handle", "foreign_handle",
-/// "registry_closed", "queue_full", "version_mismatch", "not_attached";
+/// "registry_closed", "queue_full", "version_mismatch", "not_attached",
+/// "payload_too_large";
 /// "unknown" for any other value. Never nullptr.
 constexpr const char* status_name(Status s) noexcept;
 
@@ -629,6 +631,8 @@ class BoundedQueue {
   /// its cell, which is freed once the call returns: no intermediate copy
   /// (e.g. convert into a typed array). `sink` must not throw and must not
   /// call drain/try_pop/consume on this queue. Returns n (0 if empty).
+  /// A sink may return bool: false leaves that item in its cell (not taken,
+  /// not counted in n; the next consume starts with it) and ends this call.
   template <class F>
   size_t consume(size_t max, F&& sink) noexcept;
 

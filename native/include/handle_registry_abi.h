@@ -19,8 +19,9 @@
  * Contract of the table (what version 1 promises):
  *   - The table is static, read-only, and valid for the life of the process
  *     (it is never freed, even after every registry and worker is gone).
- *   - Every function is thread-safe, never blocks, never allocates, never
- *     throws, never calls JS, and accepts any 64-bit value as a handle.
+ *   - Every function is thread-safe, never blocks, never throws, never calls
+ *     JS, and accepts any 64-bit value as a handle. None allocates, except
+ *     post_bytes, which copies its bytes into one malloc'd buffer.
  *   - Fields are only ever appended: a provider with a larger `size` is
  *     compatible; check `size >= sizeof(hr_api_v1)` (hr_api_v1_check does).
  *     An incompatible change bumps HR_ABI_VERSION and the table's name.
@@ -50,11 +51,15 @@ enum {
   HR_STATUS_REGISTRY_CLOSED = 4,  /* owner closed, its worker ended, or no event handler */
   HR_STATUS_QUEUE_FULL = 5,       /* the owner's bounded queue is full: event dropped */
   HR_STATUS_VERSION_MISMATCH = 6, /* hr_api_v1_check: ABI version or size differs */
-  HR_STATUS_NOT_ATTACHED = 7      /* hr_api_v1_check: null table */
+  HR_STATUS_NOT_ATTACHED = 7,     /* hr_api_v1_check: null table */
+  HR_STATUS_PAYLOAD_TOO_LARGE = 8 /* post_bytes: size > HR_MAX_BYTES: event dropped */
 };
 
-/* One event, as hr::Event (24 bytes). `size` is reserved in version 1: it is
- * carried in the queue but not delivered to JS. */
+/* The most bytes one post_bytes event may carry (64 KiB). */
+#define HR_MAX_BYTES 65536u
+
+/* One event, as hr::Event (24 bytes). post_many posts numeric events only:
+ * it ignores `size` (set it to 0); byte payloads go through post_bytes. */
 typedef struct hr_event_v1 {
   uint64_t handle;
   uint32_t kind;
@@ -93,6 +98,20 @@ typedef struct hr_api_v1 {
    * read-only for users; layout in docs/design.md. Valid for ever. */
   const int32_t* domain_words;
   size_t domain_word_count;
+
+  /* Appended after the first version-1 table (append-only rule above): an
+   * addon built with this header gets VERSION_MISMATCH from hr_api_v1_check
+   * against an older handle-registry whose table ends before this field.
+   * Posts (handle, kind, bytes): copies data[0..size) into one malloc'd
+   * buffer (the only allocation of the table's functions) and queues it like
+   * post(): same routing, liveness check, statuses and order (byte and
+   * numeric events of one thread keep their relative order). JS receives a
+   * Uint8Array of the bytes. `data` must point to `size` readable bytes (it is
+   * not read after the call returns). size == 0 posts a numeric event with
+   * payload 0. size > HR_MAX_BYTES returns HR_STATUS_PAYLOAD_TOO_LARGE (after
+   * the handle checks; counted as droppedTooLarge). If the allocation fails
+   * the event is dropped with HR_STATUS_QUEUE_FULL (counted as droppedFull). */
+  int32_t (*post_bytes)(uint64_t handle, uint32_t kind, const void* data, uint32_t size);
 } hr_api_v1;
 
 /* The table at `address` (as given by JS `registry.nativeApi`), or NULL. */
@@ -121,6 +140,7 @@ static inline const char* hr_status_name(int32_t status) {
     case HR_STATUS_QUEUE_FULL: return "queue_full";
     case HR_STATUS_VERSION_MISMATCH: return "version_mismatch";
     case HR_STATUS_NOT_ATTACHED: return "not_attached";
+    case HR_STATUS_PAYLOAD_TOO_LARGE: return "payload_too_large";
     default: return "unknown";
   }
 }

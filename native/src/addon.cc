@@ -138,6 +138,7 @@ Napi::Value ClaimOwner(const Napi::CallbackInfo& info) {
     s.dropped_closed.store(0, std::memory_order_relaxed);
     s.dropped_full.store(0, std::memory_order_relaxed);
     s.dropped_invalid.store(0, std::memory_order_relaxed);
+    s.dropped_too_large.store(0, std::memory_order_relaxed);
     s.delivered.store(0, std::memory_order_relaxed);
     s.dropped_at_close.store(0, std::memory_order_relaxed);
     s.path = nullptr;
@@ -248,19 +249,31 @@ Napi::Value OpenEvents(const Napi::CallbackInfo& info) {
   }
   if (info.Length() < 4 || !info[2].IsTypedArray() ||
       info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[2].As<Napi::TypedArray>().ElementLength() < 3) {
+      info[2].As<Napi::TypedArray>().ElementLength() < 4) {
     return fail(env, "ERR_INVALID_ARG_TYPE",
-                "handle-registry: expected a Float64Array of at least 3 elements as the event batch", 'T');
+                "handle-registry: expected a Float64Array of at least 4 elements as the event batch", 'T');
   }
   if (!info[3].IsFunction()) {
     return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: expected a callback function", 'T');
   }
+  // Optional arena for byte events; without one, post_bytes gets payload_too_large.
+  napi_value arena = nullptr;
+  size_t arena_length = 0;
+  if (info.Length() > 4 && !info[4].IsUndefined()) {
+    if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        info[4].As<Napi::TypedArray>().ElementLength() == 0) {
+      return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: expected a non-empty Uint8Array as the byte arena", 'T');
+    }
+    arena = info[4];
+    arena_length = info[4].As<Napi::TypedArray>().ElementLength();
+  }
   if (s->path != nullptr) {
     return fail(env, "ERR_INVALID_STATE", "handle-registry: events are already open for this owner");
   }
-  const size_t batch_max = info[2].As<Napi::TypedArray>().ElementLength() / 3;
+  const size_t batch_max = info[2].As<Napi::TypedArray>().ElementLength() / 4;
   const char* why = nullptr;
-  if (open_event_path(ed, owner, static_cast<size_t>(capacity), info[2], batch_max, info[3], &why) == nullptr) {
+  if (open_event_path(ed, owner, static_cast<size_t>(capacity), info[2], batch_max, info[3], arena,
+                      arena_length, &why) == nullptr) {
     if (env.IsExceptionPending()) return env.Undefined();
     return fail(env, "ERR_OUT_OF_MEMORY", why, 'R');
   }
@@ -300,7 +313,7 @@ Napi::Value EventStats(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const uint32_t owner = static_cast<uint32_t>(owner_d);
-  uint64_t delivered = 0, stale = 0, closed = 0, full = 0, at_close = 0, invalid = 0, pending = 0;
+  uint64_t delivered = 0, stale = 0, closed = 0, full = 0, at_close = 0, invalid = 0, too_large = 0, pending = 0;
   if (owner == 0) {
     closed = g_unrouted_closed.load(std::memory_order_relaxed);
     invalid = g_unrouted_invalid.load(std::memory_order_relaxed);
@@ -312,19 +325,21 @@ Napi::Value EventStats(const Napi::CallbackInfo& info) {
     full = s.dropped_full.load(std::memory_order_relaxed);
     at_close = s.dropped_at_close.load(std::memory_order_relaxed);
     invalid = s.dropped_invalid.load(std::memory_order_relaxed);
+    too_large = s.dropped_too_large.load(std::memory_order_relaxed);
     if (s.env.load(std::memory_order_acquire) == env_data(info) && s.path != nullptr) {
       pending = s.path->queue.approx_size();
     }
   }
   Napi::Object o = Napi::Object::New(env);
   o.Set("posted", Napi::Number::New(env, static_cast<double>(delivered + pending + stale + closed + full +
-                                                               at_close + invalid)));
+                                                               at_close + invalid + too_large)));
   o.Set("delivered", Napi::Number::New(env, static_cast<double>(delivered)));
   o.Set("droppedStale", Napi::Number::New(env, static_cast<double>(stale)));
   o.Set("droppedClosed", Napi::Number::New(env, static_cast<double>(closed)));
   o.Set("droppedFull", Napi::Number::New(env, static_cast<double>(full)));
   o.Set("droppedAtClose", Napi::Number::New(env, static_cast<double>(at_close)));
   o.Set("droppedInvalid", Napi::Number::New(env, static_cast<double>(invalid)));
+  o.Set("droppedTooLarge", Napi::Number::New(env, static_cast<double>(too_large)));
   o.Set("pending", Napi::Number::New(env, static_cast<double>(pending)));
   return o;
 }

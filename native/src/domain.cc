@@ -20,6 +20,7 @@ constexpr int32_t kInvalid = static_cast<int32_t>(Status::kInvalidHandle);
 constexpr int32_t kStale = static_cast<int32_t>(Status::kStaleHandle);
 constexpr int32_t kClosedSt = static_cast<int32_t>(Status::kRegistryClosed);
 constexpr int32_t kFull = static_cast<int32_t>(Status::kQueueFull);
+constexpr int32_t kTooLarge = static_cast<int32_t>(Status::kPayloadTooLarge);
 
 static_assert(HR_ABI_VERSION == HANDLE_REGISTRY_ABI_VERSION, "C and C++ ABI versions");
 static_assert(HR_STATUS_OK == kOk && HR_STATUS_INVALID_HANDLE == kInvalid &&
@@ -27,7 +28,8 @@ static_assert(HR_STATUS_OK == kOk && HR_STATUS_INVALID_HANDLE == kInvalid &&
                   HR_STATUS_FOREIGN_HANDLE == static_cast<int32_t>(Status::kForeignHandle) &&
                   HR_STATUS_REGISTRY_CLOSED == kClosedSt && HR_STATUS_QUEUE_FULL == kFull &&
                   HR_STATUS_VERSION_MISMATCH == static_cast<int32_t>(Status::kVersionMismatch) &&
-                  HR_STATUS_NOT_ATTACHED == static_cast<int32_t>(Status::kNotAttached),
+                  HR_STATUS_NOT_ATTACHED == static_cast<int32_t>(Status::kNotAttached) &&
+                  HR_STATUS_PAYLOAD_TOO_LARGE == kTooLarge,
               "HR_STATUS_* must equal hr::Status");
 static_assert(sizeof(hr_event_v1) == sizeof(hr::Event) &&
                   offsetof(hr_event_v1, payload) == offsetof(hr::Event, payload),
@@ -145,6 +147,9 @@ void init_domain() noexcept {
     g_api.post_many = [](const hr_event_v1* ev, size_t n, int32_t* statuses) -> size_t {
       return hr_native::post_many(ev, n, statuses);
     };
+    g_api.post_bytes = [](uint64_t h, uint32_t kind, const void* data, uint32_t size) -> int32_t {
+      return hr_native::post_bytes(h, kind, data, size);
+    };
     g_api.domain_words = reinterpret_cast<const int32_t*>(g_domain);
     g_api.domain_word_count = dom::kDomainWords;
     g_domain_state.store(2, std::memory_order_release);
@@ -199,6 +204,44 @@ int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
   EventPath* p = s.events.load(std::memory_order_seq_cst);
   st = push(s, p, hr::Event{h, kind, 0, payload});
   if (st == kOk) wake(p);
+  return st;
+}
+
+int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) noexcept {
+  if (size == 0) return post(h, kind, 0.0);
+  int32_t w0 = 0;
+  int32_t st = locate(h, &w0, true);
+  if (st != kOk) return st;
+  OwnerSlot& s = g_owners[owner_of_route(w0)];
+  InflightGuard guard(s);
+  st = admit(s, block_of(h), w0, true);
+  if (st != kOk) return st;
+  st = liveness(s.region.load(std::memory_order_seq_cst), h, w0);
+  if (st != kOk) {
+    count_liveness_drop(s, st);
+    return st;
+  }
+  EventPath* p = s.events.load(std::memory_order_seq_cst);
+  if (p == nullptr) {
+    s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
+    return kClosedSt;
+  }
+  if (size > p->max_bytes) {
+    s.dropped_too_large.fetch_add(1, std::memory_order_relaxed);
+    return kTooLarge;
+  }
+  void* buf = std::malloc(size);
+  if (buf == nullptr) {
+    s.dropped_full.fetch_add(1, std::memory_order_relaxed);
+    return kFull;
+  }
+  std::memcpy(buf, data, size);
+  st = push(s, p, hr::Event{h, kind, size, pack_bytes(buf)});
+  if (st == kOk) {
+    wake(p);
+  } else {
+    std::free(buf);  // not queued: still ours
+  }
   return st;
 }
 
@@ -282,7 +325,7 @@ size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noe
             if (statuses != nullptr) statuses[i] = kFull;
           } else {
             const hr_event_v1& e = events[i];
-            staged[k] = hr::Event{h, e.kind, e.size, e.payload};
+            staged[k] = hr::Event{h, e.kind, 0, e.payload};  // numeric: size ignored
             staged_at[k] = i;
             if (++k == kStage) flush();
           }

@@ -3,9 +3,14 @@
 // owner's event loop.
 //
 // Delivery (JS thread, in the async callback):
-//   - drains up to batch.length / 3 events from the queue's cells straight
-//     into the Float64Array `batch` as [handle, kind, payload] triples and
-//     calls callback(count): one boundary crossing per batch;
+//   - drains up to batch.length / 4 events from the queue's cells straight
+//     into the Float64Array `batch` as [handle, kind, payload, size] records
+//     and calls callback(count): one boundary crossing per batch. Numeric
+//     events: size 0, payload the number. Byte events (post_bytes): their
+//     bytes are copied into the Uint8Array `arena` (from offset 0 each batch,
+//     each at a multiple of 8), payload = offset, size = byte count, and the
+//     producer's buffer is freed. An event that no longer fits the arena ends
+//     the batch and stays queued for the next batch of the same wake-up;
 //   - keeps `scheduled` set while it drains, and clears it only when a
 //     batch comes back short (then re-checks: the wake-up protocol in
 //     internal.h; events that arrived meanwhile make it signal itself with
@@ -54,14 +59,34 @@ bool try_go_idle(EventPath* p) noexcept {
   return false;
 }
 
-// [handle, kind, payload] triples straight from the queue's cells.
+// [handle, kind, payload, size] records straight from the queue's cells;
+// byte events copied into the arena (false: it does not fit, left queued).
 struct ToRecords {
   double* out;
-  void operator()(const hr::Event& e, size_t i) const noexcept {
-    double* r = out + 3 * i;
+  uint8_t* arena;
+  size_t arena_length;
+  size_t used = 0;
+  bool arena_full = false;
+  bool operator()(const hr::Event& e, size_t i) noexcept {
+    double* r = out + 4 * i;
     r[0] = static_cast<double>(e.handle);
     r[1] = static_cast<double>(e.kind);
-    r[2] = e.payload;
+    if (e.size == 0) {
+      r[2] = e.payload;
+      r[3] = 0;
+      return true;
+    }
+    if (used > arena_length || e.size > arena_length - used) {
+      arena_full = true;
+      return false;
+    }
+    void* buf = unpack_bytes(e.payload);
+    std::memcpy(arena + used, buf, e.size);
+    std::free(buf);
+    r[2] = static_cast<double>(used);
+    r[3] = static_cast<double>(e.size);
+    used += (static_cast<size_t>(e.size) + 7) & ~size_t{7};
+    return true;
   }
 };
 
@@ -98,12 +123,27 @@ void on_async(uv_async_t* handle) {
     void* data = nullptr;
     if (napi_get_reference_value(env, p->batch, &batch) != napi_ok || batch == nullptr ||
         napi_get_typedarray_info(env, batch, &type, &length, &data, nullptr, nullptr) != napi_ok ||
-        type != napi_float64_array || data == nullptr || length < 3) {
+        type != napi_float64_array || data == nullptr || length < 4) {
       end = End::kStop;  // batch array detached (transferred): events stay queued until close
       break;
     }
-    const size_t max = std::min(length / 3, p->batch_max);
-    const size_t n = p->queue.consume(max, ToRecords{static_cast<double*>(data)});
+    // The arena (if any): every byte event fits an empty one (max_bytes).
+    uint8_t* arena = nullptr;
+    size_t arena_length = 0;
+    if (p->arena != nullptr) {
+      napi_value a;
+      void* adata = nullptr;
+      if (napi_get_reference_value(env, p->arena, &a) != napi_ok || a == nullptr ||
+          napi_get_typedarray_info(env, a, &type, &arena_length, &adata, nullptr, nullptr) != napi_ok ||
+          type != napi_uint8_array || adata == nullptr || arena_length < p->max_bytes) {
+        end = End::kStop;  // arena detached: events stay queued until close
+        break;
+      }
+      arena = static_cast<uint8_t*>(adata);
+    }
+    const size_t max = std::min(length / 4, p->batch_max);
+    ToRecords sink{static_cast<double*>(data), arena, arena_length};
+    const size_t n = p->queue.consume(max, sink);
     if (n == 0) {
       if (try_go_idle(p)) {
         end = End::kIdle;
@@ -136,7 +176,8 @@ void on_async(uv_async_t* handle) {
     // bounces between the cores), go idle, or, if events arrived meanwhile,
     // signal this path again with `scheduled` still set, so the producers do
     // not pay for the signal and the loop's turn lets the next batch fill.
-    if (n < max) {
+    // A batch cut short by a full arena is not the end of the queue: go on.
+    if (n < max && !sink.arena_full) {
       if (!try_go_idle(p)) uv_async_send(&p->async);
       end = End::kIdle;  // idle, or signalled again (done either way)
       break;
@@ -162,7 +203,8 @@ void on_async(uv_async_t* handle) {
 
 EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
                            napi_value batch, size_t batch_max,
-                           napi_value callback, const char** why) {
+                           napi_value callback, napi_value arena, size_t arena_length,
+                           const char** why) {
   napi_env env = ed->env;
   OwnerSlot& s = g_owners[owner];
   uv_loop_t* loop = nullptr;
@@ -181,17 +223,20 @@ EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
     return nullptr;
   }
   p->batch_max = batch_max;
+  p->max_bytes = arena == nullptr ? 0 : static_cast<uint32_t>(std::min<size_t>(HR_MAX_BYTES, arena_length));
   p->owner = owner;
   p->env_data = ed;
   napi_value resource, name;
   if (napi_create_reference(env, callback, 1, &p->callback) != napi_ok ||
       napi_create_reference(env, batch, 1, &p->batch) != napi_ok ||
+      (arena != nullptr && napi_create_reference(env, arena, 1, &p->arena) != napi_ok) ||
       napi_create_object(env, &resource) != napi_ok ||
       napi_create_string_utf8(env, "handle-registry:events", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_async_init(env, resource, name, &p->context) != napi_ok ||
       uv_async_init(loop, &p->async, on_async) != 0) {
     if (p->callback != nullptr) napi_delete_reference(env, p->callback);
     if (p->batch != nullptr) napi_delete_reference(env, p->batch);
+    if (p->arena != nullptr) napi_delete_reference(env, p->arena);
     if (p->context != nullptr) napi_async_destroy(env, p->context);
     delete p;
     *why = "handle-registry: could not set up the event path";
@@ -211,13 +256,14 @@ void close_event_path(EnvData* ed, OwnerSlot& s) {
   s.path = nullptr;
   s.events.store(nullptr, std::memory_order_seq_cst);
   synchronize(s);  // no producer is inside push() or uv_async_send() any more
-  const auto discard = [](const hr::Event&, size_t) noexcept {};
+  const auto discard = [](const hr::Event& e, size_t) noexcept { free_event(e); };
   for (size_t n; (n = p->queue.consume(p->batch_max, discard)) > 0;) bump(s.dropped_at_close, n);
   p->closing = true;
   napi_delete_reference(ed->env, p->callback);
   napi_delete_reference(ed->env, p->batch);
+  if (p->arena != nullptr) napi_delete_reference(ed->env, p->arena);
   napi_async_destroy(ed->env, p->context);
-  p->callback = p->batch = nullptr;
+  p->callback = p->batch = p->arena = nullptr;
   p->context = nullptr;
   ++ed->pending_closes;
   uv_close(reinterpret_cast<uv_handle_t*>(&p->async), on_closed);

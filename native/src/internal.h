@@ -29,6 +29,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -96,6 +98,7 @@ struct alignas(64) OwnerSlot {
   std::atomic<uint64_t> dropped_closed;
   std::atomic<uint64_t> dropped_full;
   std::atomic<uint64_t> dropped_invalid;
+  std::atomic<uint64_t> dropped_too_large;  // post_bytes over the limit
   // Written by the owning env's JS thread only (relaxed), read by any.
   std::atomic<uint64_t> delivered;
   std::atomic<uint64_t> dropped_at_close;
@@ -146,6 +149,29 @@ int32_t post(uint64_t h, uint32_t kind, double payload) noexcept;
 // kOk if live, else the status post would return before queueing (no counts).
 int32_t check_live(uint64_t h) noexcept;
 size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noexcept;
+// post_bytes: see hr_api_v1::post_bytes.
+int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) noexcept;
+
+// Byte events in an owner's queue: an hr::Event with size > 0 owns a
+// malloc'd buffer of `size` bytes whose address is stored in the bits of
+// `payload` (size == 0: a numeric event, payload is the number). Whoever
+// takes such an event out of the queue frees the buffer: on_async after
+// copying it into the arena, close_event_path when dropping it. post_many
+// always queues size 0, so only post_bytes creates byte events.
+inline double pack_bytes(void* buf) noexcept {
+  const uint64_t bits = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(buf));
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
+}
+inline void* unpack_bytes(double payload) noexcept {
+  uint64_t bits;
+  std::memcpy(&bits, &payload, sizeof bits);
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(bits));
+}
+inline void free_event(const hr::Event& e) noexcept {
+  if (e.size != 0) std::free(unpack_bytes(e.payload));
+}
 
 const hr_api_v1* api_table() noexcept;
 
@@ -168,12 +194,16 @@ const hr_api_v1* api_table() noexcept;
 struct EventPath {
   uv_async_t async;  // first member: async.data also points here
   hr::EventQueue queue;
+  // Most bytes a post_bytes event may carry on this path: min(HR_MAX_BYTES,
+  // arena length), 0 without an arena. Set before the path is published.
+  uint32_t max_bytes = 0;
   alignas(64) std::atomic<bool> scheduled{false};  // a wake-up is pending or running
   // --- the JS thread only (own cache line: producers never write near it) ---
   alignas(64) uint32_t owner = 0;
   EnvData* env_data = nullptr;
   napi_ref callback = nullptr;
   napi_ref batch = nullptr;
+  napi_ref arena = nullptr;  // Uint8Array the bytes of byte events are copied to (or null)
   napi_async_context context = nullptr;
   size_t batch_max = 0;
   bool closing = false;
@@ -197,7 +227,8 @@ struct EnvData {
 // Creates and publishes an event path. Returns nullptr and sets *why on error.
 EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
                            napi_value batch, size_t batch_max,
-                           napi_value callback, const char** why);
+                           napi_value callback, napi_value arena, size_t arena_length,
+                           const char** why);
 // Unpublishes, waits out producers, drops (and counts) queued events, and
 // uv_closes the async handle; the path is freed by its close callback.
 void close_event_path(EnvData* ed, OwnerSlot& s);

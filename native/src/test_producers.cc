@@ -9,6 +9,11 @@
 //     posts the same event again until the status is not queue_full.
 //     chunk > 1 (up to 65536) posts through the C ABI's post_many, `chunk`
 //     events per call (failed queue_full events re-posted in order).
+//     bytes > 0 (chunk ignored) mixes in byte events through the C ABI's
+//     post_bytes: event i with i % 3 == 2 is numeric (payload i), the others
+//     carry max(bytes, 8) bytes: u32 LE i, then t, then byte j = (i + j) & 255.
+//   test_post_bytes(handle, kind, bytes: Uint8Array) -> status
+//     One api->post_bytes from the JS thread (copies the bytes).
 //   test_producers_done(id) -> boolean      all threads finished
 //   test_join_producers(id) -> { ok, stale, closed, full, invalid, posted, retries }
 //     Joins (blocking the JS thread) and frees the group. posted = events
@@ -43,6 +48,7 @@ struct ProducerGroup {
   uint32_t kind_base = 0;
   bool retry_full = false;
   uint32_t chunk = 1;
+  uint32_t bytes = 0;
   std::vector<std::thread> threads;
   std::unique_ptr<ProducerCounts[]> counts;
   std::atomic<uint32_t> running{0};
@@ -58,6 +64,35 @@ void count_status(ProducerCounts& c, int32_t st) {
     case HR_STATUS_QUEUE_FULL: ++c.full; break;
     case HR_STATUS_INVALID_HANDLE: ++c.invalid; break;
     default: ++c.other; break;
+  }
+}
+
+// Numeric and byte events interleaved (see the top of the file).
+void produce_bytes(ProducerGroup* g, ProducerCounts& c, uint32_t kind, uint32_t t) {
+  const hr_api_v1* api = api_table();
+  const size_t n = g->handles.size();
+  const uint32_t size = std::max<uint32_t>(g->bytes, 8);
+  std::vector<uint8_t> buf(size);
+  size_t next = 0;
+  for (uint32_t i = 0; i < g->events; ++i) {
+    const uint64_t h = g->handles[next];
+    if (++next == n) next = 0;
+    const bool numeric = i % 3 == 2;
+    if (!numeric) {
+      for (uint32_t j = 0; j < 4; ++j) buf[j] = static_cast<uint8_t>(i >> (8 * j));
+      buf[4] = static_cast<uint8_t>(t);
+      for (uint32_t j = 5; j < size; ++j) buf[j] = static_cast<uint8_t>(i + j);
+    }
+    auto once = [&]() {
+      return numeric ? api->post(h, kind, static_cast<double>(i)) : api->post_bytes(h, kind, buf.data(), size);
+    };
+    int32_t st = once();
+    while (st == HR_STATUS_QUEUE_FULL && g->retry_full) {
+      ++c.retries;
+      std::this_thread::yield();
+      st = once();
+    }
+    count_status(c, st);
   }
 }
 
@@ -112,7 +147,9 @@ void produce_chunked(ProducerGroup* g, ProducerCounts& c, uint32_t kind) {
 void produce(ProducerGroup* g, uint32_t t) {
   ProducerCounts& c = g->counts[t];
   const uint32_t kind = g->kind_base + t;
-  if (g->chunk > 1) {
+  if (g->bytes > 0) {
+    produce_bytes(g, c, kind, t);
+  } else if (g->chunk > 1) {
     produce_chunked(g, c, kind);
   } else {
     produce_single(g, c, kind);
@@ -170,6 +207,9 @@ Napi::Value StartProducers(const Napi::CallbackInfo& info) {
   if (info.Length() > 5 && info[5].IsNumber()) {
     g->chunk = std::max<uint32_t>(1, std::min<uint32_t>(info[5].As<Napi::Number>().Uint32Value(), 65536));
   }
+  if (info.Length() > 6 && info[6].IsNumber()) {
+    g->bytes = std::min<uint32_t>(info[6].As<Napi::Number>().Uint32Value(), 1u << 20);
+  }
   g->counts.reset(new ProducerCounts[threads]);
   g->running.store(threads, std::memory_order_relaxed);
   try {
@@ -182,6 +222,21 @@ Napi::Value StartProducers(const Napi::CallbackInfo& info) {
   }
   ed->groups.push_back(g);
   return Napi::Number::New(env, g->id);
+}
+
+Napi::Value PostBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    return fail(env, "ERR_INVALID_ARG_TYPE", "test_post_bytes(handle, kind, bytes: Uint8Array)");
+  }
+  const double d = info[0].As<Napi::Number>().DoubleValue();
+  const uint64_t h = (d >= 1 && d <= 9007199254740991.0) ? static_cast<uint64_t>(d) : 0;
+  Napi::Uint8Array bytes = info[2].As<Napi::Uint8Array>();
+  const size_t n = bytes.ElementLength();
+  const uint32_t size = n > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(n);
+  return Napi::Number::New(env, api_table()->post_bytes(h, info[1].As<Napi::Number>().Uint32Value(),
+                                                        bytes.Data(), size));
 }
 
 Napi::Value ProducersDone(const Napi::CallbackInfo& info) {
@@ -238,6 +293,7 @@ napi_status define_test_functions(napi_env env, napi_value exports) {
   Napi::Env e(env);
   Napi::Object o(env, exports);
   o.Set("test_start_producers", Napi::Function::New(e, StartProducers, "test_start_producers"));
+  o.Set("test_post_bytes", Napi::Function::New(e, PostBytes, "test_post_bytes"));
   o.Set("test_producers_done", Napi::Function::New(e, ProducersDone, "test_producers_done"));
   o.Set("test_join_producers", Napi::Function::New(e, JoinProducers, "test_join_producers"));
   return e.IsExceptionPending() ? napi_pending_exception : napi_ok;

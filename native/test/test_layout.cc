@@ -199,14 +199,15 @@ TEST(status_values_and_names) {
   CHECK_EQ(static_cast<int32_t>(hr::Status::kQueueFull), 5);
   CHECK_EQ(static_cast<int32_t>(hr::Status::kVersionMismatch), 6);
   CHECK_EQ(static_cast<int32_t>(hr::Status::kNotAttached), 7);
+  CHECK_EQ(static_cast<int32_t>(hr::Status::kPayloadTooLarge), 8);
   CHECK_EQ(sizeof(hr::Status), sizeof(int32_t));
   const std::string names[] = {"ok",           "invalid_handle",  "stale_handle",
                                "foreign_handle", "registry_closed", "queue_full",
-                               "version_mismatch", "not_attached"};
-  for (int i = 0; i < 8; ++i) {
+                               "version_mismatch", "not_attached", "payload_too_large"};
+  for (int i = 0; i < 9; ++i) {
     CHECK_EQ(std::string(hr::status_name(static_cast<hr::Status>(i))), names[i]);
   }
-  CHECK_EQ(std::string(hr::status_name(static_cast<hr::Status>(8))), "unknown");
+  CHECK_EQ(std::string(hr::status_name(static_cast<hr::Status>(9))), "unknown");
   CHECK_EQ(std::string(hr::status_name(static_cast<hr::Status>(-1))), "unknown");
 }
 

@@ -229,6 +229,29 @@ static void run_push_many(size_t capacity) {
   for (int t = 0; t < kProducers; ++t) CHECK_EQ(next[t], kPerProducer);
 }
 
+// A sink returning bool: false leaves the item queued and ends the call.
+TEST(consume_with_bool_sink_stops_and_keeps_the_item) {
+  hr::EventQueue q(8);
+  for (uint64_t i = 0; i < 6; ++i) CHECK(q.try_push(Ev(i)) == hr::Status::kOk);
+  std::vector<uint64_t> got;
+  size_t n = q.consume(10, [&](const hr::Event& e, size_t i) noexcept {
+    if (e.payload == 3.0) return false;
+    CHECK_EQ(i, got.size());
+    got.push_back(static_cast<uint64_t>(e.payload));
+    return true;
+  });
+  CHECK_EQ(n, size_t{3});
+  CHECK_EQ(q.approx_size(), size_t{3});
+  n = q.consume(10, [&](const hr::Event& e, size_t) noexcept {
+    got.push_back(static_cast<uint64_t>(e.payload));
+    return true;
+  });
+  CHECK_EQ(n, size_t{3});
+  CHECK_EQ(got.size(), size_t{6});
+  for (uint64_t i = 0; i < 6; ++i) CHECK_EQ(got[i], i);
+  CHECK_EQ(q.consume(10, [](const hr::Event&, size_t) noexcept { return false; }), size_t{0});
+}
+
 TEST(mpsc_push_many_and_consume_keep_order_small_ring) { run_push_many(64); }
 TEST(mpsc_push_many_and_consume_keep_order_large_ring) { run_push_many(1024); }
 
