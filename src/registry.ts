@@ -96,8 +96,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private state = new Int32Array(0)
   private pageBlock: number[] = []
   private pageShard: number[] = []
-  // Per shard: head of the free list (page << 8 | offset, -1 = empty), bump page and offset, live count.
-  private freeHead = -1 // free list of released slots, through the value cells
+  // Released slots, LIFO through the value cells (page << 8 | offset, -1 = empty).
+  private freeHead = -1
+  // Per shard: the page new slots come from, and the next never-used offset in it.
   private readonly shardPage: Int32Array
   private readonly shardNext: Int32Array
   private counter = 0
@@ -344,6 +345,10 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    */
   private deliver(records: Float64Array, count: number): void {
     const handler = this.handler
+    if (handler === undefined) {
+      this.eventCounts.droppedReleased += count
+      return
+    }
     const arena = this.arena
     let dropped = 0
     let firstError: unknown
@@ -358,13 +363,19 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
           const r = 4 * i
           const h = records[r]
           let at = this.find(h)
-          if (at < 0) at = this.locate(h) // weak entries take the slow path
-          if (at < 0 || handler === undefined) {
-            dropped++
-            continue
+          let value: unknown
+          if (at >= 0) {
+            value = this.vals[at] // live, strong
+          } else {
+            at = this.locate(h) // weak entries take the slow path
+            if (at < 0) {
+              dropped++
+              continue
+            }
+            value = this.valueAt(at)
           }
           const size = records[r + 3]
-          handler(this.valueAt(at) as T, records[r + 1],
+          handler(value as T, records[r + 1],
             size === 0 ? records[r + 2] : new Uint8Array(arena!, records[r + 2], size), h as Handle<T>)
         }
       } catch (err) {
