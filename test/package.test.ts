@@ -40,6 +40,8 @@ function checkContents(files: string[]): void {
   }
   const banned = /^(test|bench|build|examples|scripts|src|\.ci|\.git|native\/test)\/|(^|\/)node_modules\/|\.tgz$|^(tsconfig\.json|vitest\.config\.ts|package-lock\.json)$/
   expect(files.filter((f) => banned.test(f))).toEqual([])
+  // Source maps would point at src/*.ts, which is not shipped.
+  expect(files.filter((f) => f.endsWith('.map'))).toEqual([])
   // Only the listed top-level entries (npm adds package.json itself).
   const allowed = new Set(['dist', 'native', 'binding.gyp', 'prebuilds', 'docs', 'README.md', 'package.json', 'LICENSE'])
   expect(files.map((f) => f.split('/')[0]).filter((top) => !allowed.has(top))).toEqual([])
