@@ -188,72 +188,66 @@ void synchronize(OwnerSlot& s) noexcept {
   }
 }
 
-int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
+// The checks every entry point shares: route h to its owner, hold the
+// owner's in-flight guard, admit (owner open, route unchanged), check the
+// slot is live; then run `then(owner)` still under the guard. `posting`
+// counts drops in the owner's stats (check_live counts nothing).
+template <typename Then>
+int32_t with_live_handle(uint64_t h, bool posting, Then&& then) noexcept {
   int32_t w0 = 0;
-  int32_t st = locate(h, &w0, true);
+  int32_t st = locate(h, &w0, posting);
   if (st != kOk) return st;
   OwnerSlot& s = g_owners[owner_of_route(w0)];
   InflightGuard guard(s);
-  st = admit(s, block_of(h), w0, true);
+  st = admit(s, block_of(h), w0, posting);
   if (st != kOk) return st;
   st = liveness(s.region.load(std::memory_order_seq_cst), h, w0);
   if (st != kOk) {
-    count_liveness_drop(s, st);
+    if (posting) count_liveness_drop(s, st);
     return st;
   }
-  EventPath* p = s.events.load(std::memory_order_seq_cst);
-  st = push(s, p, hr::Event{h, kind, 0, payload});
-  if (st == kOk) wake(p);
-  return st;
+  return then(s);
+}
+
+int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
+  return with_live_handle(h, true, [&](OwnerSlot& s) noexcept {
+    EventPath* p = s.events.load(std::memory_order_seq_cst);
+    const int32_t st = push(s, p, hr::Event{h, kind, 0, payload});
+    if (st == kOk) wake(p);
+    return st;
+  });
 }
 
 int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) noexcept {
   if (size == 0) return post(h, kind, 0.0);
-  int32_t w0 = 0;
-  int32_t st = locate(h, &w0, true);
-  if (st != kOk) return st;
-  OwnerSlot& s = g_owners[owner_of_route(w0)];
-  InflightGuard guard(s);
-  st = admit(s, block_of(h), w0, true);
-  if (st != kOk) return st;
-  st = liveness(s.region.load(std::memory_order_seq_cst), h, w0);
-  if (st != kOk) {
-    count_liveness_drop(s, st);
+  return with_live_handle(h, true, [&](OwnerSlot& s) noexcept {
+    EventPath* p = s.events.load(std::memory_order_seq_cst);
+    if (p == nullptr) {
+      s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
+      return kClosedSt;
+    }
+    if (size > p->max_bytes) {
+      s.dropped_too_large.fetch_add(1, std::memory_order_relaxed);
+      return kTooLarge;
+    }
+    void* buf = std::malloc(size);
+    if (buf == nullptr) {
+      s.dropped_full.fetch_add(1, std::memory_order_relaxed);
+      return kFull;
+    }
+    std::memcpy(buf, data, size);
+    const int32_t st = push(s, p, hr::Event{h, kind, size, pack_bytes(buf)});
+    if (st == kOk) {
+      wake(p);
+    } else {
+      std::free(buf);  // not queued: still ours
+    }
     return st;
-  }
-  EventPath* p = s.events.load(std::memory_order_seq_cst);
-  if (p == nullptr) {
-    s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
-    return kClosedSt;
-  }
-  if (size > p->max_bytes) {
-    s.dropped_too_large.fetch_add(1, std::memory_order_relaxed);
-    return kTooLarge;
-  }
-  void* buf = std::malloc(size);
-  if (buf == nullptr) {
-    s.dropped_full.fetch_add(1, std::memory_order_relaxed);
-    return kFull;
-  }
-  std::memcpy(buf, data, size);
-  st = push(s, p, hr::Event{h, kind, size, pack_bytes(buf)});
-  if (st == kOk) {
-    wake(p);
-  } else {
-    std::free(buf);  // not queued: still ours
-  }
-  return st;
+  });
 }
 
 int32_t check_live(uint64_t h) noexcept {
-  int32_t w0 = 0;
-  int32_t st = locate(h, &w0, false);
-  if (st != kOk) return st;
-  OwnerSlot& s = g_owners[owner_of_route(w0)];
-  InflightGuard guard(s);
-  st = admit(s, block_of(h), w0, false);
-  if (st != kOk) return st;
-  return liveness(s.region.load(std::memory_order_seq_cst), h, w0);
+  return with_live_handle(h, false, [](OwnerSlot&) noexcept { return kOk; });
 }
 
 size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noexcept {
