@@ -316,7 +316,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       if ((st & L.S_LIVE) === 0) continue
       let v = this.vals[at]
       if ((st & L.S_WEAK) !== 0 && (v = (v as WeakRef<object>).deref()) === undefined) continue
-      yield [((st >>> 2) * L.SLOT_SPAN + (this.pageBlock[at >>> L.OFFSET_BITS] << L.OFFSET_BITS) + (at & L.OFFSET_MASK)) as Handle<T>, v as T]
+      yield [this.handleAt(at, st) as Handle<T>, v as T]
     }
   }
 
@@ -446,6 +446,11 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.vals[at] = value
     this.state[at] = (st & ~3) | liveBits
     this.issued++
+    return this.handleAt(at, st)
+  }
+
+  /** The handle of local slot `at` whose state word is `st` (its generation, its page's block). */
+  private handleAt(at: number, st: number): number {
     return (st >>> 2) * L.SLOT_SPAN + (this.pageBlock[at >>> L.OFFSET_BITS] << L.OFFSET_BITS) + (at & L.OFFSET_MASK)
   }
 
