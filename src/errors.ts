@@ -3,13 +3,36 @@
 
 const PREFIX = 'handle-registry: '
 
+/** The `code` of every error this package throws. */
+export type HandleRegistryErrorCode =
+  | 'ERR_HANDLE_INVALID' | 'ERR_HANDLE_STALE' | 'ERR_HANDLE_FOREIGN' | 'ERR_HANDLE_COLLECTED'
+  | 'ERR_REGISTRY_CLOSED' | 'ERR_DOMAIN_EXHAUSTED' | 'ERR_INVALID_OPTION' | 'ERR_NATIVE_UNAVAILABLE'
+  | 'ERR_ILLEGAL_CONSTRUCTOR'
+
 /** Base class of every error thrown by handle-registry. */
 export class HandleRegistryError extends Error {
-  readonly code: string
-  constructor(code: string, message: string) {
+  readonly code: HandleRegistryErrorCode
+  constructor(code: HandleRegistryErrorCode, message: string) {
     super(PREFIX + message)
     this.code = code
     this.name = new.target.name
+  }
+}
+
+/**
+ * A value as an error message quotes it: numbers as they are, anything else
+ * with its type, so `"16" (a string)` never reads as the number 16.
+ */
+export function describeValue(v: unknown): string {
+  switch (typeof v) {
+    case 'number': return Object.is(v, -0) ? '-0' : String(v)
+    case 'string': return `${JSON.stringify(v)} (a string)`
+    case 'bigint': return `${v}n (a bigint)`
+    case 'boolean': return `${v} (a boolean)`
+    case 'undefined': return 'undefined'
+    case 'symbol': return 'a symbol'
+    case 'function': return 'a function'
+    default: return v === null ? 'null' : Array.isArray(v) ? 'an array' : 'an object'
   }
 }
 
@@ -88,11 +111,23 @@ export class InvalidOptionError extends HandleRegistryError {
   }
 }
 
-/** A feature that needs the native addon was used while the addon is not loaded. */
+/**
+ * A feature that needs the native domain was used on a registry without it:
+ * `reason` says which of the cases it is (addon not loaded and why, disabled
+ * by HANDLE_REGISTRY_NO_NATIVE=1, or a registry on a HandleDomain.create()
+ * domain while the addon is loaded).
+ */
 export class NativeUnavailableError extends HandleRegistryError {
   declare readonly code: 'ERR_NATIVE_UNAVAILABLE'
-  constructor(what: string, cause?: Error) {
-    super('ERR_NATIVE_UNAVAILABLE', `${what} needs the native addon, which is not loaded` +
-      (cause ? ` (${cause.message.split('\n')[0]})` : ' (HANDLE_REGISTRY_NO_NATIVE=1, or a registry on a HandleDomain.create() domain)'))
+  constructor(what: string, reason: string) {
+    super('ERR_NATIVE_UNAVAILABLE', `${what} needs the native domain: ${reason}`)
+  }
+}
+
+/** `new HandleDomain()`: domains come from HandleDomain.default, create() or attach(). */
+export class IllegalConstructorError extends HandleRegistryError {
+  declare readonly code: 'ERR_ILLEGAL_CONSTRUCTOR'
+  constructor(what: string, instead: string) {
+    super('ERR_ILLEGAL_CONSTRUCTOR', `${what} has no public constructor: use ${instead}`)
   }
 }

@@ -1,6 +1,6 @@
 // handle-registry: stable integer handles for JS values (see README.md).
 export { HandleRegistry } from './registry'
-export type { EventHandler, EventOptions, EventStats, Handle, RegistryOptions, RegistryStats, ScopedHandle } from './registry'
+export type { EventErrorHandler, EventHandler, EventOptions, EventStats, Handle, RegistryOptions, RegistryStats, ScopedHandle } from './registry'
 import { HandleDomain } from './domain'
 export { HandleDomain }
 export type { HandleOwner } from './domain'
@@ -8,9 +8,9 @@ export { decodeHandle, HANDLE_LAYOUT } from './layout'
 export type { DecodedHandle } from './layout'
 export {
   HandleRegistryError, InvalidHandleError, StaleHandleError, ForeignHandleError, CollectedHandleError,
-  RegistryClosedError, DomainExhaustedError, InvalidOptionError, NativeUnavailableError,
+  RegistryClosedError, DomainExhaustedError, InvalidOptionError, NativeUnavailableError, IllegalConstructorError,
 } from './errors'
-export { nativeBinding as _nativeBinding } from './native'
+export type { HandleRegistryErrorCode } from './errors'
 
 /** Whether the native addon is loaded (events from native threads, process-wide domain). */
 export function hasNative(): boolean {

@@ -1,46 +1,81 @@
-// The handle bit layout and the domain memory layout (docs/design.md).
-// native/include/handle_registry.h carries the same numbers.
+// The handle bit layout and the domain memory layout (docs/design.md): one
+// table, `L`. tsc inlines a const enum's members as literals, so the hot paths
+// pay no property load per constant. The named exports below are aliases of
+// the table for readers and tests; test/layout.test.ts compares every value
+// with the C++ headers (native/test/layout_dump.cc).
 import { InvalidHandleError } from './errors'
 
-export const SLOT_BITS = 28
-export const OFFSET_BITS = 8
-export const BLOCK_BITS = 20
-export const GEN_BITS = 25
-export const SLOT_SPAN = 2 ** SLOT_BITS // gen multiplier
-export const SLOT_MASK = SLOT_SPAN - 1
-export const BLOCK_SIZE = 1 << OFFSET_BITS
-export const OFFSET_MASK = BLOCK_SIZE - 1
-export const GEN_MAX = 2 ** GEN_BITS - 1
-/** Handles below this are V8 Smis on x64: slots' first 8 generations. */
-export const SMI_LIMIT = 2 ** 31
-export const MAX_OWNERS = 4095
-export const MAX_BLOCKS = 2 ** BLOCK_BITS
+export const enum L {
+  // Handle: gen * 2^28 + slot, slot = block << 8 | offset.
+  SLOT_BITS = 28,
+  OFFSET_BITS = 8,
+  BLOCK_BITS = 20,
+  GEN_BITS = 25,
+  SLOT_SPAN = 1 << SLOT_BITS, // the generation's multiplier
+  SLOT_MASK = SLOT_SPAN - 1,
+  BLOCK_SIZE = 1 << OFFSET_BITS,
+  OFFSET_MASK = BLOCK_SIZE - 1,
+  GEN_MAX = (1 << GEN_BITS) - 1,
+  MAX_OWNERS = 4095,
+  MAX_BLOCKS = 1 << BLOCK_BITS,
 
-// Domain words (Int32 indexes).
-export const W_MAGIC = 0
-export const W_VERSION = 1
-export const W_NEXT_BLOCK = 2
-export const W_OWNER_HINT = 3
-export const W_LIVE_OWNERS = 4
-export const OWNERS_BASE = 16
-export const BLOCKS_BASE = OWNERS_BASE + 4096
-export const DOMAIN_WORDS = BLOCKS_BASE + 2 * MAX_BLOCKS
-export const MAGIC = 0x48524731
-export const LAYOUT_VERSION = 1
+  // Domain words (Int32 indexes).
+  W_MAGIC = 0,
+  W_VERSION = 1,
+  W_NEXT_BLOCK = 2,
+  W_OWNER_HINT = 3,
+  W_LIVE_OWNERS = 4,
+  OWNERS_BASE = 16,
+  BLOCKS_BASE = OWNERS_BASE + MAX_OWNERS + 1,
+  DOMAIN_WORDS = BLOCKS_BASE + 2 * MAX_BLOCKS,
+  MAGIC = 0x48524731, // "HRG1"
+  LAYOUT_VERSION = 1,
 
-// Block word 0: owner << 19 | local page index; 0 when unclaimed or retired.
-export const PAGE_BITS = 19
-export const PAGE_MASK = (1 << PAGE_BITS) - 1
-// Block word 1: CLAIMED | RETIRED | shard << 12 | owner.
-export const B_CLAIMED = 1 << 30
-export const B_RETIRED = 1 << 29
-export const B_OWNER_MASK = 0xfff
-export const B_SHARD_SHIFT = 12
-export const B_SHARD_MASK = 0xff
+  // Block word 0: owner << 19 | local page index; 0 when unclaimed or retired.
+  PAGE_BITS = 19,
+  PAGE_MASK = (1 << PAGE_BITS) - 1,
+  // Block word 1: CLAIMED | RETIRED | shard << 12 | owner.
+  B_CLAIMED = 1 << 30,
+  B_RETIRED = 1 << 29,
+  B_OWNER_MASK = 0xfff,
+  B_SHARD_SHIFT = 12,
+  B_SHARD_MASK = 0xff,
 
-// Slot state word: gen << 2 | weak << 1 | live.
-export const S_LIVE = 1
-export const S_WEAK = 2
+  // Slot state word: gen << 2 | weak << 1 | live.
+  S_LIVE = 1,
+  S_WEAK = 2,
+}
+
+export const SLOT_BITS = L.SLOT_BITS
+export const OFFSET_BITS = L.OFFSET_BITS
+export const BLOCK_BITS = L.BLOCK_BITS
+export const GEN_BITS = L.GEN_BITS
+export const SLOT_SPAN = L.SLOT_SPAN
+export const SLOT_MASK = L.SLOT_MASK
+export const BLOCK_SIZE = L.BLOCK_SIZE
+export const OFFSET_MASK = L.OFFSET_MASK
+export const GEN_MAX = L.GEN_MAX
+export const MAX_OWNERS = L.MAX_OWNERS
+export const MAX_BLOCKS = L.MAX_BLOCKS
+export const W_MAGIC = L.W_MAGIC
+export const W_VERSION = L.W_VERSION
+export const W_NEXT_BLOCK = L.W_NEXT_BLOCK
+export const W_OWNER_HINT = L.W_OWNER_HINT
+export const W_LIVE_OWNERS = L.W_LIVE_OWNERS
+export const OWNERS_BASE = L.OWNERS_BASE
+export const BLOCKS_BASE = L.BLOCKS_BASE
+export const DOMAIN_WORDS = L.DOMAIN_WORDS
+export const MAGIC = L.MAGIC
+export const LAYOUT_VERSION = L.LAYOUT_VERSION
+export const PAGE_BITS = L.PAGE_BITS
+export const PAGE_MASK = L.PAGE_MASK
+export const B_CLAIMED = L.B_CLAIMED
+export const B_RETIRED = L.B_RETIRED
+export const B_OWNER_MASK = L.B_OWNER_MASK
+export const B_SHARD_SHIFT = L.B_SHARD_SHIFT
+export const B_SHARD_MASK = L.B_SHARD_MASK
+export const S_LIVE = L.S_LIVE
+export const S_WEAK = L.S_WEAK
 
 /** The fields of a handle, as laid out in docs/design.md. */
 export interface DecodedHandle {
@@ -59,7 +94,7 @@ export function malformed(h: unknown): string | undefined {
   if (typeof h !== 'number') return `expected a number, got ${typeof h}`
   if (!Number.isSafeInteger(h)) return 'expected a safe integer'
   if (h < 1) return 'handles are positive (0 is never a handle)'
-  if ((h % SLOT_SPAN) >>> OFFSET_BITS === 0) return 'block 0 is never issued'
+  if ((h % L.SLOT_SPAN) >>> L.OFFSET_BITS === 0) return 'block 0 is never issued'
   return undefined
 }
 
@@ -67,37 +102,6 @@ export function malformed(h: unknown): string | undefined {
 export function decodeHandle(h: number): DecodedHandle {
   const why = malformed(h)
   if (why !== undefined) throw new InvalidHandleError(h, why)
-  const slot = h % SLOT_SPAN
-  return { slot, block: slot >>> OFFSET_BITS, offset: slot & OFFSET_MASK, generation: (h - slot) / SLOT_SPAN }
-}
-
-/** MurmurHash3's 32-bit finaliser: spreads sequential counters over shards. */
-export function fmix32(x: number): number {
-  x ^= x >>> 16
-  x = Math.imul(x, 0x85ebca6b)
-  x ^= x >>> 13
-  x = Math.imul(x, 0xc2b2ae35)
-  x ^= x >>> 16
-  return x >>> 0
-}
-
-/**
- * The same numbers as a const enum, which tsc inlines as literals: the hot
- * paths in registry.ts use these so V8 does no property load per constant.
- */
-export const enum L {
-  SLOT_SPAN = 268435456, // 2^28
-  SLOT_MASK = 268435455,
-  OFFSET_BITS = 8,
-  OFFSET_MASK = 255,
-  BLOCK_SIZE = 256,
-  GEN_MAX = 33554431, // 2^25 - 1
-  BLOCKS_BASE = 4112,
-  PAGE_BITS = 19,
-  PAGE_MASK = 524287,
-  S_LIVE = 1,
-  S_WEAK = 2,
-  B_CLAIMED = 1073741824,
-  B_RETIRED = 536870912,
-  B_OWNER_MASK = 4095,
+  const slot = h % L.SLOT_SPAN
+  return { slot, block: slot >>> L.OFFSET_BITS, offset: slot & L.OFFSET_MASK, generation: (h - slot) / L.SLOT_SPAN }
 }

@@ -51,6 +51,14 @@ export function nativeBinding(): NativeBinding | null {
   return loaded
 }
 
+/** Why the addon is not loaded, with the fix, for ERR_NATIVE_UNAVAILABLE messages. */
+export function whyNoNative(): string {
+  if (nativeBinding() !== null) return 'the native addon is loaded'
+  if (loadError === undefined) return 'the native addon is disabled by HANDLE_REGISTRY_NO_NATIVE=1'
+  return `the native addon did not load (${loadError.message.split('\n')[0]}); ` +
+    'install a C++ toolchain, then run `npm rebuild handle-registry`'
+}
+
 /** Why the addon did not load, if it did not. */
 export function nativeLoadError(): Error | undefined {
   nativeBinding()

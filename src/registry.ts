@@ -1,13 +1,20 @@
 // HandleRegistry: integer handles for JS values, sharded, generation-checked.
-// Layout and invariants: docs/design.md.
+// Layout and invariants: docs/design.md. Events live in events.ts, the
+// domain's memory in backends.ts. This file is about 500 lines on purpose: the
+// hot path (find, insert, free) and the slow paths that classify a failed
+// lookup read the same private slot storage, and keeping them in one class
+// lets V8 inline them (splitting them into modules measured slower).
 import { inspect } from 'node:util'
 import { HandleDomain } from './domain'
-import { nativeLoadError, type NativeEventStats } from './native'
 import {
-  CollectedHandleError, DomainExhaustedError, NativeUnavailableError, ForeignHandleError, InvalidHandleError, InvalidOptionError,
-  RegistryClosedError, StaleHandleError,
+  CollectedHandleError, DomainExhaustedError, ForeignHandleError, InvalidHandleError, InvalidOptionError,
+  RegistryClosedError, StaleHandleError, describeValue,
 } from './errors'
+import { EventChannel, NOT_LIVE, type EventHandler, type EventOptions, type EventStats } from './events'
 import { L, malformed } from './layout'
+import { checkOptions, integerOption } from './options'
+
+export type { EventErrorHandler, EventHandler, EventOptions, EventStats } from './events'
 
 declare const brand: unique symbol
 /** An integer that stands for a registered value of type T. */
@@ -33,33 +40,10 @@ export interface RegistryStats {
   invalidLookups: number
   /** Weak values found garbage-collected. */
   collected: number
-  /** Native event counters; undefined until `onEvent` was called. */
+  /** Native event counters; undefined until `onEvent` was called. After offEvent() or close(): the final ones. */
   events?: EventStats
   /** Slots retired because their generation ran out. */
   retired: number
-}
-
-/**
- * Receives native events: the handle's value, the event kind and its payload:
- * a number (api->post, api->post_many), or for byte events (api->post_bytes) a
- * Uint8Array view that is valid only during this call (the next batch
- * overwrites its memory): copy it (`payload.slice()`) to keep it.
- */
-export type EventHandler<T> = (value: T, kind: number, payload: number | Uint8Array, handle: Handle<T>) => void
-
-export interface EventOptions {
-  /** Bound of the native queue; a post to a full queue returns QUEUE_FULL. Default 65536. */
-  capacity?: number
-  /** Events delivered per boundary crossing. Default 4096. */
-  batch?: number
-}
-
-/** Event counters: native ones (posted, dropped at the source) and those counted in JS. */
-export interface EventStats extends NativeEventStats {
-  /** Events whose handle was released between post and delivery; not given to the handler. */
-  droppedReleased: number
-  /** Handler calls. */
-  handled: number
 }
 
 /** Returned by `registry.scope(value)`: releases the handle when disposed (`using`). */
@@ -77,8 +61,7 @@ const E_COLLECTED = -4
 const E_CLOSED = -5
 
 const DEFAULT_SHARDS = 16
-// Bytes of the buffer byte events are copied into for one batch (>= HR_MAX_BYTES).
-const ARENA_BYTES = 1 << 20
+const OPTION_NAMES = ['shards', 'domain', 'retireAfter'] as const
 
 export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   readonly domain: HandleDomain
@@ -93,7 +76,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   // Flat storage indexed by local slot (page << 8 | offset): values, state words
   // (gen << 2 | weak << 1 | live), and per page its block and shard.
   private vals: unknown[] = []
-  private state = new Int32Array(0)
+  private state: Int32Array = new Int32Array(0)
   private pageBlock: number[] = []
   private pageShard: number[] = []
   // Released slots, LIFO through the value cells (page << 8 | offset, -1 = empty).
@@ -107,26 +90,21 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private freed = 0
   private isClosed = false
   private finalizer: FinalizationRegistry<number> | undefined
-  private handler: EventHandler<T> | undefined
-  private eventsOpen = false
-  private arena: ArrayBuffer | undefined // byte events' bytes, per batch (native writes it)
-  private readonly eventCounts = { droppedReleased: 0, handled: 0 }
+  private events: EventChannel<T> | undefined // created by the first onEvent()
   private readonly counts = {
     staleLookups: 0, foreignLookups: 0, invalidLookups: 0, collected: 0, retired: 0,
   }
 
   constructor(options: RegistryOptions = {}) {
-    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
-    const shards = options.shards ?? DEFAULT_SHARDS
-    if (!Number.isInteger(shards) || shards < 1 || shards > 256 || (shards & (shards - 1)) !== 0) {
-      throw new InvalidOptionError(`Expected the "shards" option to be a power of two from 1 to 256, got ${String(shards)}`)
-    }
-    const retireAfter = options.retireAfter ?? L.GEN_MAX + 1
-    if (!Number.isInteger(retireAfter) || retireAfter < 1 || retireAfter > L.GEN_MAX + 1) {
-      throw new InvalidOptionError(`Expected the "retireAfter" option to be an integer from 1 to ${L.GEN_MAX + 1}, got ${String(retireAfter)}`)
-    }
+    checkOptions(options, OPTION_NAMES, 'new HandleRegistry(options)')
+    const shards = integerOption(options.shards, DEFAULT_SHARDS, 'shards', 'a power of two from 1 to 256',
+      (n) => n >= 1 && n <= 256 && (n & (n - 1)) === 0)
+    const retireAfter = integerOption(options.retireAfter, L.GEN_MAX + 1, 'retireAfter', `an integer from 1 to ${L.GEN_MAX + 1}`,
+      (n) => n >= 1 && n <= L.GEN_MAX + 1)
     const domain = options.domain ?? HandleDomain.default
-    if (!(domain instanceof HandleDomain)) throw new InvalidOptionError('Expected the "domain" option to be a HandleDomain')
+    if (!(domain instanceof HandleDomain)) {
+      throw new InvalidOptionError(`Expected the "domain" option to be a HandleDomain, got ${describeValue(domain)}`)
+    }
     this.domain = domain
     this.words = domain.words
     this.shards = shards
@@ -155,7 +133,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   /** Registers an object without keeping it alive; once it is collected, `get` throws ERR_HANDLE_COLLECTED. */
   registerWeak<V extends T & object>(value: V): Handle<V> {
     if ((typeof value !== 'object' || value === null) && typeof value !== 'function') {
-      throw new InvalidOptionError(`registerWeak expects an object or function, got ${value === null ? 'null' : typeof value}`)
+      throw new InvalidOptionError(`registerWeak expects an object or function, got ${describeValue(value)}`)
     }
     if (this.isClosed) throw new RegistryClosedError('register')
     const ref = new WeakRef(value)
@@ -186,8 +164,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     return this.valueAt(at)
   }
 
-  /** Whether `h` is a live handle of this registry. Never throws. */
-  has(h: unknown): boolean {
+  /** Whether `h` is a live handle of this registry (a type guard). Never throws. */
+  has(h: unknown): h is Handle<T> {
     if (typeof h === 'number' && this.find(h) >= 0) return true
     const at = this.locate(h)
     if (at < 0) this.count(at)
@@ -225,27 +203,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    * thread; each handle is resolved first, and events for released handles are
    * dropped and counted. Calling it again replaces the handler.
    */
-  onEvent(handler: EventHandler<T>, options: EventOptions = {}): this {
-    if (typeof handler !== 'function') throw new InvalidOptionError('onEvent expects a function')
+  onEvent(handler: EventHandler<T>, options?: EventOptions): this {
     if (this.isClosed) throw new RegistryClosedError('install an event handler')
-    const native = this.domain.native
-    if (!native) throw new NativeUnavailableError('registry.onEvent', nativeLoadError())
-    const capacity = options.capacity ?? 65536
-    const batch = options.batch ?? 4096
-    if (!Number.isInteger(capacity) || capacity < 2 || capacity > 2 ** 24 || (capacity & (capacity - 1)) !== 0) {
-      throw new InvalidOptionError(`Expected the "capacity" option to be a power of two from 2 to ${2 ** 24}, got ${String(capacity)}`)
-    }
-    if (!Number.isInteger(batch) || batch < 1 || batch > 65536) {
-      throw new InvalidOptionError(`Expected the "batch" option to be an integer from 1 to 65536, got ${String(batch)}`)
-    }
-    this.handler = handler
-    if (!this.eventsOpen) {
-      const records = new Float64Array(4 * batch)
-      const arena = new Uint8Array(ARENA_BYTES)
-      this.arena = arena.buffer
-      native.open_events(this.ownerId, capacity, records, (count: number) => this.deliver(records, count), arena)
-      this.eventsOpen = true
-    }
+    ;(this.events ??= new EventChannel<T>(this, this.domain.backend, this.ownerId)).open(handler, options)
     return this
   }
 
@@ -256,19 +216,17 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    * valid for the life of the process.
    */
   get nativeApi(): bigint {
-    const native = this.domain.native
-    if (!native) throw new NativeUnavailableError('registry.nativeApi', nativeLoadError())
+    const addon = this.domain.backend.native('registry.nativeApi')
     if (this.isClosed) throw new RegistryClosedError('hand out the native API')
-    return native.api_pointer()
+    return addon.api_pointer()
   }
 
-  /** Stops native event delivery; queued events are dropped and counted. */
+  /**
+   * Stops native event delivery; queued events are dropped and counted. Inside
+   * a handler, the rest of the current batch is not delivered either.
+   */
   offEvent(): void {
-    if (!this.eventsOpen || this.isClosed) return
-    this.domain.native?.close_events(this.ownerId)
-    this.eventsOpen = false
-    this.handler = undefined
-    this.arena = undefined
+    this.events?.close()
   }
 
   /** Counters, and the live count of each shard (a scan of the slots: O(capacity), not for hot loops). */
@@ -280,9 +238,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       releases: this.freed - this.counts.collected,
       ...this.counts,
     }
-    if (this.eventsOpen && this.domain.native) {
-      stats.events = { ...this.domain.native.event_stats(this.ownerId), ...this.eventCounts }
-    }
+    const events = this.events?.stats()
+    if (events !== undefined) stats.events = events
     return stats
   }
 
@@ -290,9 +247,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   close(): void {
     if (this.isClosed) return
     this.isClosed = true
-    this.handler = undefined
-    this.eventsOpen = false
-    this.arena = undefined
+    this.events?.close() // before the owner index is released: it reads the final event counters
     this.domain.releaseOwner(this.ownerId, this.pageBlock)
     this.vals = []
     this.state = new Int32Array(0)
@@ -339,56 +294,12 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   // --- internals -----------------------------------------------------------
 
-  /**
-   * One batch from the addon: `count` records of [handle, kind, payload, size].
-   * size > 0: a byte event whose bytes are at arena[payload, payload + size).
-   */
-  private deliver(records: Float64Array, count: number): void {
-    const handler = this.handler
-    if (handler === undefined) {
-      this.eventCounts.droppedReleased += count
-      return
-    }
-    const arena = this.arena
-    let dropped = 0
-    let firstError: unknown
-    let failed = false
-    let i = 0
-    // The try wraps the whole loop (not one event): a throwing handler does not
-    // lose the rest of the batch, the loop resumes at the next event. Counts are
-    // added once per batch: every event is handled or dropped (released).
-    while (i < count) {
-      try {
-        for (; i < count; i++) {
-          const r = 4 * i
-          const h = records[r]
-          let at = this.find(h)
-          let value: unknown
-          if (at >= 0) {
-            value = this.vals[at] // live, strong
-          } else {
-            at = this.locate(h) // weak entries take the slow path
-            if (at < 0) {
-              dropped++
-              continue
-            }
-            value = this.valueAt(at)
-          }
-          const size = records[r + 3]
-          handler(value as T, records[r + 1],
-            size === 0 ? records[r + 2] : new Uint8Array(arena!, records[r + 2], size), h as Handle<T>)
-        }
-      } catch (err) {
-        if (!failed) firstError = err
-        failed = true
-        i++
-      }
-    }
-    const counts = this.eventCounts
-    counts.droppedReleased += dropped
-    counts.handled += count - dropped
-    // The first error surfaces as an uncaught exception, as an EventEmitter without 'error' would.
-    if (failed) process.nextTick(() => { throw firstError })
+  /** @internal for the event channel: the value of live handle `h`, weak ones included, or NOT_LIVE. */
+  eventValue(h: number): unknown {
+    let at = this.find(h)
+    if (at >= 0) return this.vals[at] // live, strong
+    at = this.locate(h) // weak entries take the slow path
+    return at >= 0 ? this.valueAt(at) : NOT_LIVE
   }
 
   /**
@@ -480,16 +391,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if (this.state.length < need) {
       // Grow by 1/8 (at least one page): little slack, amortised copies.
       const slots = Math.max(need, (this.state.length + (this.state.length >>> 3) + L.OFFSET_MASK) & ~L.OFFSET_MASK)
-      const native = this.domain.native
-      if (native) {
-        // Native memory that producer threads read for is_live; the addon copies
-        // the old words and frees the old region, so drop the old view at once.
-        this.state = new Int32Array(native.alloc_state(this.ownerId, slots))
-      } else {
-        const grown = new Int32Array(slots)
-        grown.set(this.state)
-        this.state = grown
-      }
+      // With the addon, the old view is detached: replace it at once.
+      this.state = this.domain.backend.growState(this.ownerId, this.state, slots)
     }
     if (this.vals.length < need) {
       // Grow by 1/4 ourselves: push() would grow V8's backing store by 1/2,

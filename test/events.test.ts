@@ -2,7 +2,8 @@
 // test-only producers) post to registered handles; the registry resolves each
 // handle and calls the handler in batches.
 import { describe, expect, test } from 'vitest'
-import { HandleDomain, HandleRegistry, _nativeBinding } from '../src/index'
+import { HandleDomain, HandleRegistry } from '../src/index'
+import { nativeBinding as _nativeBinding } from '../src/native' // the package entry no longer exports it
 
 interface Totals { ok: number; stale: number; closed: number; full: number; invalid: number; other: number; posted: number; retries: number }
 interface TestBinding {

@@ -1,0 +1,183 @@
+// The event channel of one registry: native events posted to its handles (from
+// any thread) arrive here in batches, are resolved to values and handed to the
+// user's handler. Validation of onEvent's arguments, the byte arena, delivery
+// and the event counters live here; the registry only resolves handles.
+import type { DomainBackend } from './backends'
+import { InvalidOptionError, describeValue } from './errors'
+import type { NativeBinding, NativeEventStats } from './native'
+import { checkOptions, integerOption } from './options'
+import type { Handle } from './registry'
+
+/**
+ * Receives native events: the handle's value, the event kind and its payload:
+ * a number (api->post, api->post_many), or for byte events (api->post_bytes) a
+ * Uint8Array view that is valid only during this call (the next batch
+ * overwrites its memory): copy it (`payload.slice()`) to keep it.
+ */
+export type EventHandler<T> = (value: T, kind: number, payload: number | Uint8Array, handle: Handle<T>) => void
+
+/** Receives what a handler threw, with the event that it threw for. */
+export type EventErrorHandler = (error: unknown, handle: Handle, kind: number) => void
+
+export interface EventOptions {
+  /** Bound of the native queue; a post to a full queue returns QUEUE_FULL. Default 65536. */
+  capacity?: number
+  /** Events delivered per boundary crossing. Default 4096. */
+  batch?: number
+  /**
+   * Called with each error a handler throws, in order, and delivery goes on.
+   * Without it, the errors of a batch are raised together after the batch as
+   * one uncaught AggregateError.
+   */
+  onError?: EventErrorHandler
+}
+
+const OPTION_NAMES = ['capacity', 'batch', 'onError'] as const
+
+/** Event counters: native ones (posted, dropped at the source) and those counted in JS. */
+export interface EventStats extends NativeEventStats {
+  /** Events whose handle was released between post and delivery; not given to the handler. */
+  droppedReleased: number
+  /** Events of a batch being delivered when offEvent() or close() ran; not given to any handler. */
+  droppedOff: number
+  /** Handler calls. */
+  handled: number
+}
+
+/** What the channel needs from its registry: the value of a live handle, or NOT_LIVE. */
+export interface EventTarget {
+  eventValue(h: number): unknown
+}
+
+/** eventValue()'s answer for a handle that is not live (released, collected, foreign, malformed). */
+export const NOT_LIVE: unique symbol = Symbol('not live')
+
+// Bytes of the buffer byte events are copied into for one batch (>= HR_MAX_BYTES).
+const ARENA_BYTES = 1 << 20
+
+/** Checks onEvent's arguments; returns the options with defaults filled in. */
+function validate(handler: unknown, options: unknown): Required<Omit<EventOptions, 'onError'>> & EventOptions {
+  if (typeof handler !== 'function') {
+    throw new InvalidOptionError(`onEvent expects a handler function, got ${describeValue(handler)}`)
+  }
+  checkOptions(options, OPTION_NAMES, 'registry.onEvent(handler, options)')
+  const o = (options ?? {}) as EventOptions
+  const capacity = integerOption(o.capacity, 65536, 'capacity', `a power of two from 2 to ${2 ** 24}`,
+    (n) => n >= 2 && n <= 2 ** 24 && (n & (n - 1)) === 0)
+  const batch = integerOption(o.batch, 4096, 'batch', 'an integer from 1 to 65536', (n) => n >= 1 && n <= 65536)
+  if (o.onError !== undefined && typeof o.onError !== 'function') {
+    throw new InvalidOptionError(`Expected the "onError" option to be a function, got ${describeValue(o.onError)}`)
+  }
+  return { capacity, batch, onError: o.onError }
+}
+
+export class EventChannel<T> {
+  private handler: EventHandler<T> | undefined
+  private onError: EventErrorHandler | undefined
+  private addon: NativeBinding | undefined // set while the native path is open
+  private records = new Float64Array(0)
+  private arena: ArrayBuffer | undefined // byte events' bytes, per batch (native writes it)
+  private final: NativeEventStats | undefined // native counters read when the path closed
+  private readonly counts = { droppedReleased: 0, droppedOff: 0, handled: 0 }
+
+  constructor(private readonly target: EventTarget, private readonly backend: DomainBackend, private readonly owner: number) {}
+
+  /** Installs `handler` (replacing the current one) and opens the native path if it is closed. */
+  open(handler: unknown, options: unknown): void {
+    const o = validate(handler, options)
+    const addon = this.backend.native('registry.onEvent')
+    this.handler = handler as EventHandler<T>
+    this.onError = o.onError
+    if (this.addon === undefined) {
+      const records = new Float64Array(4 * o.batch)
+      const arena = new Uint8Array(ARENA_BYTES)
+      addon.open_events(this.owner, o.capacity, records, (count: number) => this.deliver(count), arena)
+      this.records = records
+      this.arena = arena.buffer
+      this.addon = addon
+      this.final = undefined
+    }
+  }
+
+  /** Stops delivery: queued events are dropped (and counted natively); keeps the final counters. */
+  close(): void {
+    this.handler = undefined
+    this.onError = undefined
+    const addon = this.addon
+    if (addon === undefined) return
+    this.addon = undefined
+    addon.close_events(this.owner)
+    // Read before the owner index is released: the counters belong to the index.
+    this.final = addon.event_stats(this.owner)
+    this.arena = undefined
+  }
+
+  /** Counters of the current or last native path; undefined if none was ever opened. */
+  stats(): EventStats | undefined {
+    const native = this.addon !== undefined ? this.addon.event_stats(this.owner) : this.final
+    return native === undefined ? undefined : { ...native, ...this.counts }
+  }
+
+  /**
+   * One batch from the addon: `count` records of [handle, kind, payload, size]
+   * in `records`; size > 0: a byte event whose bytes are at arena[payload, payload + size).
+   * The handler is re-read before each event, so after offEvent(), close() or
+   * a new onEvent() inside a handler the old handler is never called again.
+   */
+  deliver(count: number): void {
+    const records = this.records
+    const arena = this.arena
+    const target = this.target
+    let errors: unknown[] | undefined
+    let dropped = 0
+    let handled = 0
+    let i = 0
+    // The try wraps the inner loop (not each event, which would cost on the hot
+    // path): after a throw the outer loop resumes at the next event.
+    while (i < count) {
+      const handler = this.handler
+      if (handler === undefined) break // offEvent() or close() during the batch
+      try {
+        for (; i < count; i++) {
+          if (this.handler !== handler) break // replaced or removed: the outer loop re-reads it
+          const r = 4 * i
+          const h = records[r]
+          const value = target.eventValue(h)
+          if (value === NOT_LIVE) {
+            dropped++
+            continue
+          }
+          const size = records[r + 3]
+          handled++
+          handler(value as T, records[r + 1], size === 0 ? records[r + 2] : new Uint8Array(arena!, records[r + 2], size), h as Handle<T>)
+        }
+      } catch (err) {
+        const onError = this.onError
+        const r = 4 * i
+        i++
+        if (onError === undefined) {
+          (errors ??= []).push(err)
+        } else {
+          try {
+            onError(err, records[r] as Handle, records[r + 1])
+          } catch (err2) {
+            (errors ??= []).push(err2)
+          }
+        }
+      }
+    }
+    const counts = this.counts
+    counts.droppedReleased += dropped
+    counts.handled += handled
+    counts.droppedOff += count - i
+    // As an EventEmitter without an 'error' listener would: the errors surface
+    // as an uncaught exception, all of them, after the whole batch was delivered.
+    if (errors !== undefined) {
+      const all = errors
+      process.nextTick(() => {
+        throw new AggregateError(all, `handle-registry: ${all.length} event handler call(s) threw in one batch ` +
+          '(pass an onError option to onEvent to receive them instead)')
+      })
+    }
+  }
+}
