@@ -18,6 +18,8 @@ export const enum L {
   GEN_MAX = (1 << GEN_BITS) - 1,
   MAX_OWNERS = 4095,
   MAX_BLOCKS = 1 << BLOCK_BITS,
+  MAX_HANDLE = 9007199254740991, // 2^53 - 1: every handle is a safe integer
+  MAX_SHARDS = 256, // shards per registry (1..256)
 
   // Domain words (Int32 indexes).
   W_MAGIC = 0,
@@ -25,9 +27,12 @@ export const enum L {
   W_NEXT_BLOCK = 2,
   W_OWNER_HINT = 3,
   W_LIVE_OWNERS = 4,
-  OWNERS_BASE = 16,
-  BLOCKS_BASE = OWNERS_BASE + MAX_OWNERS + 1,
-  DOMAIN_WORDS = BLOCKS_BASE + 2 * MAX_BLOCKS,
+  HEADER_WORDS = 16, // words 5..15 reserved (0)
+  OWNERS_BASE = HEADER_WORDS,
+  OWNER_WORDS = MAX_OWNERS + 1, // OWNERS[0..4095]; owner indexes are 1..4095
+  BLOCKS_BASE = OWNERS_BASE + OWNER_WORDS,
+  WORDS_PER_BLOCK = 2,
+  DOMAIN_WORDS = BLOCKS_BASE + WORDS_PER_BLOCK * MAX_BLOCKS,
   MAGIC = 0x48524731, // "HRG1"
   LAYOUT_VERSION = 1,
 
@@ -39,7 +44,7 @@ export const enum L {
   B_RETIRED = 1 << 29,
   B_OWNER_MASK = 0xfff,
   B_SHARD_SHIFT = 12,
-  B_SHARD_MASK = 0xff,
+  B_SHARD_MASK = 0x1ffff, // bits 12..28: the whole field (registries use 12..19)
 
   // Slot state word: gen << 2 | weak << 1 | live.
   S_LIVE = 1,
@@ -57,13 +62,18 @@ export const OFFSET_MASK = L.OFFSET_MASK
 export const GEN_MAX = L.GEN_MAX
 export const MAX_OWNERS = L.MAX_OWNERS
 export const MAX_BLOCKS = L.MAX_BLOCKS
+export const MAX_HANDLE = L.MAX_HANDLE
+export const MAX_SHARDS = L.MAX_SHARDS
 export const W_MAGIC = L.W_MAGIC
 export const W_VERSION = L.W_VERSION
 export const W_NEXT_BLOCK = L.W_NEXT_BLOCK
 export const W_OWNER_HINT = L.W_OWNER_HINT
 export const W_LIVE_OWNERS = L.W_LIVE_OWNERS
+export const HEADER_WORDS = L.HEADER_WORDS
 export const OWNERS_BASE = L.OWNERS_BASE
+export const OWNER_WORDS = L.OWNER_WORDS
 export const BLOCKS_BASE = L.BLOCKS_BASE
+export const WORDS_PER_BLOCK = L.WORDS_PER_BLOCK
 export const DOMAIN_WORDS = L.DOMAIN_WORDS
 export const MAGIC = L.MAGIC
 export const LAYOUT_VERSION = L.LAYOUT_VERSION

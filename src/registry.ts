@@ -97,8 +97,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   constructor(options: RegistryOptions = {}) {
     checkOptions(options, OPTION_NAMES, 'new HandleRegistry(options)')
-    const shards = integerOption(options.shards, DEFAULT_SHARDS, 'shards', 'a power of two from 1 to 256',
-      (n) => n >= 1 && n <= 256 && (n & (n - 1)) === 0)
+    const shards = integerOption(options.shards, DEFAULT_SHARDS, 'shards', `a power of two from 1 to ${L.MAX_SHARDS}`,
+      (n) => n >= 1 && n <= L.MAX_SHARDS && (n & (n - 1)) === 0)
     const retireAfter = integerOption(options.retireAfter, L.GEN_MAX + 1, 'retireAfter', `an integer from 1 to ${L.GEN_MAX + 1}`,
       (n) => n >= 1 && n <= L.GEN_MAX + 1)
     const domain = options.domain ?? HandleDomain.default
