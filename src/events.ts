@@ -74,10 +74,11 @@ function validate(handler: unknown, options: unknown): Required<Omit<EventOption
 export class EventChannel<T> {
   private handler: EventHandler<T> | undefined
   private onError: EventErrorHandler | undefined
-  private addon: NativeBinding | undefined // set while the native path is open
+  private addon: NativeBinding | undefined // set by the first open()
+  private isOpen = false // the native path is open
   private records = new Float64Array(0)
   private arena: ArrayBuffer | undefined // byte events' bytes, per batch (native writes it)
-  private final: NativeEventStats | undefined // native counters read when the path closed
+  private final: NativeEventStats | undefined // native counters read when the registry closed
   private readonly counts = { droppedReleased: 0, droppedOff: 0, handled: 0 }
 
   constructor(private readonly target: EventTarget, private readonly backend: DomainBackend, private readonly owner: number) {}
@@ -88,33 +89,37 @@ export class EventChannel<T> {
     const addon = this.backend.native('registry.onEvent')
     this.handler = handler as EventHandler<T>
     this.onError = o.onError
-    if (this.addon === undefined) {
+    if (!this.isOpen) {
       const records = new Float64Array(4 * o.batch)
       const arena = new Uint8Array(ARENA_BYTES)
       addon.open_events(this.owner, o.capacity, records, (count: number) => this.deliver(count), arena)
       this.records = records
       this.arena = arena.buffer
       this.addon = addon
-      this.final = undefined
+      this.isOpen = true
     }
   }
 
-  /** Stops delivery: queued events are dropped (and counted natively); keeps the final counters. */
-  close(): void {
+  /** offEvent(): stops delivery; queued events are dropped (and counted natively). */
+  off(): void {
     this.handler = undefined
     this.onError = undefined
-    const addon = this.addon
-    if (addon === undefined) return
-    this.addon = undefined
-    addon.close_events(this.owner)
-    // Read before the owner index is released: the counters belong to the index.
-    this.final = addon.event_stats(this.owner)
+    if (!this.isOpen) return
+    this.isOpen = false
+    this.addon!.close_events(this.owner)
     this.arena = undefined
+  }
+
+  /** The registry closes: off(), and keep the final native counters before its owner index is released. */
+  close(): void {
+    this.off()
+    if (this.addon !== undefined) this.final = this.addon.event_stats(this.owner)
   }
 
   /** Counters of the current or last native path; undefined if none was ever opened. */
   stats(): EventStats | undefined {
-    const native = this.addon !== undefined ? this.addon.event_stats(this.owner) : this.final
+    // Until the registry closes its owner index is ours, and so are the native counters.
+    const native = this.final ?? this.addon?.event_stats(this.owner)
     return native === undefined ? undefined : { ...native, ...this.counts }
   }
 

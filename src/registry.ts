@@ -226,7 +226,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    * a handler, the rest of the current batch is not delivered either.
    */
   offEvent(): void {
-    this.events?.close()
+    this.events?.off()
   }
 
   /** Counters, and the live count of each shard (a scan of the slots: O(capacity), not for hot loops). */
