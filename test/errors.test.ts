@@ -1,6 +1,6 @@
 // Error classes, codes and messages; the malformed / never-issued / foreign /
 // stale classification of handles.
-import { describe, test, expect } from 'vitest'
+import { describe, test, expect, expectTypeOf } from 'vitest'
 import {
   HandleRegistry,
   HandleDomain,
@@ -12,10 +12,13 @@ import {
   RegistryClosedError,
   DomainExhaustedError,
   InvalidOptionError,
+  IllegalConstructorError,
+  NativeUnavailableError,
   decodeHandle,
   HANDLE_LAYOUT,
 } from '../src/index'
-import type { Handle } from '../src/index'
+import type { Handle, HandleRegistryErrorCode } from '../src/index'
+import { nativeBinding } from '../src/native'
 import { MALFORMED, codeOf, describeValue, errorOf } from './fixtures/helpers'
 
 const GEN_UNIT = 2 ** 28
@@ -288,6 +291,76 @@ describe('stale handles -> ERR_HANDLE_STALE', () => {
     expectRejected(reg, h, 'ERR_HANDLE_STALE', StaleHandleError)
     expectRejected(reg, h + GEN_UNIT, 'ERR_HANDLE_INVALID', InvalidHandleError)
     expectRejected(reg, h + 2 * GEN_UNIT, 'ERR_HANDLE_INVALID', InvalidHandleError)
+    reg.close()
+  })
+})
+
+describe('errors a user can act on', () => {
+  test.each([
+    [{ shards: '16' }, 'Expected the "shards" option to be a power of two from 1 to 256, got "16" (a string)'],
+    [{ shards: 16n }, 'Expected the "shards" option to be a power of two from 1 to 256, got 16n (a bigint)'],
+    [{ shards: 3 }, 'Expected the "shards" option to be a power of two from 1 to 256, got 3'],
+    [{ retireAfter: '2' }, 'Expected the "retireAfter" option to be an integer from 1 to 33554432, got "2" (a string)'],
+    [{ retireAfter: true }, 'Expected the "retireAfter" option to be an integer from 1 to 33554432, got true (a boolean)'],
+    [{ domain: {} }, 'Expected the "domain" option to be a HandleDomain, got an object'],
+    [{ shard: 4 }, 'Unknown option "shard" for new HandleRegistry(options); known options: shards, domain, retireAfter'],
+    [null, 'Expected the options of new HandleRegistry(options) to be an object, got null'],
+    [5, 'Expected the options of new HandleRegistry(options) to be an object, got 5'],
+    ['x', 'Expected the options of new HandleRegistry(options) to be an object, got "x" (a string)'],
+  ])('new HandleRegistry(%o): ERR_INVALID_OPTION, the value quoted with its type', (options, message) => {
+    const e = errorOf(() => new HandleRegistry(options as never))
+    expect(e).toBeInstanceOf(InvalidOptionError)
+    expect({ code: e.code, message: e.message }).toEqual({ code: 'ERR_INVALID_OPTION', message: PREFIX + message })
+  })
+
+  test('registerWeak quotes what it got', () => {
+    const reg = new HandleRegistry({ domain: HandleDomain.create() })
+    expect(errorOf(() => reg.registerWeak('s' as never)).message)
+      .toBe(PREFIX + 'registerWeak expects an object or function, got "s" (a string)')
+    reg.close()
+  })
+
+  test('new HandleDomain() throws ERR_ILLEGAL_CONSTRUCTOR and names the factories', () => {
+    const Ctor = HandleDomain as unknown as new () => HandleDomain
+    const e = errorOf(() => new Ctor())
+    expect(e).toBeInstanceOf(IllegalConstructorError)
+    expect(e).toBeInstanceOf(HandleRegistryError)
+    expect(e.code).toBe('ERR_ILLEGAL_CONSTRUCTOR')
+    expect(e.message).toBe(PREFIX + 'HandleDomain has no public constructor: use HandleDomain.default, ' +
+      'HandleDomain.create() or HandleDomain.attach(buffer)')
+  })
+
+  test('ERR_NATIVE_UNAVAILABLE gives the true reason', () => {
+    const reg = new HandleRegistry({ domain: HandleDomain.create() })
+    const e = errorOf(() => reg.onEvent(() => {}))
+    expect(e).toBeInstanceOf(NativeUnavailableError)
+    expect(e.code).toBe('ERR_NATIVE_UNAVAILABLE')
+    expect(errorOf(() => reg.nativeApi).code).toBe('ERR_NATIVE_UNAVAILABLE')
+    if (nativeBinding() !== null) {
+      // The addon is loaded: the reason is the domain, not the addon.
+      expect(e.message).toContain('HandleDomain.create() or attach()')
+      expect(e.message).not.toMatch(/did not load|disabled/)
+    } else if (process.env.HANDLE_REGISTRY_NO_NATIVE === '1') {
+      expect(e.message).toContain('disabled by HANDLE_REGISTRY_NO_NATIVE=1')
+    } else {
+      expect(e.message).toMatch(/did not load .*npm rebuild handle-registry/)
+    }
+    reg.close()
+  })
+
+  test('types: code is the union of the codes; has() narrows unknown to a Handle', () => {
+    expectTypeOf<HandleRegistryError['code']>().toEqualTypeOf<HandleRegistryErrorCode>()
+    const e = errorOf(() => new HandleRegistry({ shards: 3 })) as HandleRegistryError
+    // @ts-expect-error not one of the codes: tsc rejects the comparison
+    expect(e.code === 'ERR_NOT_A_CODE').toBe(false)
+    const reg = new HandleRegistry<string>({ domain: HandleDomain.create() })
+    const x: unknown = reg.register('v')
+    if (reg.has(x)) {
+      expectTypeOf(x).toEqualTypeOf<Handle<string>>()
+      expect(reg.get(x)).toBe('v')
+    } else {
+      throw new Error('has() should hold for a live handle')
+    }
     reg.close()
   })
 })

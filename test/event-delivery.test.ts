@@ -37,7 +37,7 @@ function postBatch(h: number, n: number): void {
 }
 
 /** Every event the native side delivered to JS was handled, dropped as released, or dropped by offEvent/close. */
-function accounted(reg: HandleRegistry): number {
+function accounted<T>(reg: HandleRegistry<T>): number {
   const e = reg.stats().events!
   return e.handled + e.droppedReleased + e.droppedOff
 }
