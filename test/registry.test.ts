@@ -1,5 +1,5 @@
 // Unit tests for HandleRegistry, HandleDomain, decodeHandle and HANDLE_LAYOUT
-// (contract: /tmp/api-spec.md, layout: docs/design.md).
+// (contract: docs/api.md, layout: docs/design.md).
 import { describe, test, expect, expectTypeOf } from 'vitest'
 import { inspect, format } from 'node:util'
 import { spawnSync } from 'node:child_process'

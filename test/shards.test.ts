@@ -1,5 +1,5 @@
 // Shard balance: sequential registrations spread evenly over the shards
-// (fmix32 of the registration counter, docs/design.md "Shards").
+// (Fibonacci hashing of the registration counter, docs/design.md "Shards").
 import { describe, test, expect } from 'vitest'
 import { HandleRegistry } from '../src/index'
 import { sum } from './fixtures/helpers'
