@@ -76,6 +76,7 @@ export class EventChannel<T> {
   private onError: EventErrorHandler | undefined
   private addon: NativeBinding | undefined // set by the first open()
   private isOpen = false // the native path is open
+  private opened = 0 // times the native path was opened: a batch of an earlier opening is never handed to a later handler
   private records = new Float64Array(0)
   private arena: ArrayBuffer | undefined // byte events' bytes, per batch (native writes it)
   private final: NativeEventStats | undefined // native counters read when the registry closed
@@ -97,6 +98,7 @@ export class EventChannel<T> {
       this.arena = arena.buffer
       this.addon = addon
       this.isOpen = true
+      this.opened++
     }
   }
 
@@ -133,6 +135,7 @@ export class EventChannel<T> {
     const records = this.records
     const arena = this.arena
     const target = this.target
+    const opened = this.opened
     let errors: unknown[] | undefined
     let dropped = 0
     let handled = 0
@@ -141,7 +144,8 @@ export class EventChannel<T> {
     // path): after a throw the outer loop resumes at the next event.
     while (i < count) {
       const handler = this.handler
-      if (handler === undefined) break // offEvent() or close() during the batch
+      // offEvent() or close() during the batch (and maybe onEvent() again after it): drop the rest.
+      if (handler === undefined || this.opened !== opened) break
       try {
         for (; i < count; i++) {
           if (this.handler !== handler) break // replaced or removed: the outer loop re-reads it

@@ -92,6 +92,25 @@ describe('offEvent(), onEvent(newHandler) and close() inside a handler', () => {
     reg.close()
   })
 
+  test('offEvent() then onEvent(B) in A: the rest of the old batch goes to nobody; B gets only later posts', async () => {
+    const reg = new HandleRegistry<string>()
+    const h = reg.register('v')
+    const a: number[] = []
+    const b: number[] = []
+    reg.onEvent((_v, kind) => {
+      a.push(kind)
+      reg.offEvent()
+      reg.onEvent((_v2, k) => { b.push(k) })
+    })
+    postBatch(h, 10)
+    await until(() => accounted(reg) === 10, '10 events accounted for')
+    expect({ a, b, droppedOff: reg.stats().events!.droppedOff }).toEqual({ a: [0], b: [], droppedOff: 9 })
+    expect(addon.post(h, 42, 0)).toBe(OK)
+    await until(() => b.length === 1, 'the later post')
+    expect(b).toEqual([42])
+    reg.close()
+  })
+
   test('close() in the handler: no further call; stats() of the closed registry keeps the final event counters', async () => {
     const reg = new HandleRegistry<string>()
     const h = reg.register('v')
