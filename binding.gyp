@@ -5,7 +5,6 @@
       'native/src/addon.cc',
       'native/src/domain.cc',
       'native/src/events.cc',
-      'native/src/test_producers.cc',
     ],
     'include_dirs': [
       "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -354,7 +354,6 @@ void on_env_cleanup(napi_async_cleanup_hook_handle handle, void* arg) {
   EnvData* ed = static_cast<EnvData*>(arg);
   ed->in_cleanup = true;
   ed->cleanup = handle;
-  detach_producers(ed);
   for (uint32_t owner = 1; owner <= hr::kMaxOwners; ++owner) {
     OwnerSlot& s = g_owners[owner];
     if (s.env.load(std::memory_order_acquire) == ed && s.status.load(std::memory_order_acquire) == kOpen) {
@@ -460,6 +459,5 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   o.Set("is_live", Napi::Function::New(e, IsLive, "is_live"));
   o.Set("event_stats", Napi::Function::New(e, EventStats, "event_stats"));
   o.Set("api_pointer", Napi::Function::New(e, ApiPointer, "api_pointer"));
-  if (define_test_functions(env, exports) != napi_ok) return nullptr;
   return exports;
 }

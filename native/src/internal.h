@@ -32,7 +32,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
-#include <vector>
 
 #include "handle_registry.h"
 #include "handle_registry_abi.h"
@@ -212,16 +211,12 @@ struct EventPath {
 };
 
 // Per-env data (napi instance data), created at module init.
-struct ProducerGroup;
 struct EnvData {
   napi_env env = nullptr;
   napi_ref domain_buffer = nullptr;
   napi_async_cleanup_hook_handle cleanup = nullptr;  // set while cleaning up
   bool in_cleanup = false;
   uint32_t pending_closes = 0;  // uv_close callbacks still to run
-  // test producers started from this env and not joined yet
-  std::vector<ProducerGroup*> groups;
-  uint32_t next_group = 1;
 };
 
 // Creates and publishes an event path. Returns nullptr and sets *why on error.
@@ -244,11 +239,6 @@ void close_owner(EnvData* ed, uint32_t owner, const int32_t* extra, size_t extra
 inline void bump(std::atomic<uint64_t>& c, uint64_t n) noexcept {
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
-
-// test_producers.cc: exports test_* functions; detaches running threads of an
-// env being torn down (their counters are leaked on purpose).
-napi_status define_test_functions(napi_env env, napi_value exports);
-void detach_producers(EnvData* ed);
 
 }  // namespace hr_native
 
