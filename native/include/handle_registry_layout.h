@@ -107,9 +107,9 @@ inline constexpr size_t kMetaWord = 1;
 inline constexpr int32_t kClaimed = 1 << 30;  ///< set when a registry claims the block
 inline constexpr int32_t kRetired = 1 << 29;  ///< set when the owning registry closes
 inline constexpr uint32_t kShardShift = 12;
-/// All bits between the owner field and kRetired (bits 12..28). Registries
-/// use at most 256 shards, i.e. bits 12..19.
-inline constexpr uint32_t kShardMask = 0x1ffff;
+/// The shard field (bits 12..19): registries have at most 256 shards. Bits
+/// 20..28 are 0.
+inline constexpr uint32_t kShardMask = layout::kMaxRegistryShards - 1;  ///< 0xff
 inline constexpr uint32_t kOwnerMask = 0xfff;  ///< owner index 1..4095
 static_assert(kOwnerMask >= layout::kMaxOwners, "owner fits the meta word");
 static_assert((layout::kMaxOwners << layout::kPageBits | layout::kPageMask) <= 0x7fffffffu,
