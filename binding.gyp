@@ -3,9 +3,9 @@
     'target_name': 'handle_registry',
     'sources': [
       'native/src/addon.cc',
-      'native/src/domain.cc',
-      'native/src/events.cc',
-      'native/src/test_producers.cc',
+      'native/src/event_path.cc',
+      'native/src/owners.cc',
+      'native/src/post.cc',
     ],
     'include_dirs': [
       "<!(node -p \"require('node-addon-api').include_dir\")",

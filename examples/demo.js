@@ -11,7 +11,7 @@
 //      "stale_handle" / "registry_closed" instead of a use-after-free;
 //   4. events from a native thread into JS: the registry's post / post_many
 //      against one ThreadSafeFunction call per event;
-//   5. the event path in detail, with the addon's own producer threads: a
+//   5. the event path in detail, with the posix-timer example's producer threads: a
 //      full bounded queue, handles released while events are in flight,
 //      latency of a lone event;
 //   6. a quick in-process comparison of register+get+release against the two
@@ -30,7 +30,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const {
-  HandleRegistry, HandleDomain, decodeHandle, hasNative, _nativeBinding,
+  HandleRegistry, HandleDomain, decodeHandle, hasNative,
 } = require('../dist/index.js')
 
 // --- output helpers ----------------------------------------------------------
@@ -302,7 +302,7 @@ async function throughput(builds) {
   return methods
 }
 
-// --- inside the event path (the addon's own producer threads) ------------------
+// --- inside the event path (producer threads of the posix-timer example) ------
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -312,28 +312,35 @@ function inFlight(e) {
 }
 
 /**
- * Starts `threads` native producer threads (test_start_producers: std::threads
- * of the addon). Thread t posts `perThread` events, event i to
- * targets[i % targets.length] with kind kindBase + t and payload i. Waits until
- * the threads are done and the queue is empty, then joins them.
+ * Starts one native producer thread per target (postBurst of
+ * examples/posix-timer/burst.cc: api->post of payloads 1..perThread, retrying
+ * with a yield while the queue is full, stopping at any other refusal). Waits
+ * until the threads are done and the queue is empty, then joins them.
  */
-async function runProducers(binding, registry, targets, threads, perThread, kindBase, retryFull) {
+async function runProducers(lib, registry, targets, perThread) {
   const before = registry.stats().events
   const t0 = performance.now()
-  const id = binding.test_start_producers(targets, threads, perThread, kindBase, retryFull)
-  const deadline = t0 + 5000
+  const ids = Array.from(targets, (h) => lib.postBurst(h, perThread, 1))
+  const deadline = t0 + 10_000
   // Joining blocks this thread, and the producers may be waiting for this
   // thread to drain the queue: wait until they are done and the queue is empty.
-  while (!(binding.test_producers_done(id) && inFlight(registry.stats().events) === 0)) {
+  while (!(ids.every((id) => lib.burstDone(id)) && inFlight(registry.stats().events) === 0)) {
     if (performance.now() > deadline) { // should not happen: stop, let the producers end, report
       registry.offEvent() // retrying producers now get registry_closed and stop
-      while (!binding.test_producers_done(id)) await sleep(1)
-      throw new Error(`native producers did not finish within 5 s: ${JSON.stringify(binding.test_join_producers(id))}`)
+      while (!ids.every((id) => lib.burstDone(id))) await sleep(1)
+      throw new Error(`native producers did not finish within 10 s: ${JSON.stringify(ids.map((id) => lib.joinBurst(id)))}`)
     }
     await sleep(0)
   }
   const ms = performance.now() - t0
-  const producers = binding.test_join_producers(id) // { ok, stale, closed, full, invalid, posted, retries }
+  const producers = { posted: targets.length * perThread, ok: 0, retries: 0, refused: 0, lastStatus: 'ok' }
+  for (const id of ids) {
+    const r = lib.joinBurst(id) // { ok, retries, failed, lastStatus, threadMs }
+    producers.ok += r.ok
+    producers.retries += r.retries
+    producers.refused += r.failed
+    if (r.lastStatus !== 'ok') producers.lastStatus = r.lastStatus
+  }
   const after = registry.stats().events
   return {
     ms,
@@ -343,28 +350,27 @@ async function runProducers(binding, registry, targets, threads, perThread, kind
   }
 }
 
-async function nativeEvents() {
+async function nativeEvents(builds) {
   heading('Inside the event path: bounded queue, releases in flight, latency')
-  const binding = _nativeBinding()
-  if (typeof binding.test_start_producers !== 'function' || typeof binding.test_join_producers !== 'function' ||
-      typeof binding.test_producers_done !== 'function') {
-    console.log('  This build of the addon has no test producer threads (test_start_producers): section skipped.')
+  const { mod, skip } = example('posix-timer', builds)
+  if (skip) {
+    console.log(`  Skipped (the producer threads are in the posix-timer example addon): ${skip}`)
     return
   }
+  const lib = mod.load()
 
   const registry = new HandleRegistry()
-  const TARGETS = 64
-  const values = Array.from({ length: TARGETS }, (_, i) => ({ id: i, events: 0, releaseAfter: Infinity }))
-  const targets = new Float64Array(values.map((v) => registry.register(v)))
-  const lastPayload = new Float64Array(2000).fill(-1) // by kind (= producer thread): checks per-producer order
+  lib.attach(registry) // the C ABI table is process-wide: any registry hands it out
+  const values = Array.from({ length: 2 }, (_, i) => ({ id: i, events: 0, last: 0, releaseAfter: Infinity }))
+  const targets = values.map((v) => registry.register(v))
   let outOfOrder = 0
   let wakeups = 0
   let inWakeup = false
   let lone = null // resolves the lone-event latency probe
   const handler = (value, kind, payload, handle) => {
     value.events++
-    if (payload <= lastPayload[kind]) outOfOrder++
-    lastPayload[kind] = payload
+    if (payload !== value.last + 1) outOfOrder++ // each producer posts 1, 2, 3, ... to its own handle
+    value.last = payload
     if (value.events >= value.releaseAfter) registry.release(handle) // later events to it are dropped
     if (lone !== null) lone()
     if (!inWakeup) { // one event-loop wake-up delivers up to 64 batches; microtasks run after it
@@ -374,66 +380,69 @@ async function nativeEvents() {
     }
   }
   registry.onEvent(handler, { capacity: 65536, batch: 4096 })
+  const reset = () => { for (const v of values) { v.events = 0; v.last = 0 } }
 
   const rows = []
   const row = (label, r, extra = '') => {
     const p = r.producers
-    rows.push([label, fmt(p.posted), fmt(p.ok), fmt(r.handled), fmt(p.stale), fmt(r.droppedReleased),
-      fmt(p.full), fmt(p.retries), `${fmt(r.ms, 0)} ms`, fmt((r.ms * 1e6) / p.posted, 1), extra])
+    rows.push([label, fmt(p.posted), fmt(p.ok), fmt(r.handled), fmt(p.refused), p.lastStatus, fmt(r.droppedReleased),
+      fmt(p.retries), `${fmt(r.ms, 0)} ms`, fmt((r.ms * 1e6) / p.posted, 1), extra])
   }
 
   // a, b) every handle live; producers retry when the queue is full (nothing is lost).
   wakeups = 0
-  const a = await runProducers(binding, registry, targets, 1, 1_000_000, 10, true)
-  row('a. 1 thread, all live', a, `${fmt(a.handled / Math.max(wakeups, 1))}`)
+  const a = await runProducers(lib, registry, targets.slice(0, 1), 1_000_000)
+  row('a. 1 thread, live handle', a, `${fmt(a.handled / Math.max(wakeups, 1))}`)
+  reset()
   wakeups = 0
-  const b = await runProducers(binding, registry, targets, 2, 1_000_000, 20, true)
-  row('b. 2 threads, all live', b, `${fmt(b.handled / Math.max(wakeups, 1))}`)
+  const b = await runProducers(lib, registry, targets, 1_000_000)
+  row('b. 2 threads, live handles', b, `${fmt(b.handled / Math.max(wakeups, 1))}`)
 
   // c) the handler releases each handle after its 2,000th event: events already
-  //    queued for it are dropped in JS, later posts are refused at the source.
-  for (const v of values) {
-    v.events = 0
-    v.releaseAfter = 2000
-  }
+  //    queued for it are dropped in JS, the next post is refused at the source.
+  reset()
+  for (const v of values) v.releaseAfter = 2000
   wakeups = 0
-  const c = await runProducers(binding, registry, targets, 2, 500_000, 30, true)
+  const c = await runProducers(lib, registry, targets, 500_000)
   row('c. handler releases handles', c, `${fmt(c.handled / Math.max(wakeups, 1))}`)
 
-  // d) a 1,024-event queue, no retry: posts to a full queue are refused.
+  // d) a 1,024-event queue: the producer meets a full queue and retries.
   const small = new HandleRegistry()
-  const smallTargets = new Float64Array([small.register({ events: 0 })])
-  small.onEvent((value) => { value.events++ }, { capacity: 1024, batch: 256 })
-  const d = await runProducers(binding, small, smallTargets, 2, 500_000, 40, false)
-  row('d. queue of 1,024, no retry', d, '')
+  const smallValue = { events: 0, last: 0, releaseAfter: Infinity }
+  const smallTargets = [small.register(smallValue)]
+  small.onEvent(handler, { capacity: 1024, batch: 256 })
+  const d = await runProducers(lib, small, smallTargets, 500_000)
+  row('d. queue of 1,024', d, '')
 
-  table(['run', 'posted', 'accepted', 'handled', 'stale at post', 'released in queue', 'queue full',
+  table(['run', 'posted', 'accepted', 'handled', 'refused', 'refused as', 'released in queue',
     'retries', 'time', 'ns/event', 'events/wake-up'], rows)
 
   // e) latency of a lone event: start a thread that posts one event, await the handler.
-  const live = registry.register({ events: 0, releaseAfter: Infinity })
-  const one = new Float64Array([live])
+  const loneValue = { events: 0, last: 0, releaseAfter: Infinity }
+  const live = registry.register(loneValue)
   const lat = []
   // An installed handler does not keep the process alive: a timer does, meanwhile.
   const keepAlive = setInterval(() => {}, 1000)
   for (let i = 0; i < 200; i++) {
+    loneValue.last = 0 // every burst posts payload 1
     const got = new Promise((resolve) => { lone = resolve })
     const t0 = performance.now()
-    const id = binding.test_start_producers(one, 1, 1, 1000 + i, false) // a new kind each time
+    const id = lib.postBurst(live, 1, 1)
     await got
     lat.push((performance.now() - t0) * 1000)
     lone = null
-    while (!binding.test_producers_done(id)) await sleep(0)
-    binding.test_join_producers(id)
+    while (!lib.burstDone(id)) await sleep(0)
+    lib.joinBurst(id)
   }
   clearInterval(keepAlive)
   lat.sort((x, y) => x - y)
   const pct = (q) => fmt(lat[Math.min(lat.length - 1, Math.floor(q * lat.length))], 0)
 
-  console.log('\n  Producers are std::threads of the addon posting to 64 handles (run d: 1); times include starting them.')
-  console.log('  accepted: posts queued; stale at post: refused because the handle was already released;')
-  console.log('  released in queue: queued, then dropped in JS because the handle was released before delivery;')
-  console.log('  queue full: final refusals; retries: extra posts after a refusal (each one also counts in droppedFull).')
+  console.log('\n  Producers are std::threads of examples/posix-timer (burst.cc), one per handle, posting through the')
+  console.log('  C ABI (api->post); times include starting them. accepted: posts queued; refused: posts not queued')
+  console.log('  (after the handle was released: stale_handle, and the thread stops); released in queue: queued, then')
+  console.log('  dropped in JS because the handle was released before delivery; retries: posts refused with')
+  console.log('  queue_full and posted again (each one also counts in droppedFull).')
   console.log(`  per-producer order kept: ${outOfOrder === 0 ? 'yes' : `no (${outOfOrder} inversions)`}`)
   console.log(`  e. lone event, thread start + post + delivery to the handler: p50 ${pct(0.5)} µs, p99 ${pct(0.99)} µs (200 runs)`)
   const { events } = registry.stats()

@@ -1,23 +1,31 @@
-// registry.onEvent end to end: real native producer threads (the addon's
-// test-only producers) post to registered handles; the registry resolves each
+// registry.onEvent end to end: real native producer threads (the test-only
+// addon of test/producers, attached through registry.nativeApi) post to registered handles; the registry resolves each
 // handle and calls the handler in batches.
 import { describe, expect, test } from 'vitest'
-import { HandleDomain, HandleRegistry } from '../src/index'
-import { nativeBinding as _nativeBinding } from '../src/native' // the package entry no longer exports it
+import { createRequire } from 'node:module'
+import { HandleDomain, HandleRegistry, hasNative } from '../src/index'
 
 interface Totals { ok: number; stale: number; closed: number; full: number; invalid: number; other: number; posted: number; retries: number }
-interface TestBinding {
-  test_start_producers(handles: Float64Array, threads: number, perThread: number, kindBase: number, retryFull?: boolean, chunk?: number, bytes?: number): number
-  test_post_bytes(handle: number, kind: number, bytes: Uint8Array): number
-  test_producers_done(id: number): boolean
-  test_join_producers(id: number): Totals
+interface Producers {
+  start_producers(handles: Float64Array, threads: number, perThread: number, kindBase: number, retryFull?: boolean, chunk?: number, bytes?: number): number
+  post_bytes(handle: number, kind: number, bytes: Uint8Array): number
+  producers_done(id: number): boolean
+  join_producers(id: number): Totals
 }
-const binding = _nativeBinding() as unknown as TestBinding | null
+function loadProducers(): Producers {
+  const reg = new HandleRegistry()
+  try {
+    return createRequire(import.meta.url)('./fixtures/producers').loadProducers(reg.nativeApi) as Producers
+  } finally {
+    reg.close()
+  }
+}
+const binding: Producers | null = hasNative() ? loadProducers() : null
 
 async function finish(id: number): Promise<Totals> {
   // Producers that retry on a full queue need this thread to drain: never block it.
-  while (!binding!.test_producers_done(id)) await new Promise((r) => setTimeout(r, 1))
-  return binding!.test_join_producers(id)
+  while (!binding!.producers_done(id)) await new Promise((r) => setTimeout(r, 1))
+  return binding!.join_producers(id)
 }
 
 /** Lets queued events drain: a few loop turns after the producers stopped. */
@@ -41,7 +49,7 @@ describe.runIf(binding !== null)('events from native threads (registry.onEvent)'
       if (typeof payload !== 'number' || payload <= lastSeq[kind]) outOfOrder++
       lastSeq[kind] = payload as number
     })
-    const t = await finish(binding!.test_start_producers(handles, 2, 50_000, 0, true))
+    const t = await finish(binding!.start_producers(handles, 2, 50_000, 0, true))
     await settle(reg)
     expect(t.posted).toBe(100_000) // retries of a full queue are not extra posts
     expect(t.ok).toBe(100_000)
@@ -63,7 +71,7 @@ describe.runIf(binding !== null)('events from native threads (registry.onEvent)'
       handled++
       if (released.has(h)) deliveredReleased++
     })
-    const id = binding!.test_start_producers(handles, 2, 100_000, 0, true)
+    const id = binding!.start_producers(handles, 2, 100_000, 0, true)
     for (let i = 0; i < handles.length; i += 2) {
       reg.release(handles[i] as never)
       released.add(handles[i])
@@ -84,7 +92,7 @@ describe.runIf(binding !== null)('events from native threads (registry.onEvent)'
     const handles = Float64Array.from({ length: 8 }, (_, i) => reg.register(i))
     let handled = 0
     reg.onEvent(() => { handled++ }, { capacity: 64, batch: 16 })
-    const t = await finish(binding!.test_start_producers(handles, 2, 100_000, 0, false))
+    const t = await finish(binding!.start_producers(handles, 2, 100_000, 0, false))
     await settle(reg)
     const ev = reg.stats().events!
     expect(t.ok + t.full).toBe(200_000)
@@ -100,7 +108,7 @@ describe.runIf(binding !== null)('events from native threads (registry.onEvent)'
       const handles = Float64Array.from({ length: 16 }, (_, i) => reg.register(i))
       let handled = 0
       reg.onEvent(() => { handled++ }, { capacity: 1024 })
-      const id = binding!.test_start_producers(handles, 2, 2_000_000, 0, false)
+      const id = binding!.start_producers(handles, 2, 2_000_000, 0, false)
       // Close once events are flowing: the producers are mid-flight.
       while (handled === 0) await new Promise((r) => setImmediate(r))
       const before = reg.stats().events!
@@ -130,19 +138,19 @@ describe.runIf(binding !== null)('events from native threads (registry.onEvent)'
       }
     })
     const bin = binding!
-    expect(bin.test_post_bytes(a, 1, Uint8Array.of(1, 2, 3))).toBe(0)
-    expect(bin.test_post_bytes(gone, 1, Uint8Array.of(9))).toBe(0)
+    expect(bin.post_bytes(a, 1, Uint8Array.of(1, 2, 3))).toBe(0)
+    expect(bin.post_bytes(gone, 1, Uint8Array.of(9))).toBe(0)
     reg.release(gone as never) // released before delivery: dropped, its bytes freed
-    expect(bin.test_post_bytes(a, 2, new Uint8Array(65537))).toBe(8) // payload_too_large
+    expect(bin.post_bytes(a, 2, new Uint8Array(65537))).toBe(8) // payload_too_large
     await new Promise((r) => setImmediate(r))
     expect(seen).toEqual([['a', 1, Uint8Array.of(1, 2, 3)]])
     // the next batch reuses the arena: a view kept from an earlier call now shows other bytes
-    expect(bin.test_post_bytes(a, 3, Uint8Array.of(7, 7, 7))).toBe(0)
+    expect(bin.post_bytes(a, 3, Uint8Array.of(7, 7, 7))).toBe(0)
     await new Promise((r) => setImmediate(r))
     expect(seen[1]).toEqual(['a', 3, Uint8Array.of(7, 7, 7)])
     expect(views[0]).toEqual(Uint8Array.of(7, 7, 7))
     expect(seen[0]![2]).toEqual(Uint8Array.of(1, 2, 3))
-    const t = await finish(bin.test_start_producers(Float64Array.of(a), 1, 3000, 0, true, 1, 16))
+    const t = await finish(bin.start_producers(Float64Array.of(a), 1, 3000, 0, true, 1, 16))
     expect(t.ok).toBe(3000)
     await settle(reg)
     const kinds = seen.slice(2)
@@ -157,7 +165,7 @@ describe.runIf(binding !== null)('events from native threads (registry.onEvent)'
     const h = reg.register('lone')
     const seen: string[] = []
     reg.onEvent((v) => { seen.push(v) })
-    const t = await finish(binding!.test_start_producers(Float64Array.of(h), 1, 1, 7, false))
+    const t = await finish(binding!.start_producers(Float64Array.of(h), 1, 1, 7, false))
     expect(t.ok).toBe(1)
     await new Promise((r) => setImmediate(r))
     await new Promise((r) => setImmediate(r))

@@ -30,11 +30,14 @@ interface ProducerTotals {
 }
 interface Binding extends NativeBinding {
   event_stats(owner: number): ReturnType<NativeBinding['event_stats']> & { pending: number }
-  test_start_producers(handles: Float64Array, threads: number, eventsPerThread: number, kindBase: number,
+}
+/** The test-only producer addon (test/producers), attached through the C ABI. */
+interface Producers {
+  start_producers(handles: Float64Array, threads: number, eventsPerThread: number, kindBase: number,
     retryFull?: boolean, chunk?: number, bytes?: number): number
-  test_post_bytes(handle: number, kind: number, bytes: Uint8Array): number
-  test_producers_done(id: number): boolean
-  test_join_producers(id: number): ProducerTotals
+  post_bytes(handle: number, kind: number, bytes: Uint8Array): number
+  producers_done(id: number): boolean
+  join_producers(id: number): ProducerTotals
 }
 
 // hr::Status
@@ -50,10 +53,12 @@ const MAX_BYTES = 65536 // HR_MAX_BYTES
 // sanitizer build of scripts/asan), used here and by the fixtures.
 const ADDON = process.env.HANDLE_REGISTRY_ADDON
 let b: Binding
+let p: Producers
 let loadError: unknown
 try {
   const req = createRequire(import.meta.url)
   b = (ADDON ? req(ADDON) : req('node-gyp-build')(ROOT)) as Binding
+  p = req('./fixtures/producers').loadProducers(b.api_pointer()) as Producers
 } catch (err) {
   loadError = err
 }
@@ -71,8 +76,8 @@ async function until(cond: () => boolean, what: string, ms = 10_000): Promise<vo
 
 /** Waits for native producers to finish while the event loop runs, then joins. */
 async function finish(id: number): Promise<ProducerTotals> {
-  await until(() => b.test_producers_done(id), 'the producer threads')
-  return b.test_join_producers(id)
+  await until(() => p.producers_done(id), 'the producer threads')
+  return p.join_producers(id)
 }
 
 const handleOf = (block: number, offset: number, gen = 0) => gen * SLOT_SPAN + block * 256 + offset
@@ -148,7 +153,6 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       expect(Object.keys(b).sort()).toEqual([
         'abi_version', 'alloc_state', 'api_pointer', 'claim_block', 'claim_owner', 'close_events',
         'domain_buffer', 'event_stats', 'is_live', 'open_events', 'post', 'release_owner',
-        'test_join_producers', 'test_post_bytes', 'test_producers_done', 'test_start_producers',
       ])
       expect(b.abi_version).toBe(1)
       const api = b.api_pointer()
@@ -456,7 +460,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
         }
       })
       const hs = Float64Array.from({ length: 256 }, (_, i) => o.live(0, i))
-      const t = await finish(b.test_start_producers(hs, 2, 100_000, 10, true))
+      const t = await finish(p.start_producers(hs, 2, 100_000, 10, true))
       expect(t).toMatchObject({ ok: 200_000, posted: 200_000, stale: 0, closed: 0, full: 0, invalid: 0 })
       await until(() => delivered === 200_000, 'all deliveries')
       expect(disorder).toBe(0)
@@ -481,7 +485,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
         }
       })
       const hs = Float64Array.from({ length: 16 }, (_, i) => o.live(0, i))
-      const t = await finish(b.test_start_producers(hs, 2, 100_000, 0, true, 300))
+      const t = await finish(p.start_producers(hs, 2, 100_000, 0, true, 300))
       expect(t).toMatchObject({ ok: 200_000, full: 0 })
       await until(() => delivered === 200_000, 'all deliveries')
       expect(disorder).toBe(0) // with retry, every payload arrives, in order
@@ -501,7 +505,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
         }
       })
       const hs = Float64Array.from({ length: 4 }, (_, i) => o.live(0, i))
-      const t = await finish(b.test_start_producers(hs, 2, 100_000, 0, false))
+      const t = await finish(p.start_producers(hs, 2, 100_000, 0, false))
       expect(t.posted).toBe(200_000)
       expect(t.ok + t.full).toBe(t.posted)
       expect(t.full).toBeGreaterThan(0)
@@ -518,7 +522,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       const live = o.live(0, 1)
       const stale = handleOf(o.blocks[0]!, 1, 1) // generation 1 not issued
       const hs = Float64Array.of(live, stale, 0, live)
-      const t = await finish(b.test_start_producers(hs, 2, 10_000, 0, true))
+      const t = await finish(p.start_producers(hs, 2, 10_000, 0, true))
       expect(t).toMatchObject({ ok: 10_000, stale: 5_000, invalid: 5_000, closed: 0, posted: 20_000 })
       await until(() => delivered === 10_000, 'deliveries')
       expect(b.event_stats(o.owner)).toMatchObject({ delivered: 10_000, droppedStale: 5_000 })
@@ -531,7 +535,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
         b.open_events(o.owner, 1024, new Float64Array(4 * 256), (n) => { delivered += n })
         const hs = Float64Array.from({ length: 256 }, (_, i) => o.live(0, i))
         const unrouted0 = b.event_stats(0).droppedClosed
-        const id = b.test_start_producers(hs, 2, 2_000_000, 0, false)
+        const id = p.start_producers(hs, 2, 2_000_000, 0, false)
         await until(() => delivered > 1000, 'the first deliveries')
         o.release()
         expect(b.post(hs[0]!, 0, 0)).toBe(CLOSED)
@@ -573,11 +577,11 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       const o = makeOwner()
       const h = o.live(0, 3)
       const rec = recordBytes(o)
-      expect(b.test_post_bytes(h, 1, bytes(5, 1))).toBe(OK)
+      expect(p.post_bytes(h, 1, bytes(5, 1))).toBe(OK)
       expect(b.post(h, 2, 7.5)).toBe(OK)
-      expect(b.test_post_bytes(h, 3, bytes(MAX_BYTES, 3))).toBe(OK)
-      expect(b.test_post_bytes(h, 4, new Uint8Array(0))).toBe(OK)
-      expect(b.test_post_bytes(h, 5, bytes(1, 5))).toBe(OK)
+      expect(p.post_bytes(h, 3, bytes(MAX_BYTES, 3))).toBe(OK)
+      expect(p.post_bytes(h, 4, new Uint8Array(0))).toBe(OK)
+      expect(p.post_bytes(h, 5, bytes(1, 5))).toBe(OK)
       await until(() => rec.events.length === 5, 'deliveries')
       expect(rec.events).toEqual([
         { h, kind: 1, payload: bytes(5, 1), offset: 0 },
@@ -593,34 +597,34 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       const o = makeOwner()
       const h = o.live(0, 0)
       recordBytes(o)
-      expect(b.test_post_bytes(h, 0, new Uint8Array(MAX_BYTES + 1))).toBe(TOO_LARGE)
-      expect(b.test_post_bytes(handleOf(o.blocks[0]!, 0, 1), 0, new Uint8Array(MAX_BYTES + 1))).toBe(STALE)
-      expect(b.test_post_bytes(0, 0, new Uint8Array(4))).toBe(INVALID)
+      expect(p.post_bytes(h, 0, new Uint8Array(MAX_BYTES + 1))).toBe(TOO_LARGE)
+      expect(p.post_bytes(handleOf(o.blocks[0]!, 0, 1), 0, new Uint8Array(MAX_BYTES + 1))).toBe(STALE)
+      expect(p.post_bytes(0, 0, new Uint8Array(4))).toBe(INVALID)
       expect(b.event_stats(o.owner)).toMatchObject({ droppedTooLarge: 1, droppedStale: 1, posted: 2 })
       // an arena smaller than 64 KiB bounds the size; without one, every byte event is too large
       const small = makeOwner()
       const hs = small.live(0, 0)
       recordBytes(small, 100)
-      expect(b.test_post_bytes(hs, 0, new Uint8Array(100))).toBe(OK)
-      expect(b.test_post_bytes(hs, 0, new Uint8Array(101))).toBe(TOO_LARGE)
+      expect(p.post_bytes(hs, 0, new Uint8Array(100))).toBe(OK)
+      expect(p.post_bytes(hs, 0, new Uint8Array(101))).toBe(TOO_LARGE)
       const none = makeOwner()
       const hn = none.live(0, 0)
       const rec = record(none)
-      expect(b.test_post_bytes(hn, 0, new Uint8Array(1))).toBe(TOO_LARGE)
-      expect(b.test_post_bytes(hn, 0, new Uint8Array(0))).toBe(OK)
+      expect(p.post_bytes(hn, 0, new Uint8Array(1))).toBe(TOO_LARGE)
+      expect(p.post_bytes(hn, 0, new Uint8Array(0))).toBe(OK)
       await until(() => rec.events.length === 1, 'the numeric event')
       expect(b.event_stats(none.owner)).toMatchObject({ droppedTooLarge: 1, delivered: 1 })
       b.close_events(none.owner)
-      expect(b.test_post_bytes(hn, 0, new Uint8Array(1))).toBe(CLOSED)
+      expect(p.post_bytes(hn, 0, new Uint8Array(1))).toBe(CLOSED)
       none.release()
-      expect(b.test_post_bytes(hn, 0, new Uint8Array(1))).toBe(CLOSED)
+      expect(p.post_bytes(hn, 0, new Uint8Array(1))).toBe(CLOSED)
     })
 
     test('a full arena ends the batch; the rest follows in the same wake-up', async () => {
       const o = makeOwner()
       const h = o.live(0, 0)
       const rec = recordBytes(o, 1000, 64) // 300-byte events take 304: three per batch
-      for (let i = 0; i < 10; i++) expect(b.test_post_bytes(h, i, bytes(300, i))).toBe(OK)
+      for (let i = 0; i < 10; i++) expect(p.post_bytes(h, i, bytes(300, i))).toBe(OK)
       expect(b.post(h, 10, 10)).toBe(OK)
       await new Promise<void>((resolve) => setImmediate(resolve)) // one loop turn
       expect(rec.calls).toEqual([3, 3, 3, 2])
@@ -632,14 +636,14 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       const o = makeOwner()
       const h = o.live(0, 0)
       recordBytes(o, 1 << 16, 16, 256)
-      for (let i = 0; i < 200; i++) b.test_post_bytes(h, 0, bytes(1000, i))
+      for (let i = 0; i < 200; i++) p.post_bytes(h, 0, bytes(1000, i))
       const s0 = b.event_stats(o.owner)
       expect(s0).toMatchObject({ pending: 200, droppedFull: 0 })
-      expect(b.test_post_bytes(h, 0, bytes(10, 0))).toBe(OK)
+      expect(p.post_bytes(h, 0, bytes(10, 0))).toBe(OK)
       b.close_events(o.owner) // before any delivery: nothing ran on the loop yet
       expect(b.event_stats(o.owner)).toMatchObject({ delivered: 0, droppedAtClose: 201, pending: 0 })
       recordBytes(o, 1 << 16, 16, 256)
-      for (let i = 0; i < 300; i++) b.test_post_bytes(h, 0, bytes(500, i))
+      for (let i = 0; i < 300; i++) p.post_bytes(h, 0, bytes(500, i))
       o.release()
       expect(b.event_stats(o.owner)).toMatchObject({ delivered: 0, droppedAtClose: 201 + 256, droppedFull: 44 }) // counters add up per owner
     })
@@ -669,7 +673,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
         }
       }, arena)
       const hs = Float64Array.from({ length: 16 }, (_, i) => o.live(0, i))
-      const t = await finish(b.test_start_producers(hs, 2, 30_000, 20, true, 1, 40))
+      const t = await finish(p.start_producers(hs, 2, 30_000, 20, true, 1, 40))
       expect(t).toMatchObject({ ok: 60_000, posted: 60_000, other: 0 })
       await until(() => delivered === 60_000, 'all deliveries')
       expect(bad).toBe(0)
@@ -681,7 +685,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       let delivered = 0
       b.open_events(o.owner, 1024, new Float64Array(4 * 256), (n) => { delivered += n }, new Uint8Array(1 << 20))
       const hs = Float64Array.from({ length: 64 }, (_, i) => o.live(0, i))
-      const id = b.test_start_producers(hs, 2, 300_000, 0, false, 1, 64)
+      const id = p.start_producers(hs, 2, 300_000, 0, false, 1, 64)
       await until(() => delivered > 1000, 'the first deliveries')
       o.release()
       const t = await finish(id)

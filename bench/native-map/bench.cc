@@ -54,7 +54,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "handle_registry.h"
+#include "handle_registry_diagnostics.h"  // make_handle: handles of given fields
+#include "handle_registry_sharded_map.h"
 
 namespace {
 

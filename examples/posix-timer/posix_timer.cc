@@ -27,6 +27,7 @@
 
 #include "handle_registry.h"
 #include "handle_registry_abi.h"
+#include "handle_registry_sharded_map.h"
 #include "handle_registry_napi.h"  // hr::attach
 
 #include <signal.h>

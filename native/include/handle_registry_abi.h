@@ -26,8 +26,10 @@
  *     compatible; check `size >= sizeof(hr_api_v1)` (hr_api_v1_check does).
  *     An incompatible change bumps HR_ABI_VERSION and the table's name.
  *
- * Handle layout and status values: docs/design.md and handle_registry.h
- * (hr::Status has the same values as HR_STATUS_*).
+ * Handles: the guarantees of handle_registry.h (0 is never a handle, at most
+ * 2^53-1). Statuses: handle_registry_status.h (HR_STATUS_*; a post returns
+ * OK, INVALID_HANDLE, STALE_HANDLE, REGISTRY_CLOSED, QUEUE_FULL or, for
+ * post_bytes, PAYLOAD_TOO_LARGE).
  */
 #ifndef HANDLE_REGISTRY_ABI_H_
 #define HANDLE_REGISTRY_ABI_H_
@@ -35,30 +37,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Same value as HANDLE_REGISTRY_ABI_VERSION in handle_registry.h. */
-#define HR_ABI_VERSION 1
+/* HR_ABI_VERSION, HR_STATUS_* and hr_status_name(): one table shared with
+ * the C++ headers (hr::Status has the same values). */
+#include "handle_registry_status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Status codes returned to producers; equal to hr::Status. */
-enum {
-  HR_STATUS_OK = 0,
-  HR_STATUS_INVALID_HANDLE = 1,   /* not a handle (0, block 0, > 2^53-1, never issued) */
-  HR_STATUS_STALE_HANDLE = 2,     /* released: the slot's generation moved on */
-  HR_STATUS_FOREIGN_HANDLE = 3,   /* not returned by version 1 (events route by handle) */
-  HR_STATUS_REGISTRY_CLOSED = 4,  /* owner closed, its worker ended, or no event handler */
-  HR_STATUS_QUEUE_FULL = 5,       /* the owner's bounded queue is full: event dropped */
-  HR_STATUS_VERSION_MISMATCH = 6, /* hr_api_v1_check: ABI version or size differs */
-  HR_STATUS_NOT_ATTACHED = 7,     /* hr_api_v1_check: null table */
-  HR_STATUS_PAYLOAD_TOO_LARGE = 8 /* post_bytes: size > HR_MAX_BYTES: event dropped */
-};
-
 /* The most bytes one post_bytes event may carry (64 KiB). */
 #define HR_MAX_BYTES 65536u
 
-/* One event, as hr::Event (24 bytes). post_many posts numeric events only:
+/* One event (24 bytes). post_many posts numeric events only:
  * it ignores `size` (set it to 0); byte payloads go through post_bytes. */
 typedef struct hr_event_v1 {
   uint64_t handle;
@@ -94,8 +84,10 @@ typedef struct hr_api_v1 {
    * events in order keeps the per-producer order. */
   size_t (*post_many)(const hr_event_v1* events, size_t count, int32_t* statuses);
 
-  /* The process-wide domain table (docs/design.md, "Domain"): int32 words,
-   * read-only for users; layout in docs/design.md. Valid for ever. */
+  /* The process-wide domain table: int32 words, read-only for users, valid
+   * for ever. Its layout is not part of the ABI promise (it is versioned by
+   * its LAYOUT_VERSION word); read it through hr::DomainView of
+   * handle_registry_diagnostics.h. */
   const int32_t* domain_words;
   size_t domain_word_count;
 
@@ -127,22 +119,6 @@ static inline int32_t hr_api_v1_check(const hr_api_v1* api) {
     return HR_STATUS_VERSION_MISMATCH;
   }
   return HR_STATUS_OK;
-}
-
-/* "ok", "invalid_handle", ... (as hr::status_name); "unknown" otherwise. */
-static inline const char* hr_status_name(int32_t status) {
-  switch (status) {
-    case HR_STATUS_OK: return "ok";
-    case HR_STATUS_INVALID_HANDLE: return "invalid_handle";
-    case HR_STATUS_STALE_HANDLE: return "stale_handle";
-    case HR_STATUS_FOREIGN_HANDLE: return "foreign_handle";
-    case HR_STATUS_REGISTRY_CLOSED: return "registry_closed";
-    case HR_STATUS_QUEUE_FULL: return "queue_full";
-    case HR_STATUS_VERSION_MISMATCH: return "version_mismatch";
-    case HR_STATUS_NOT_ATTACHED: return "not_attached";
-    case HR_STATUS_PAYLOAD_TOO_LARGE: return "payload_too_large";
-    default: return "unknown";
-  }
 }
 
 #ifdef __cplusplus

@@ -2,8 +2,9 @@
 // handle-registry addon loaded in the same process (N-API).
 //
 // Include this file (and only this one needs Node's headers) in the addon
-// that posts events to handle-registry; handle_registry.h and
-// handle_registry_abi.h stay free of N-API. In binding.gyp, one line:
+// that posts events to handle-registry; it includes handle_registry.h (handles,
+// user_data, statuses) and handle_registry_abi.h (the C ABI table), which stay
+// free of N-API. In binding.gyp, one line:
 //
 //   'include_dirs': ["<!(node -p \"require('handle-registry').include_dir\")"]
 //
@@ -69,13 +70,11 @@
 
 #include "handle_registry.h"
 #include "handle_registry_abi.h"
+#include "handle_registry_diagnostics.h"  // DomainView::check(): the domain layout version
 
 #if !defined(NAPI_VERSION) || NAPI_VERSION < 6
 #error "handle_registry_napi.h needs NAPI_VERSION >= 6 (BigInt)"
 #endif
-
-static_assert(HANDLE_REGISTRY_ABI_VERSION == HR_ABI_VERSION,
-              "handle_registry.h and handle_registry_abi.h disagree on the ABI version");
 
 /// The C ABI version this addon expects from the loaded handle-registry:
 /// HR_ABI_VERSION, or HR_ABI_VERSION_OVERRIDE when defined (tests only).

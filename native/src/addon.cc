@@ -8,8 +8,11 @@
 //   ERR_INVALID_STATE                       e.g. events already open
 //   ERR_OUT_OF_MEMORY                       allocation failed
 //
-// Context-aware: loaded in the main thread and in every worker; per-env data
-// is napi instance data; everything process-wide is static (internal.h).
+// A thin binding layer: arguments are checked and converted here, the work is
+// done by owners.cc (lifecycle), event_path.cc (delivery) and post.cc
+// (routing). Context-aware: loaded in the main thread and in every worker;
+// per-env data is napi instance data; everything process-wide is static
+// (owners.h).
 #include <napi.h>
 
 #if defined(_WIN32)
@@ -22,7 +25,10 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "internal.h"
+#include "event_path.h"
+#include "handle_registry_layout.h"
+#include "owners.h"
+#include "post.h"
 
 namespace hr_native {
 
@@ -61,44 +67,29 @@ bool integer_arg(const Napi::CallbackInfo& info, size_t i, double lo, double hi,
 // The owner in argument 0, open and claimed by this env; else throws.
 OwnerSlot* own_arg(const Napi::CallbackInfo& info, uint32_t* owner_out) {
   double v;
-  if (!integer_arg(info, 0, 1, hr::kMaxOwners,
+  if (!integer_arg(info, 0, 1, lay::kMaxOwners,
                    "handle-registry: expected an owner index (an integer from 1 to 4095)", &v)) {
     return nullptr;
   }
   const uint32_t owner = static_cast<uint32_t>(v);
-  OwnerSlot& s = g_owners[owner];
-  if (s.env.load(std::memory_order_acquire) != env_data(info) ||
-      s.status.load(std::memory_order_acquire) != kOpen) {
+  OwnerSlot* s = owned_slot(env_data(info), owner);
+  if (s == nullptr) {
     fail(info.Env(), "ERR_REGISTRY_CLOSED",
          "handle-registry: this owner index is not open in this thread");
     return nullptr;
   }
   *owner_out = owner;
-  return &s;
+  return s;
 }
 
 // A JS number as a handle; anything that is not an integer 1..2^53-1 gives 0
 // (never a handle), which post/is_live report as invalid.
 uint64_t handle_of(double d) {
-  if (!(d >= 1 && d <= 9007199254740991.0) || std::floor(d) != d) return 0;
+  if (!(d >= 1 && d <= static_cast<double>(hr::kMaxHandle)) || std::floor(d) != d) return 0;
   return static_cast<uint64_t>(d);
 }
 
 void noop_finalize(napi_env, void*, void*) {}
-
-// Drops the ArrayBuffer over the owner's current state region: detached, so
-// views JS may still hold read as empty instead of freed memory.
-void drop_state_buffer(EnvData* ed, OwnerSlot& s) {
-  if (s.state_ref == nullptr) return;
-  if (!ed->in_cleanup) {
-    napi_value ab = nullptr;
-    if (napi_get_reference_value(ed->env, s.state_ref, &ab) == napi_ok && ab != nullptr) {
-      napi_detach_arraybuffer(ed->env, ab);
-    }
-  }
-  napi_delete_reference(ed->env, s.state_ref);
-  s.state_ref = nullptr;
-}
 
 // ---------------------------------------------------------------------------
 
@@ -120,37 +111,7 @@ Napi::Value DomainBuffer(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ClaimOwner(const Napi::CallbackInfo& info) {
-  EnvData* ed = env_data(info);
-  Word* w = domain();
-  uint32_t hint = static_cast<uint32_t>(w[dom::kOwnerHintIndex].load(std::memory_order_relaxed));
-  if (hint >= hr::kMaxOwners) hint = 0;
-  for (uint32_t i = 0; i < hr::kMaxOwners; ++i) {
-    const uint32_t owner = (hint + i) % hr::kMaxOwners + 1;
-    int32_t expected = 0;
-    if (!w[dom::owner_word_index(owner)].compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) {
-      continue;
-    }
-    OwnerSlot& s = g_owners[owner];
-    // Producers that saw the previous incarnation CLOSED may still be adding
-    // to its drop counters: let them finish before the reset.
-    synchronize(s);
-    s.dropped_stale.store(0, std::memory_order_relaxed);
-    s.dropped_closed.store(0, std::memory_order_relaxed);
-    s.dropped_full.store(0, std::memory_order_relaxed);
-    s.dropped_invalid.store(0, std::memory_order_relaxed);
-    s.dropped_too_large.store(0, std::memory_order_relaxed);
-    s.delivered.store(0, std::memory_order_relaxed);
-    s.dropped_at_close.store(0, std::memory_order_relaxed);
-    s.path = nullptr;
-    s.state_ref = nullptr;
-    s.block_count = 0;
-    s.env.store(ed, std::memory_order_seq_cst);
-    s.status.store(kOpen, std::memory_order_seq_cst);
-    w[dom::kOwnerHintIndex].store(static_cast<int32_t>(owner % hr::kMaxOwners), std::memory_order_relaxed);
-    w[dom::kLiveOwnersIndex].fetch_add(1, std::memory_order_seq_cst);
-    return Napi::Number::New(info.Env(), owner);
-  }
-  return Napi::Number::New(info.Env(), 0);
+  return Napi::Number::New(info.Env(), claim_owner(env_data(info)));
 }
 
 Napi::Value ClaimBlock(const Napi::CallbackInfo& info) {
@@ -159,31 +120,17 @@ Napi::Value ClaimBlock(const Napi::CallbackInfo& info) {
   OwnerSlot* s = own_arg(info, &owner);
   double shard, page;
   if (s == nullptr ||
-      !integer_arg(info, 1, 0, kMaxShardIndex, "handle-registry: expected a shard index from 0 to 255", &shard) ||
-      !integer_arg(info, 2, 0, kMaxPages - 1, "handle-registry: expected a page index from 0 to 2^19-1", &page)) {
+      !integer_arg(info, 1, 0, lay::kMaxRegistryShards - 1, "handle-registry: expected a shard index from 0 to 255", &shard) ||
+      !integer_arg(info, 2, 0, lay::kMaxPages - 1, "handle-registry: expected a page index from 0 to 2^19-1", &page)) {
     return env.Undefined();
   }
-  if (s->block_count == s->block_capacity) {
-    const uint32_t cap = s->block_capacity == 0 ? 64 : s->block_capacity * 2;
-    void* grown = std::realloc(s->blocks, sizeof(uint32_t) * cap);
-    if (grown == nullptr) return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory", 'R');
-    s->blocks = static_cast<uint32_t*>(grown);
-    s->block_capacity = cap;
+  uint32_t block = 0;
+  switch (claim_block(owner, static_cast<uint32_t>(shard), static_cast<uint32_t>(page), &block)) {
+    case ClaimResult::kOk: return Napi::Number::New(env, block);
+    case ClaimResult::kExhausted: return Napi::Number::New(env, 0);
+    case ClaimResult::kOutOfMemory: break;
   }
-  Word* w = domain();
-  const int32_t b = w[dom::kNextBlockIndex].fetch_add(1, std::memory_order_seq_cst);
-  if (b < 1 || static_cast<uint32_t>(b) >= hr::kMaxBlocks) {
-    w[dom::kNextBlockIndex].store(static_cast<int32_t>(hr::kMaxBlocks), std::memory_order_seq_cst);
-    return Napi::Number::New(env, 0);
-  }
-  const uint32_t block = static_cast<uint32_t>(b);
-  s->blocks[s->block_count++] = block;
-  meta_word(block).store(dom::kClaimed | static_cast<int32_t>(static_cast<uint32_t>(shard) << dom::kShardShift) |
-                               static_cast<int32_t>(owner),
-                           std::memory_order_seq_cst);
-  route_word(block).store(static_cast<int32_t>(owner << kPageBits | static_cast<uint32_t>(page)),
-                           std::memory_order_seq_cst);
-  return Napi::Number::New(env, block);
+  return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory", 'R');
 }
 
 Napi::Value ReleaseOwner(const Napi::CallbackInfo& info) {
@@ -206,34 +153,17 @@ Napi::Value ReleaseOwner(const Napi::CallbackInfo& info) {
 
 Napi::Value AllocState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnvData* ed = env_data(info);
   uint32_t owner;
   OwnerSlot* s = own_arg(info, &owner);
-  double slots_d;
+  double slots;
   if (s == nullptr ||
-      !integer_arg(info, 1, 1, kMaxStateSlots, "handle-registry: expected a slot count from 1 to 2^27", &slots_d)) {
+      !integer_arg(info, 1, 1, lay::kMaxStateSlots, "handle-registry: expected a slot count from 1 to 2^27", &slots)) {
     return env.Undefined();
   }
-  const uint32_t slots = static_cast<uint32_t>(slots_d);
-  const size_t bytes = sizeof(uint32_t) * static_cast<size_t>(slots);
-  void* mem = std::calloc(1, sizeof(StateRegion) + bytes);
-  if (mem == nullptr) return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory for slot states", 'R');
-  StateRegion* r = static_cast<StateRegion*>(mem);
-  r->slots = slots;
-  StateRegion* old = s->region.load(std::memory_order_relaxed);
-  if (old != nullptr) {
-    std::memcpy(r->words(), old->words(), sizeof(int32_t) * std::min(old->slots, slots));
-  }
-  napi_value ab;
-  if (napi_create_external_arraybuffer(env, r->words(), bytes, noop_finalize, nullptr, &ab) != napi_ok) {
-    std::free(mem);
-    return env.Undefined();  // exception pending
-  }
-  s->region.store(r, std::memory_order_seq_cst);
-  synchronize(*s);  // no producer reads `old` any more
-  drop_state_buffer(ed, *s);
-  std::free(old);
-  napi_create_reference(env, ab, 0, &s->state_ref);  // weak: to detach it later
+  bool out_of_memory = false;
+  napi_value ab = alloc_state(env_data(info), owner, static_cast<uint32_t>(slots), &out_of_memory);
+  if (out_of_memory) return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory for slot states", 'R');
+  if (ab == nullptr) return env.Undefined();  // exception pending
   return Napi::Value(env, ab);
 }
 
@@ -309,7 +239,7 @@ Napi::Value IsLive(const Napi::CallbackInfo& info) {
 Napi::Value EventStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double owner_d;
-  if (!integer_arg(info, 0, 0, hr::kMaxOwners, "handle-registry: expected an owner index from 0 to 4095", &owner_d)) {
+  if (!integer_arg(info, 0, 0, lay::kMaxOwners, "handle-registry: expected an owner index from 0 to 4095", &owner_d)) {
     return env.Undefined();
   }
   const uint32_t owner = static_cast<uint32_t>(owner_d);
@@ -354,8 +284,7 @@ void on_env_cleanup(napi_async_cleanup_hook_handle handle, void* arg) {
   EnvData* ed = static_cast<EnvData*>(arg);
   ed->in_cleanup = true;
   ed->cleanup = handle;
-  detach_producers(ed);
-  for (uint32_t owner = 1; owner <= hr::kMaxOwners; ++owner) {
+  for (uint32_t owner = 1; owner <= lay::kMaxOwners; ++owner) {
     OwnerSlot& s = g_owners[owner];
     if (s.env.load(std::memory_order_acquire) == ed && s.status.load(std::memory_order_acquire) == kOpen) {
       close_owner(ed, owner, nullptr, 0);
@@ -395,39 +324,6 @@ void pin_module() {
 
 }  // namespace
 
-void close_owner(EnvData* ed, uint32_t owner, const int32_t* extra, size_t extra_count) {
-  OwnerSlot& s = g_owners[owner];
-  s.status.store(kClosed, std::memory_order_seq_cst);
-  synchronize(s);  // producers that saw OPEN are done; the rest see CLOSED
-  auto retire = [owner](uint32_t b) {
-    if (b == 0 || b >= hr::kMaxBlocks) return;
-    const int32_t w0 = route_word(b).load(std::memory_order_seq_cst);
-    const int32_t w1 = meta_word(b).load(std::memory_order_seq_cst);
-    if (w0 == 0 || (static_cast<uint32_t>(w0) >> kPageBits) != owner ||
-        (static_cast<uint32_t>(w1) & dom::kOwnerMask) != owner) {
-      return;
-    }
-    // RETIRED before the route word goes to 0: a producer that reads 0 there
-    // then finds RETIRED (registry_closed), never a bare "unclaimed".
-    meta_word(b).fetch_or(dom::kRetired, std::memory_order_seq_cst);
-    route_word(b).store(0, std::memory_order_seq_cst);
-  };
-  for (uint32_t i = 0; i < s.block_count; ++i) retire(s.blocks[i]);
-  for (size_t i = 0; i < extra_count; ++i) retire(static_cast<uint32_t>(extra[i]));
-  std::free(s.blocks);
-  s.blocks = nullptr;
-  s.block_count = s.block_capacity = 0;
-  close_event_path(ed, s);
-  StateRegion* r = s.region.exchange(nullptr, std::memory_order_seq_cst);
-  drop_state_buffer(ed, s);
-  std::free(r);
-  s.env.store(nullptr, std::memory_order_seq_cst);
-  s.status.store(kFree, std::memory_order_seq_cst);
-  Word* w = domain();
-  w[dom::owner_word_index(owner)].store(0, std::memory_order_seq_cst);
-  w[dom::kLiveOwnersIndex].fetch_sub(1, std::memory_order_seq_cst);
-}
-
 }  // namespace hr_native
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
@@ -460,6 +356,5 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   o.Set("is_live", Napi::Function::New(e, IsLive, "is_live"));
   o.Set("event_stats", Napi::Function::New(e, EventStats, "event_stats"));
   o.Set("api_pointer", Napi::Function::New(e, ApiPointer, "api_pointer"));
-  if (define_test_functions(env, exports) != napi_ok) return nullptr;
   return exports;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs the native unit tests of native/include/handle_registry.h.
+# Builds and runs the native unit tests of the public headers (native/include/)
+# and of the addon's event queue (native/src/event_queue.h).
 #
 #   native/test/run.sh            # everything
 #   CXX=clang++ native/test/run.sh
@@ -24,7 +25,8 @@ JOBS=${JOBS:-2}
 TIMEOUT=${TIMEOUT:-120}
 BIN=bin
 INC=../include
-COMMON=(-std=c++17 -Wall -Wextra -Wpedantic -Werror -I"$INC" -I. -pthread)
+SRC=../src  # event_queue.h: the addon's own queue, tested here too
+COMMON=(-std=c++17 -Wall -Wextra -Wpedantic -Werror -I"$INC" -I"$SRC" -I. -pthread)
 ASAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -O1 -g)
 TSAN=(-fsanitize=thread -O1 -g)
 
@@ -79,11 +81,28 @@ for i in "${!pids[@]}"; do
 done
 
 # ---- compile-only header checks --------------------------------------------
-compile_check() {  # name, flags...
-  local name=$1
-  shift
-  if printf '#include "handle_registry.h"\nint main() { hr::ShardedMap<int> m; m.insert(hr::make_handle(1, 0, 0), 1);\n  hr::EventQueue q(4); return q.try_push(hr::Event{1, 0, 0, 0.0}) == hr::Status::kOk ? 0 : 1; }\n' |
-     "$CXX" -Wall -Wextra -Wpedantic -Werror -I"$INC" -pthread "$@" -x c++ - \
+ALL_HEADERS='#include "handle_registry.h"
+#include "handle_registry_abi.h"
+#include "handle_registry_diagnostics.h"
+#include "handle_registry_sharded_map.h"
+#include "event_queue.h"
+int main() { hr::ShardedMap<int> m; m.insert(hr::make_handle(1, 0, 0), 1);
+  hr_native::EventQueue q(4); return q.try_push(hr_native::Event{1, 0, 0, 0.0}) == hr::Status::kOk ? 0 : 1; }'
+# The core header alone: all an addon needs to keep handles in user_data.
+CORE_ONLY='#include "handle_registry.h"
+int main() { return hr::from_user_data(hr::to_user_data(256)) == 256 && hr::is_valid(256) &&
+  hr::status_name(hr::Status::kOk)[0] == '"'"'o'"'"' ? 0 : 1; }'
+compile_check() {  # name, language (c++ | c | core), flags...
+  local name=$1 lang=$2 src=$ALL_HEADERS compiler=$CXX
+  shift 2
+  case $lang in
+    core) src=$CORE_ONLY; lang=c++ ;;
+    c) src='#include "handle_registry_abi.h"
+int main(void) { return hr_api_v1_check(hr_api_v1_from_address(0)) == HR_STATUS_NOT_ATTACHED ? 0 : 1; }'
+       compiler=${CC:-gcc} ;;
+  esac
+  if printf '%s\n' "$src" |
+     "$compiler" -Wall -Wextra -Wpedantic -Werror -I"$INC" -I"$SRC" -pthread "$@" -x "$lang" - \
        -o "$logdir/$name" >"$logdir/$name.log" 2>&1; then
     echo "PASS $name"
     passed=$((passed + 1))
@@ -94,9 +113,11 @@ compile_check() {  # name, flags...
   fi
 }
 echo "== header compile checks"
-compile_check compile_cxx17_no_exceptions_no_rtti -std=c++17 -fno-exceptions -fno-rtti
-compile_check compile_cxx20 -std=c++20
-compile_check compile_cxx17_O2 -std=c++17 -O2
+compile_check compile_cxx17_no_exceptions_no_rtti c++ -std=c++17 -fno-exceptions -fno-rtti
+compile_check compile_cxx20 c++ -std=c++20
+compile_check compile_cxx17_O2 c++ -std=c++17 -O2
+compile_check compile_core_header_alone core -std=c++17
+compile_check compile_c_abi_header_c99 c -std=c99
 # The test sources themselves at -O3 (node-gyp's default), where GCC's
 # flow-sensitive warnings (-Wfree-nonheap-object, ...) are most aggressive.
 o3_ok=1

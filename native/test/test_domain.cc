@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "check.h"
-#include "handle_registry.h"
+#include "handle_registry_diagnostics.h"
 
 namespace {
 
@@ -13,7 +13,7 @@ namespace d = hr::domain;
 
 // Block word 0 (route) of a block in use.
 int32_t Route(uint32_t owner, uint32_t page) {
-  return static_cast<int32_t>((owner << d::kPageBits) | page);
+  return static_cast<int32_t>((owner << hr::layout::kPageBits) | page);
 }
 
 // Block word 1 (meta).
@@ -45,7 +45,7 @@ std::vector<int32_t> MakeTable() {
   set(1, Route(1, 0), Claimed(1, 3));
   set(2, 0, Claimed(2, 15, true));  // closed: route cleared, meta keeps owner and shard
   set(3, Route(4095, 123456), Claimed(4095, 255));
-  set(hr::kBlockMask, Route(1, 1), Claimed(1, 0));
+  set(hr::layout::kBlockMask, Route(1, 1), Claimed(1, 0));
   return w;
 }
 
@@ -85,8 +85,8 @@ TEST(owner_shard_retired_page) {
   const hr::DomainView v(w.data(), w.size());
   const hr::Handle h1 = hr::make_handle(1, 17, 0);
   const hr::Handle h2 = hr::make_handle(2, 0, 8);
-  const hr::Handle h3 = hr::make_handle(3, 255, hr::kGenMax);
-  const hr::Handle hl = hr::make_handle(hr::kBlockMask, 255, 3);
+  const hr::Handle h3 = hr::make_handle(3, 255, hr::layout::kGenMax);
+  const hr::Handle hl = hr::make_handle(hr::layout::kBlockMask, 255, 3);
   const hr::Handle h4 = hr::make_handle(4, 1, 0);
 
   CHECK_EQ(v.owner_of(h1), 1u);
@@ -124,14 +124,14 @@ TEST(owner_shard_retired_page) {
   CHECK_EQ(v.block_word(3), Route(4095, 123456));
   CHECK_EQ(v.block_word(2), 0);
   CHECK_EQ(v.block_word(4), 0);
-  CHECK_EQ(v.block_word(hr::kMaxBlocks), 0);  // out of range
+  CHECK_EQ(v.block_word(hr::layout::kMaxBlocks), 0);  // out of range
 
-  CHECK_EQ(v.owner_generation(1), 7);
-  CHECK_EQ(v.owner_generation(2), 9);
-  CHECK_EQ(v.owner_generation(3), 0);
-  CHECK_EQ(v.owner_generation(4095), 1);
-  CHECK_EQ(v.owner_generation(0), 0);
-  CHECK_EQ(v.owner_generation(4096), 0);
+  CHECK_EQ(v.owner_word(1), 7);
+  CHECK_EQ(v.owner_word(2), 9);
+  CHECK_EQ(v.owner_word(3), 0);
+  CHECK_EQ(v.owner_word(4095), 1);
+  CHECK_EQ(v.owner_word(0), 0);
+  CHECK_EQ(v.owner_word(4096), 0);
 }
 
 TEST(invalid_handles_read_as_unclaimed) {
@@ -158,7 +158,7 @@ TEST(detached_and_short_views) {
   CHECK_EQ(none.owner_of(hr::make_handle(1, 0, 0)), 0u);
   CHECK_EQ(none.next_block(), 0);
   CHECK_EQ(none.live_owners(), 0);
-  CHECK_EQ(none.owner_generation(1), 0);
+  CHECK_EQ(none.owner_word(1), 0);
   CHECK(none.words() == nullptr);
 
   std::vector<int32_t> w = MakeTable();

@@ -1,4 +1,4 @@
-// hr::BoundedQueue / hr::EventQueue: full policy, order, MPSC stress.
+// hr_native::BoundedQueue / hr_native::EventQueue: full policy, order, MPSC stress.
 
 #include <atomic>
 #include <cstdint>
@@ -7,54 +7,55 @@
 #include <vector>
 
 #include "check.h"
-#include "handle_registry.h"
+#include "event_queue.h"
+#include "handle_registry_diagnostics.h"  // make_handle
 
 namespace {
 
-hr::Event Ev(uint64_t seq, uint32_t producer = 0) {
-  return hr::Event{hr::make_handle(1 + producer, 0, 0), producer,
+hr_native::Event Ev(uint64_t seq, uint32_t producer = 0) {
+  return hr_native::Event{hr::make_handle(1 + producer, 0, 0), producer,
                    static_cast<uint32_t>(seq), static_cast<double>(seq)};
 }
 
 }  // namespace
 
 TEST(event_layout) {
-  CHECK_EQ(sizeof(hr::Event), size_t{24});
-  CHECK_EQ(offsetof(hr::Event, handle), size_t{0});
-  CHECK_EQ(offsetof(hr::Event, kind), size_t{8});
-  CHECK_EQ(offsetof(hr::Event, size), size_t{12});
-  CHECK_EQ(offsetof(hr::Event, payload), size_t{16});
+  CHECK_EQ(sizeof(hr_native::Event), size_t{24});
+  CHECK_EQ(offsetof(hr_native::Event, handle), size_t{0});
+  CHECK_EQ(offsetof(hr_native::Event, kind), size_t{8});
+  CHECK_EQ(offsetof(hr_native::Event, size), size_t{12});
+  CHECK_EQ(offsetof(hr_native::Event, payload), size_t{16});
 }
 
 TEST(capacity_rounds_up_to_power_of_two) {
-  CHECK_EQ(hr::EventQueue(0).capacity(), size_t{2});
-  CHECK_EQ(hr::EventQueue(1).capacity(), size_t{2});
-  CHECK_EQ(hr::EventQueue(2).capacity(), size_t{2});
-  CHECK_EQ(hr::EventQueue(3).capacity(), size_t{4});
-  CHECK_EQ(hr::EventQueue(1000).capacity(), size_t{1024});
-  CHECK_EQ(hr::EventQueue(1024).capacity(), size_t{1024});
-  CHECK_EQ(hr::BoundedQueue<int>(5).capacity(), size_t{8});
+  CHECK_EQ(hr_native::EventQueue(0).capacity(), size_t{2});
+  CHECK_EQ(hr_native::EventQueue(1).capacity(), size_t{2});
+  CHECK_EQ(hr_native::EventQueue(2).capacity(), size_t{2});
+  CHECK_EQ(hr_native::EventQueue(3).capacity(), size_t{4});
+  CHECK_EQ(hr_native::EventQueue(1000).capacity(), size_t{1024});
+  CHECK_EQ(hr_native::EventQueue(1024).capacity(), size_t{1024});
+  CHECK_EQ(hr_native::BoundedQueue<int>(5).capacity(), size_t{8});
 }
 
 TEST(empty_queue) {
-  hr::EventQueue q(8);
-  hr::Event e{};
+  hr_native::EventQueue q(8);
+  hr_native::Event e{};
   CHECK(!q.try_pop(e));
-  hr::Event out[4];
+  hr_native::Event out[4];
   CHECK_EQ(q.drain(out, 4), size_t{0});
   CHECK_EQ(q.approx_size(), size_t{0});
   CHECK_EQ(q.rejected(), uint64_t{0});
 }
 
 TEST(full_policy_nothing_lost_in_order) {
-  hr::EventQueue q(8);
+  hr_native::EventQueue q(8);
   for (uint64_t i = 0; i < 8; ++i) CHECK(q.try_push(Ev(i)) == hr::Status::kOk);
   CHECK_EQ(q.approx_size(), size_t{8});
   // Full: rejected, counted, not stored, repeatedly.
   for (int i = 0; i < 3; ++i) CHECK(q.try_push(Ev(100)) == hr::Status::kQueueFull);
   CHECK_EQ(q.rejected(), uint64_t{3});
   CHECK_EQ(q.approx_size(), size_t{8});
-  hr::Event out[16];
+  hr_native::Event out[16];
   CHECK_EQ(q.drain(out, 16), size_t{8});
   for (uint32_t i = 0; i < 8; ++i) {
     CHECK_EQ(out[i].size, i);
@@ -63,14 +64,14 @@ TEST(full_policy_nothing_lost_in_order) {
   }
   CHECK_EQ(q.approx_size(), size_t{0});
   CHECK(q.try_push(Ev(8)) == hr::Status::kOk);  // room again
-  hr::Event e{};
+  hr_native::Event e{};
   CHECK(q.try_pop(e));
   CHECK_EQ(e.size, 8u);
 }
 
 TEST(partial_drains_and_wraparound) {
   // Many laps around a small ring with uneven push/drain sizes.
-  hr::BoundedQueue<uint64_t> q(16);
+  hr_native::BoundedQueue<uint64_t> q(16);
   uint64_t next_push = 0, next_pop = 0;
   uint64_t out[16];
   for (int round = 0; round < 5000; ++round) {
@@ -109,7 +110,7 @@ namespace {
 // P producers push kPerProducer events each (retrying on kQueueFull when
 // `retry`); one consumer drains. Checks per-producer FIFO and counts.
 void run_mpsc(int producers, uint32_t per_producer, size_t capacity, bool retry) {
-  hr::EventQueue q(capacity);
+  hr_native::EventQueue q(capacity);
   std::vector<uint64_t> accepted(static_cast<size_t>(producers), 0);
   std::atomic<int> done{0};
   std::atomic<bool> go{false};
@@ -119,7 +120,7 @@ void run_mpsc(int producers, uint32_t per_producer, size_t capacity, bool retry)
       while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
       uint64_t ok = 0;
       for (uint32_t i = 0; i < per_producer; ++i) {
-        const hr::Event e{hr::make_handle(1 + static_cast<uint32_t>(p), i % 256, 0),
+        const hr_native::Event e{hr::make_handle(1 + static_cast<uint32_t>(p), i % 256, 0),
                           static_cast<uint32_t>(p), i, static_cast<double>(i)};
         if (retry) {
           while (q.try_push(e) != hr::Status::kOk) std::this_thread::yield();
@@ -136,13 +137,13 @@ void run_mpsc(int producers, uint32_t per_producer, size_t capacity, bool retry)
   std::vector<uint64_t> received(static_cast<size_t>(producers), 0);
   uint64_t total = 0;
   int errors = 0;
-  std::vector<hr::Event> buf(256);
+  std::vector<hr_native::Event> buf(256);
   go.store(true, std::memory_order_release);
   for (;;) {
     const bool finished = done.load(std::memory_order_acquire) == producers;
     const size_t n = q.drain(buf.data(), buf.size());
     for (size_t i = 0; i < n; ++i) {
-      const hr::Event& e = buf[i];
+      const hr_native::Event& e = buf[i];
       if (e.kind >= static_cast<uint32_t>(producers)) { ++errors; continue; }
       const size_t p = e.kind;
       const int64_t seq = e.size;
@@ -189,19 +190,19 @@ TEST(mpsc_4_producers_drop_when_full) { run_mpsc(4, 100000, 64, false); }
 // that fits; consume() hands events straight from their cells. 3 producers mix
 // single pushes and runs of 1..37; the consumer checks per-producer order.
 static void run_push_many(size_t capacity) {
-  hr::BoundedQueue<hr::Event> q(capacity);
+  hr_native::BoundedQueue<hr_native::Event> q(capacity);
   constexpr int kProducers = 3;
   constexpr uint64_t kPerProducer = 100000;
   std::vector<std::thread> producers;
   for (int t = 0; t < kProducers; ++t) {
     producers.emplace_back([&q, t] {
       uint64_t i = 0;
-      hr::Event buf[37];
+      hr_native::Event buf[37];
       while (i < kPerProducer) {
         const size_t want = 1 + (i * 7 + static_cast<uint64_t>(t)) % 37;
         size_t k = 0;
         for (; k < want && i + k < kPerProducer; ++k) {
-          buf[k] = hr::Event{static_cast<uint64_t>(t), 0, 0, static_cast<double>(i + k)};
+          buf[k] = hr_native::Event{static_cast<uint64_t>(t), 0, 0, static_cast<double>(i + k)};
         }
         const size_t pushed = (i % 3 == 0) ? (q.try_push(buf[0]) == hr::Status::kOk ? 1 : 0)
                                            : q.try_push_many(buf, k);
@@ -214,7 +215,7 @@ static void run_push_many(size_t capacity) {
   uint64_t got = 0;
   int out_of_order = 0;
   while (got < kProducers * kPerProducer) {
-    const size_t n = q.consume(50, [&](const hr::Event& e, size_t) noexcept {
+    const size_t n = q.consume(50, [&](const hr_native::Event& e, size_t) noexcept {
       if (e.payload != static_cast<double>(next[e.handle])) ++out_of_order;
       ++next[e.handle];
     });
@@ -222,7 +223,7 @@ static void run_push_many(size_t capacity) {
     if (n == 0) std::this_thread::yield();
   }
   for (auto& p : producers) p.join();
-  hr::Event e;
+  hr_native::Event e;
   CHECK_EQ(out_of_order, 0);
   CHECK(!q.try_pop(e));
   CHECK_EQ(q.approx_size(), size_t{0});
@@ -231,10 +232,10 @@ static void run_push_many(size_t capacity) {
 
 // A sink returning bool: false leaves the item queued and ends the call.
 TEST(consume_with_bool_sink_stops_and_keeps_the_item) {
-  hr::EventQueue q(8);
+  hr_native::EventQueue q(8);
   for (uint64_t i = 0; i < 6; ++i) CHECK(q.try_push(Ev(i)) == hr::Status::kOk);
   std::vector<uint64_t> got;
-  size_t n = q.consume(10, [&](const hr::Event& e, size_t i) noexcept {
+  size_t n = q.consume(10, [&](const hr_native::Event& e, size_t i) noexcept {
     if (e.payload == 3.0) return false;
     CHECK_EQ(i, got.size());
     got.push_back(static_cast<uint64_t>(e.payload));
@@ -242,14 +243,14 @@ TEST(consume_with_bool_sink_stops_and_keeps_the_item) {
   });
   CHECK_EQ(n, size_t{3});
   CHECK_EQ(q.approx_size(), size_t{3});
-  n = q.consume(10, [&](const hr::Event& e, size_t) noexcept {
+  n = q.consume(10, [&](const hr_native::Event& e, size_t) noexcept {
     got.push_back(static_cast<uint64_t>(e.payload));
     return true;
   });
   CHECK_EQ(n, size_t{3});
   CHECK_EQ(got.size(), size_t{6});
   for (uint64_t i = 0; i < 6; ++i) CHECK_EQ(got[i], i);
-  CHECK_EQ(q.consume(10, [](const hr::Event&, size_t) noexcept { return false; }), size_t{0});
+  CHECK_EQ(q.consume(10, [](const hr_native::Event&, size_t) noexcept { return false; }), size_t{0});
 }
 
 TEST(mpsc_push_many_and_consume_keep_order_small_ring) { run_push_many(64); }

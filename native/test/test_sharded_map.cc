@@ -10,7 +10,8 @@
 #include <vector>
 
 #include "check.h"
-#include "handle_registry.h"
+#include "handle_registry_diagnostics.h"  // make_handle
+#include "handle_registry_sharded_map.h"
 
 namespace {
 

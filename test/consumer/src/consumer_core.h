@@ -23,6 +23,8 @@
 #include "fake_clib.h"
 #include "handle_registry.h"
 #include "handle_registry_abi.h"
+#include "handle_registry_diagnostics.h"  // DomainView: which registry owns a handle
+#include "handle_registry_sharded_map.h"
 
 namespace consumer {
 namespace {

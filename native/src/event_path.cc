@@ -1,5 +1,5 @@
-// events.cc: the event path of one owner, from native producers to its JS
-// thread: a bounded MPSC queue (hr::EventQueue) and a uv_async_t on the
+// event_path.cc: the event path of one owner, from native producers to its JS
+// thread: a bounded MPSC queue (EventQueue) and a uv_async_t on the
 // owner's event loop.
 //
 // Delivery (JS thread, in the async callback):
@@ -13,7 +13,7 @@
 //     the batch and stays queued for the next batch of the same wake-up;
 //   - keeps `scheduled` set while it drains, and clears it only when a
 //     batch comes back short (then re-checks: the wake-up protocol in
-//     internal.h; events that arrived meanwhile make it signal itself with
+//     event_path.h; events that arrived meanwhile make it signal itself with
 //     `scheduled` still set), so producers posting meanwhile do not signal;
 //   - at most kMaxBatchesPerWakeup batches per wake-up; if events remain it
 //     signals itself again, so a flood cannot starve the event loop;
@@ -29,7 +29,7 @@
 #include <algorithm>
 #include <new>
 
-#include "internal.h"
+#include "event_path.h"
 
 namespace hr_native {
 
@@ -46,7 +46,7 @@ void on_closed(uv_handle_t* handle) {
 }
 
 // The queue looked empty: clear `scheduled`, then re-check (the wake-up
-// protocol of internal.h). True if the queue is empty and the path idle: the
+// protocol of event_path.h). True if the queue is empty and the path idle: the
 // next post signals. False if events arrived (or a producer is still writing
 // one): `scheduled` is true again and the caller keeps draining or signals.
 bool try_go_idle(EventPath* p) noexcept {
@@ -67,7 +67,7 @@ struct ToRecords {
   size_t arena_length;
   size_t used = 0;
   bool arena_full = false;
-  bool operator()(const hr::Event& e, size_t i) noexcept {
+  bool operator()(const Event& e, size_t i) noexcept {
     double* r = out + 4 * i;
     r[0] = static_cast<double>(e.handle);
     r[1] = static_cast<double>(e.kind);
@@ -256,7 +256,7 @@ void close_event_path(EnvData* ed, OwnerSlot& s) {
   s.path = nullptr;
   s.events.store(nullptr, std::memory_order_seq_cst);
   synchronize(s);  // no producer is inside push() or uv_async_send() any more
-  const auto discard = [](const hr::Event& e, size_t) noexcept { free_event(e); };
+  const auto discard = [](const Event& e, size_t) noexcept { free_event(e); };
   for (size_t n; (n = p->queue.consume(p->batch_max, discard)) > 0;) bump(s.dropped_at_close, n);
   p->closing = true;
   napi_delete_reference(ed->env, p->callback);

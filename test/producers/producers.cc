@@ -1,41 +1,66 @@
-// test_producers.cc: test-only native producer threads (exported as test_*).
+// producers.cc: a test-only addon with native producer threads, built
+// against handle-registry's public C ABI (handle_registry_napi.h) exactly as a
+// user's addon would be. Never part of the shipped addon.
 //
-//   test_start_producers(handles: Float64Array, threads, eventsPerThread,
-//                        kindBase, retryFull = false, chunk = 1) -> id
+//   attach(registry | registry.nativeApi | api_pointer())
+//     Resolves and checks the C ABI table (hr::attach); every other function
+//     throws ERR_NOT_ATTACHED until this succeeded once in the process.
+//   start_producers(handles: Float64Array, threads, eventsPerThread,
+//                   kindBase, retryFull = false, chunk = 1, bytes = 0) -> id
 //     Starts `threads` std::threads. Thread t posts eventsPerThread events;
 //     event i goes to handles[i % handles.length] with kind kindBase + t and
 //     payload i, so JS can check per-producer order. A thread never blocks:
 //     on queue_full it counts and moves on, or with retryFull yields and
 //     posts the same event again until the status is not queue_full.
-//     chunk > 1 (up to 65536) posts through the C ABI's post_many, `chunk`
-//     events per call (failed queue_full events re-posted in order).
-//     bytes > 0 (chunk ignored) mixes in byte events through the C ABI's
-//     post_bytes: event i with i % 3 == 2 is numeric (payload i), the others
-//     carry max(bytes, 8) bytes: u32 LE i, then t, then byte j = (i + j) & 255.
-//   test_post_bytes(handle, kind, bytes: Uint8Array) -> status
+//     chunk > 1 (up to 65536) posts through api->post_many, `chunk` events
+//     per call (failed queue_full events re-posted in order).
+//     bytes > 0 (chunk ignored) mixes in byte events through api->post_bytes:
+//     event i with i % 3 == 2 is numeric (payload i), the others carry
+//     max(bytes, 8) bytes: u32 LE i, then t, then byte j = (i + j) & 255.
+//   post_bytes(handle, kind, bytes: Uint8Array) -> status
 //     One api->post_bytes from the JS thread (copies the bytes).
-//   test_producers_done(id) -> boolean      all threads finished
-//   test_join_producers(id) -> { ok, stale, closed, full, invalid, posted, retries }
+//   producers_done(id) -> boolean      all threads finished
+//   join_producers(id) -> { ok, stale, closed, full, invalid, other, posted, retries }
 //     Joins (blocking the JS thread) and frees the group. posted = events
 //     attempted (threads * eventsPerThread), one final status each; retries =
 //     extra post calls made by retryFull. With retryFull, wait for
-//     test_producers_done first: the JS thread drains the queue, so joining
+//     producers_done first: the JS thread drains the queue, so joining
 //     while producers wait for room would never return.
 //
 // Lifetimes: a group (handles copy, counters) lives on the heap. If the env
 // that started it is torn down first (worker terminated), its threads are
-// detached and the group is leaked on purpose: the threads keep posting,
-// get registry_closed, and exit; nothing they touch is ever freed.
+// detached by an env cleanup hook and the group is leaked on purpose: the
+// threads keep posting, get registry_closed, and exit; nothing they touch is
+// ever freed, and this library pins itself (pin_module) so that its code
+// stays mapped after Node drops the last env that loaded it.
 #include <napi.h>
 
 #include <algorithm>
 #include <memory>
+#include <atomic>
 #include <system_error>
 #include <thread>
+#include <vector>
 
-#include "internal.h"
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <dlfcn.h>
+#endif
 
-namespace hr_native {
+#include "handle_registry_napi.h"
+
+namespace hr_test {
+
+// The checked C ABI table (static in the registry addon: valid for ever).
+std::atomic<const hr_api_v1*> g_api{nullptr};
+
+struct ProducerGroup;
+// Per-env data: producer groups started from this env and not joined yet.
+struct EnvData {
+  std::vector<ProducerGroup*> groups;
+  uint32_t next_group = 1;
+};
 
 struct alignas(64) ProducerCounts {
   uint64_t ok = 0, stale = 0, closed = 0, full = 0, invalid = 0, other = 0, retries = 0;
@@ -69,7 +94,7 @@ void count_status(ProducerCounts& c, int32_t st) {
 
 // Numeric and byte events interleaved (see the top of the file).
 void produce_bytes(ProducerGroup* g, ProducerCounts& c, uint32_t kind, uint32_t t) {
-  const hr_api_v1* api = api_table();
+  const hr_api_v1* api = g_api.load(std::memory_order_acquire);
   const size_t n = g->handles.size();
   const uint32_t size = std::max<uint32_t>(g->bytes, 8);
   std::vector<uint8_t> buf(size);
@@ -98,16 +123,17 @@ void produce_bytes(ProducerGroup* g, ProducerCounts& c, uint32_t kind, uint32_t 
 
 // One post() per event.
 void produce_single(ProducerGroup* g, ProducerCounts& c, uint32_t kind) {
+  const hr_api_v1* api = g_api.load(std::memory_order_acquire);
   const size_t n = g->handles.size();
   size_t next = 0;
   for (uint32_t i = 0; i < g->events; ++i) {
     const uint64_t h = g->handles[next];
     if (++next == n) next = 0;
-    int32_t st = post(h, kind, static_cast<double>(i));
+    int32_t st = api->post(h, kind, static_cast<double>(i));
     while (st == HR_STATUS_QUEUE_FULL && g->retry_full) {
       ++c.retries;
       std::this_thread::yield();
-      st = post(h, kind, static_cast<double>(i));
+      st = api->post(h, kind, static_cast<double>(i));
     }
     count_status(c, st);
   }
@@ -116,6 +142,7 @@ void produce_single(ProducerGroup* g, ProducerCounts& c, uint32_t kind) {
 // post_many() of `chunk` events at a time; with retry_full the events that
 // got queue_full are re-posted, in order, until none does.
 void produce_chunked(ProducerGroup* g, ProducerCounts& c, uint32_t kind) {
+  const hr_api_v1* api = g_api.load(std::memory_order_acquire);
   const size_t n = g->handles.size();
   std::vector<hr_event_v1> buf(g->chunk);
   std::vector<int32_t> statuses(g->chunk);
@@ -127,7 +154,7 @@ void produce_chunked(ProducerGroup* g, ProducerCounts& c, uint32_t kind) {
       if (++next == n) next = 0;
     }
     for (;;) {
-      post_many(buf.data(), m, statuses.data());
+      api->post_many(buf.data(), m, statuses.data());
       size_t again = 0;
       for (size_t j = 0; j < m; ++j) {
         if (statuses[j] == HR_STATUS_QUEUE_FULL && g->retry_full) {
@@ -168,6 +195,13 @@ Napi::Value fail(Napi::Env env, const char* code, const char* message) {
   return env.Undefined();
 }
 
+Napi::Value not_attached(Napi::Env env) {
+  Napi::Error err = Napi::Error::New(env, "hr_test_producers: call attach(registry.nativeApi) first");
+  err.Set("code", Napi::String::New(env, "ERR_NOT_ATTACHED"));
+  err.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 ProducerGroup* find_group(const Napi::CallbackInfo& info, size_t* index) {
   EnvData* ed = env_data(info);
   if (info.Length() < 1 || !info[0].IsNumber()) return nullptr;
@@ -183,16 +217,17 @@ ProducerGroup* find_group(const Napi::CallbackInfo& info, size_t* index) {
 
 Napi::Value StartProducers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (g_api.load(std::memory_order_acquire) == nullptr) return not_attached(env);
   EnvData* ed = env_data(info);
   if (info.Length() < 4 || !info[0].IsTypedArray() ||
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
       info[0].As<Napi::TypedArray>().ElementLength() == 0 || !info[1].IsNumber() ||
       !info[2].IsNumber() || !info[3].IsNumber()) {
     return fail(env, "ERR_INVALID_ARG_TYPE",
-                "test_start_producers(handles: Float64Array, threads, eventsPerThread, kindBase, retryFull?)");
+                "start_producers(handles: Float64Array, threads, eventsPerThread, kindBase, retryFull?)");
   }
   const uint32_t threads = info[1].As<Napi::Number>().Uint32Value();
-  if (threads < 1 || threads > 64) return fail(env, "ERR_OUT_OF_RANGE", "test_start_producers: threads must be 1..64");
+  if (threads < 1 || threads > 64) return fail(env, "ERR_OUT_OF_RANGE", "start_producers: threads must be 1..64");
   Napi::Float64Array hs = info[0].As<Napi::Float64Array>();
   auto* g = new ProducerGroup();
   g->id = ed->next_group++;
@@ -218,7 +253,7 @@ Napi::Value StartProducers(const Napi::CallbackInfo& info) {
     // Threads not started never decrement `running`; join those that did.
     for (auto& th : g->threads) th.join();
     delete g;
-    return fail(env, "ERR_INVALID_STATE", "test_start_producers: could not start a thread");
+    return fail(env, "ERR_INVALID_STATE", "start_producers: could not start a thread");
   }
   ed->groups.push_back(g);
   return Napi::Number::New(env, g->id);
@@ -226,23 +261,24 @@ Napi::Value StartProducers(const Napi::CallbackInfo& info) {
 
 Napi::Value PostBytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (g_api.load(std::memory_order_acquire) == nullptr) return not_attached(env);
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsTypedArray() ||
       info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    return fail(env, "ERR_INVALID_ARG_TYPE", "test_post_bytes(handle, kind, bytes: Uint8Array)");
+    return fail(env, "ERR_INVALID_ARG_TYPE", "post_bytes(handle, kind, bytes: Uint8Array)");
   }
   const double d = info[0].As<Napi::Number>().DoubleValue();
   const uint64_t h = (d >= 1 && d <= 9007199254740991.0) ? static_cast<uint64_t>(d) : 0;
   Napi::Uint8Array bytes = info[2].As<Napi::Uint8Array>();
   const size_t n = bytes.ElementLength();
   const uint32_t size = n > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(n);
-  return Napi::Number::New(env, api_table()->post_bytes(h, info[1].As<Napi::Number>().Uint32Value(),
+  return Napi::Number::New(env, g_api.load(std::memory_order_acquire)->post_bytes(h, info[1].As<Napi::Number>().Uint32Value(),
                                                         bytes.Data(), size));
 }
 
 Napi::Value ProducersDone(const Napi::CallbackInfo& info) {
   size_t index;
   ProducerGroup* g = find_group(info, &index);
-  if (g == nullptr) return fail(info.Env(), "ERR_INVALID_ARG_VALUE", "test_producers_done: unknown producer id");
+  if (g == nullptr) return fail(info.Env(), "ERR_INVALID_ARG_VALUE", "producers_done: unknown producer id");
   return Napi::Boolean::New(info.Env(), g->running.load(std::memory_order_acquire) == 0);
 }
 
@@ -250,7 +286,7 @@ Napi::Value JoinProducers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   size_t index;
   ProducerGroup* g = find_group(info, &index);
-  if (g == nullptr) return fail(env, "ERR_INVALID_ARG_VALUE", "test_join_producers: unknown producer id");
+  if (g == nullptr) return fail(env, "ERR_INVALID_ARG_VALUE", "join_producers: unknown producer id");
   for (auto& th : g->threads) th.join();
   ProducerCounts sum;
   for (size_t t = 0; t < g->threads.size(); ++t) {
@@ -279,24 +315,66 @@ Napi::Value JoinProducers(const Napi::CallbackInfo& info) {
   return o;
 }
 
-}  // namespace
+Napi::Value Attach(const Napi::CallbackInfo& info) {
+  const hr_api_v1* api = hr::attach(info.Env(), info.Length() > 0 ? info[0] : info.Env().Undefined());
+  if (api == nullptr) return info.Env().Undefined();  // exception pending
+  g_api.store(api, std::memory_order_release);
+  return info.Env().Undefined();
+}
 
-void detach_producers(EnvData* ed) {
+// Env teardown (worker exit, process exit): detach this env's running
+// threads; their groups are leaked on purpose (the threads still use them).
+void detach_producers(void* arg) {
+  EnvData* ed = static_cast<EnvData*>(arg);
   for (ProducerGroup* g : ed->groups) {
     for (auto& th : g->threads) th.detach();
-    // g is leaked on purpose: detached threads still use it.
   }
   ed->groups.clear();
 }
 
-napi_status define_test_functions(napi_env env, napi_value exports) {
-  Napi::Env e(env);
-  Napi::Object o(env, exports);
-  o.Set("test_start_producers", Napi::Function::New(e, StartProducers, "test_start_producers"));
-  o.Set("test_post_bytes", Napi::Function::New(e, PostBytes, "test_post_bytes"));
-  o.Set("test_producers_done", Napi::Function::New(e, ProducersDone, "test_producers_done"));
-  o.Set("test_join_producers", Napi::Function::New(e, JoinProducers, "test_join_producers"));
-  return e.IsExceptionPending() ? napi_pending_exception : napi_ok;
+void finalize_env_data(napi_env, void* data, void*) {
+  delete static_cast<EnvData*>(data);
 }
 
-}  // namespace hr_native
+// Keeps this library mapped until the process ends: detached producer
+// threads run its code after Node drops the last env that loaded it.
+void pin_module() {
+  static std::atomic<bool> pinned{false};
+  if (pinned.exchange(true)) return;
+#if defined(_WIN32)
+  HMODULE self = nullptr;
+  GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                     reinterpret_cast<LPCWSTR>(&pin_module), &self);
+#else
+  Dl_info dl;
+  if (dladdr(reinterpret_cast<void*>(&pin_module), &dl) != 0 && dl.dli_fname != nullptr) {
+    dlopen(dl.dli_fname, RTLD_LAZY | RTLD_NODELETE);  // handle leaked on purpose
+  }
+#endif
+}
+
+}  // namespace
+}  // namespace hr_test
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  using namespace hr_test;
+  pin_module();
+  EnvData* ed = new (std::nothrow) EnvData();
+  if (ed == nullptr) {
+    napi_throw_error(env, "ERR_OUT_OF_MEMORY", "hr_test_producers: out of memory");
+    return nullptr;
+  }
+  if (napi_set_instance_data(env, ed, finalize_env_data, nullptr) != napi_ok) {
+    delete ed;
+    return nullptr;
+  }
+  if (napi_add_env_cleanup_hook(env, detach_producers, ed) != napi_ok) return nullptr;
+  Napi::Env e(env);
+  Napi::Object o(env, exports);
+  o.Set("attach", Napi::Function::New(e, Attach, "attach"));
+  o.Set("start_producers", Napi::Function::New(e, StartProducers, "start_producers"));
+  o.Set("post_bytes", Napi::Function::New(e, PostBytes, "post_bytes"));
+  o.Set("producers_done", Napi::Function::New(e, ProducersDone, "producers_done"));
+  o.Set("join_producers", Napi::Function::New(e, JoinProducers, "join_producers"));
+  return exports;
+}

@@ -1,0 +1,98 @@
+// event_path.h: the event path of one owner, from native producers to its JS
+// thread (event_path.cc): a bounded queue and a uv_async_t on the owner's
+// event loop.
+#ifndef HANDLE_REGISTRY_NATIVE_EVENT_PATH_H_
+#define HANDLE_REGISTRY_NATIVE_EVENT_PATH_H_
+
+#include <node_api.h>
+#include <uv.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "event_queue.h"
+#include "handle_registry_abi.h"  // HR_MAX_BYTES
+#include "owners.h"
+
+namespace hr_native {
+
+// Byte events in an owner's queue: an Event with size > 0 owns a malloc'd
+// buffer of `size` bytes whose address is stored in the bits of `payload`
+// (size == 0: a numeric event, payload is the number). Whoever takes such an
+// event out of the queue frees the buffer: on_async after copying it into the
+// arena, close_event_path when dropping it. post_many always queues size 0,
+// so only post_bytes creates byte events.
+inline double pack_bytes(void* buf) noexcept {
+  const uint64_t bits = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(buf));
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
+}
+inline void* unpack_bytes(double payload) noexcept {
+  uint64_t bits;
+  std::memcpy(&bits, &payload, sizeof bits);
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(bits));
+}
+inline void free_event(const Event& e) noexcept {
+  if (e.size != 0) std::free(unpack_bytes(e.payload));
+}
+
+// Wake-up protocol (`scheduled`): true from the first post that finds it false
+// until the wake-up it triggered has drained the queue.
+//   producer (wake, after a push)        consumer (on_async, JS thread)
+//   ------------------------------       -----------------------------------
+//   claim a cell (seq_cst CAS)           drain batches; `scheduled` stays true,
+//   scheduled? (seq_cst load)            so producers do not signal meanwhile
+//     true: done (a drain will see it)   queue empty: scheduled = false (seq_cst),
+//     false: exchange(true); if it was     seq_cst fence, then re-check the size:
+//       false, uv_async_send               events? exchange(true), signal if false
+// Either the consumer's re-check sees the claim, or the producer's load sees
+// `false` and signals. A plain load on the hot path: while a wake-up is
+// pending, posts only read the flag's cache line (shared, never bounced).
+struct EventPath {
+  uv_async_t async;  // first member: async.data also points here
+  EventQueue queue;
+  // Most bytes a post_bytes event may carry on this path: min(HR_MAX_BYTES,
+  // arena length), 0 without an arena. Set before the path is published.
+  uint32_t max_bytes = 0;
+  alignas(64) std::atomic<bool> scheduled{false};  // a wake-up is pending or running
+  // --- the JS thread only (own cache line: producers never write near it) ---
+  alignas(64) uint32_t owner = 0;
+  EnvData* env_data = nullptr;
+  napi_ref callback = nullptr;
+  napi_ref batch = nullptr;
+  napi_ref arena = nullptr;  // Uint8Array the bytes of byte events are copied to (or null)
+  napi_async_context context = nullptr;
+  size_t batch_max = 0;
+  bool closing = false;
+
+  explicit EventPath(size_t capacity) : queue(capacity) {}
+};
+
+// Wakes the owner's JS thread after a push (any thread; the protocol above).
+inline void wake(EventPath* p) noexcept {
+  // The push's claim was a seq_cst CAS; this seq_cst load (a plain load on
+  // x86) either sees the consumer's `false`, or the consumer's re-check after
+  // clearing it sees the claim. Only a post that finds no wake-up pending
+  // writes the line.
+  if (p->scheduled.load(std::memory_order_seq_cst)) return;
+  if (!p->scheduled.exchange(true, std::memory_order_seq_cst)) uv_async_send(&p->async);
+}
+
+// Creates and publishes an event path. Returns nullptr and sets *why on error.
+EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
+                           napi_value batch, size_t batch_max,
+                           napi_value callback, napi_value arena, size_t arena_length,
+                           const char** why);
+// Unpublishes, waits out producers, drops (and counts) queued events, and
+// uv_closes the async handle; the path is freed by its close callback.
+void close_event_path(EnvData* ed, OwnerSlot& s);
+// Called from each uv close callback when env cleanup is waiting.
+void maybe_finish_cleanup(EnvData* ed);
+
+}  // namespace hr_native
+
+#endif  // HANDLE_REGISTRY_NATIVE_EVENT_PATH_H_

@@ -1,0 +1,199 @@
+// owners.cc: the owner lifecycle (owners.h): the domain table, claiming an
+// owner index and its blocks, publishing its slot states, closing it, and the
+// synchronize() step of the close protocol.
+#include "owners.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "event_path.h"
+
+namespace hr_native {
+
+alignas(64) Word g_domain[dom::kDomainWords];
+OwnerSlot g_owners[dom::kOwnerWords];
+std::atomic<uint64_t> g_unrouted_invalid;
+std::atomic<uint64_t> g_unrouted_closed;
+
+namespace {
+
+std::atomic<int32_t> g_domain_state;  // 0 = untouched, 1 = initialising, 2 = ready
+
+void init_domain() noexcept {
+  int32_t expected = 0;
+  if (g_domain_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+    g_domain[dom::kNextBlockIndex].store(1, std::memory_order_seq_cst);  // block 0 is never claimed
+    g_domain[dom::kLayoutVersionIndex].store(dom::kLayoutVersion, std::memory_order_seq_cst);
+    g_domain[dom::kMagicIndex].store(dom::kMagic, std::memory_order_seq_cst);
+    g_domain_state.store(2, std::memory_order_release);
+    return;
+  }
+  while (g_domain_state.load(std::memory_order_acquire) != 2) std::this_thread::yield();
+}
+
+void noop_finalize(napi_env, void*, void*) {}
+
+// Drops the ArrayBuffer over the owner's current state region: detached, so
+// views JS may still hold read as empty instead of freed memory.
+void drop_state_buffer(EnvData* ed, OwnerSlot& s) {
+  if (s.state_ref == nullptr) return;
+  if (!ed->in_cleanup) {
+    napi_value ab = nullptr;
+    if (napi_get_reference_value(ed->env, s.state_ref, &ab) == napi_ok && ab != nullptr) {
+      napi_detach_arraybuffer(ed->env, ab);
+    }
+  }
+  napi_delete_reference(ed->env, s.state_ref);
+  s.state_ref = nullptr;
+}
+
+}  // namespace
+
+Word* domain() noexcept {
+  if (g_domain_state.load(std::memory_order_acquire) != 2) init_domain();
+  return g_domain;
+}
+
+void synchronize(OwnerSlot& s) noexcept {
+  for (int pass = 0; pass < 2; ++pass) {
+    const uint32_t e = s.epoch.fetch_add(1, std::memory_order_seq_cst);
+    std::atomic<int32_t>& c = s.inflight[e & 1];
+    for (uint32_t spins = 0; c.load(std::memory_order_seq_cst) != 0; ++spins) {
+      if (spins < 128) {
+        hr::detail::cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+}
+
+uint32_t claim_owner(EnvData* ed) noexcept {
+  Word* w = domain();
+  uint32_t hint = static_cast<uint32_t>(w[dom::kOwnerHintIndex].load(std::memory_order_relaxed));
+  if (hint >= lay::kMaxOwners) hint = 0;
+  for (uint32_t i = 0; i < lay::kMaxOwners; ++i) {
+    const uint32_t owner = (hint + i) % lay::kMaxOwners + 1;
+    int32_t expected = 0;
+    if (!w[dom::owner_word_index(owner)].compare_exchange_strong(expected, dom::kOwnerClaimed,
+                                                                std::memory_order_seq_cst)) {
+      continue;
+    }
+    OwnerSlot& s = g_owners[owner];
+    // Producers that saw the previous incarnation CLOSED may still be adding
+    // to its drop counters: let them finish before the reset.
+    synchronize(s);
+    s.dropped_stale.store(0, std::memory_order_relaxed);
+    s.dropped_closed.store(0, std::memory_order_relaxed);
+    s.dropped_full.store(0, std::memory_order_relaxed);
+    s.dropped_invalid.store(0, std::memory_order_relaxed);
+    s.dropped_too_large.store(0, std::memory_order_relaxed);
+    s.delivered.store(0, std::memory_order_relaxed);
+    s.dropped_at_close.store(0, std::memory_order_relaxed);
+    s.path = nullptr;
+    s.state_ref = nullptr;
+    s.block_count = 0;
+    s.env.store(ed, std::memory_order_seq_cst);
+    s.status.store(kOpen, std::memory_order_seq_cst);
+    w[dom::kOwnerHintIndex].store(static_cast<int32_t>(owner % lay::kMaxOwners), std::memory_order_relaxed);
+    w[dom::kLiveOwnersIndex].fetch_add(1, std::memory_order_seq_cst);
+    return owner;
+  }
+  return 0;
+}
+
+OwnerSlot* owned_slot(EnvData* ed, uint32_t owner) noexcept {
+  if (owner == 0 || owner > lay::kMaxOwners) return nullptr;
+  OwnerSlot& s = g_owners[owner];
+  if (s.env.load(std::memory_order_acquire) != ed || s.status.load(std::memory_order_acquire) != kOpen) {
+    return nullptr;
+  }
+  return &s;
+}
+
+ClaimResult claim_block(uint32_t owner, uint32_t shard, uint32_t page, uint32_t* block) noexcept {
+  OwnerSlot& s = g_owners[owner];
+  if (s.block_count == s.block_capacity) {
+    const uint32_t cap = s.block_capacity == 0 ? 64 : s.block_capacity * 2;
+    void* grown = std::realloc(s.blocks, sizeof(uint32_t) * cap);
+    if (grown == nullptr) return ClaimResult::kOutOfMemory;
+    s.blocks = static_cast<uint32_t*>(grown);
+    s.block_capacity = cap;
+  }
+  Word* w = domain();
+  const int32_t b = w[dom::kNextBlockIndex].fetch_add(1, std::memory_order_seq_cst);
+  if (b < 1 || static_cast<uint32_t>(b) >= lay::kMaxBlocks) {
+    w[dom::kNextBlockIndex].store(static_cast<int32_t>(lay::kMaxBlocks), std::memory_order_seq_cst);
+    return ClaimResult::kExhausted;
+  }
+  *block = static_cast<uint32_t>(b);
+  s.blocks[s.block_count++] = *block;
+  meta_word(*block).store(dom::meta_word_value(owner, shard), std::memory_order_seq_cst);
+  route_word(*block).store(dom::route_word_value(owner, page), std::memory_order_seq_cst);
+  return ClaimResult::kOk;
+}
+
+napi_value alloc_state(EnvData* ed, uint32_t owner, uint32_t slots, bool* out_of_memory) noexcept {
+  napi_env env = ed->env;
+  OwnerSlot& s = g_owners[owner];
+  const size_t bytes = sizeof(int32_t) * static_cast<size_t>(slots);
+  void* mem = std::calloc(1, sizeof(StateRegion) + bytes);
+  if (mem == nullptr) {
+    *out_of_memory = true;
+    return nullptr;
+  }
+  StateRegion* r = static_cast<StateRegion*>(mem);
+  r->slots = slots;
+  StateRegion* old = s.region.load(std::memory_order_relaxed);
+  if (old != nullptr) {
+    std::memcpy(r->words(), old->words(), sizeof(int32_t) * std::min(old->slots, slots));
+  }
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, r->words(), bytes, noop_finalize, nullptr, &ab) != napi_ok) {
+    std::free(mem);
+    return nullptr;  // exception pending
+  }
+  s.region.store(r, std::memory_order_seq_cst);
+  synchronize(s);  // no producer reads `old` any more
+  drop_state_buffer(ed, s);
+  std::free(old);
+  napi_create_reference(env, ab, 0, &s.state_ref);  // weak: to detach it later
+  return ab;
+}
+
+void close_owner(EnvData* ed, uint32_t owner, const int32_t* extra, size_t extra_count) {
+  OwnerSlot& s = g_owners[owner];
+  s.status.store(kClosed, std::memory_order_seq_cst);
+  synchronize(s);  // producers that saw OPEN are done; the rest see CLOSED
+  auto retire = [owner](uint32_t b) {
+    if (b == 0 || b >= lay::kMaxBlocks) return;
+    const int32_t route = route_word(b).load(std::memory_order_seq_cst);
+    const int32_t meta = meta_word(b).load(std::memory_order_seq_cst);
+    if (route == 0 || dom::route_owner(route) != owner ||
+        (static_cast<uint32_t>(meta) & dom::kOwnerMask) != owner) {
+      return;
+    }
+    // RETIRED before the route word goes to 0: a producer that reads 0 there
+    // then finds RETIRED (registry_closed), never a bare "unclaimed".
+    meta_word(b).fetch_or(dom::kRetired, std::memory_order_seq_cst);
+    route_word(b).store(0, std::memory_order_seq_cst);
+  };
+  for (uint32_t i = 0; i < s.block_count; ++i) retire(s.blocks[i]);
+  for (size_t i = 0; i < extra_count; ++i) retire(static_cast<uint32_t>(extra[i]));
+  std::free(s.blocks);
+  s.blocks = nullptr;
+  s.block_count = s.block_capacity = 0;
+  close_event_path(ed, s);
+  StateRegion* r = s.region.exchange(nullptr, std::memory_order_seq_cst);
+  drop_state_buffer(ed, s);
+  std::free(r);
+  s.env.store(nullptr, std::memory_order_seq_cst);
+  s.status.store(kFree, std::memory_order_seq_cst);
+  Word* w = domain();
+  w[dom::owner_word_index(owner)].store(0, std::memory_order_seq_cst);
+  w[dom::kLiveOwnersIndex].fetch_sub(1, std::memory_order_seq_cst);
+}
+
+}  // namespace hr_native

@@ -1,0 +1,174 @@
+// owners.h: the owner lifecycle of the addon, in one place: the process-wide
+// domain table, the owner slots, and claim / block claim / state allocation /
+// close / synchronize (owners.cc). Routing a post through it: post.cc.
+//
+// Everything process-wide lives in static storage that is zero-initialised at
+// load time and trivially destructible (arrays of std::atomic and plain
+// pointers, no constructors or destructors): native threads that outlive a
+// worker, or the process's exit, may still call post() and must find valid
+// memory. Heap objects reachable from it (state regions, event paths) are
+// freed only after the close protocol below has waited out every producer.
+// The library pins itself at load (addon.cc, pin_module) so that Node's
+// dlclose() of the last env that loaded it never unmaps that storage.
+//
+// Close protocol (per owner index):
+//   producer                                  closer (the owner's JS thread)
+//   ---------                                 -------------------------------
+//   w0 = route word (acquire)                 status = CLOSED         (seq_cst)
+//   inflight[epoch & 1] += 1       (seq_cst)  synchronize(): twice
+//   status == OPEN? route == w0?   (seq_cst)      e = epoch++; wait inflight[e & 1] == 0
+//   read state region, push event             retire blocks, close the event path,
+//   inflight[...] -= 1             (release)  free the state region, status = FREE
+// Either the producer sees CLOSED (and touches nothing), or the closer sees its
+// increment and waits. Two counters flipped by an epoch (as userspace RCU does)
+// make the wait finish even while producers keep posting at full speed.
+#ifndef HANDLE_REGISTRY_NATIVE_OWNERS_H_
+#define HANDLE_REGISTRY_NATIVE_OWNERS_H_
+
+#include <node_api.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "handle_registry.h"
+#include "handle_registry_layout.h"
+
+namespace hr_native {
+
+namespace dom = hr::domain;
+namespace lay = hr::layout;
+
+// ---------------------------------------------------------------------------
+// Domain table (layout: handle_registry_layout.h)
+// ---------------------------------------------------------------------------
+
+using Word = std::atomic<int32_t>;
+static_assert(sizeof(Word) == sizeof(int32_t) && Word::is_always_lock_free,
+              "JS Atomics and std::atomic<int32_t> must share the words");
+
+// The domain words (static, 8.4 MB of .bss), initialised on first use.
+Word* domain() noexcept;
+// No init check: block words are 0 until a claim, and claims go through domain().
+extern Word g_domain[dom::kDomainWords];
+inline Word& route_word(uint32_t b) noexcept { return g_domain[dom::block_word_index(b) + dom::kRouteWord]; }
+inline Word& meta_word(uint32_t b) noexcept { return g_domain[dom::block_word_index(b) + dom::kMetaWord]; }
+
+// ---------------------------------------------------------------------------
+// Owner slots
+// ---------------------------------------------------------------------------
+
+enum OwnerStatus : int32_t { kFree = 0, kOpen = 1, kClosed = 2 };
+
+// The published slot-state words of one owner: a header then `slots` words.
+struct StateRegion {
+  uint32_t slots;
+  uint32_t reserved[3];  // keeps words 16-byte aligned
+  int32_t* words() noexcept { return reinterpret_cast<int32_t*>(this + 1); }
+};
+static_assert(sizeof(StateRegion) == 16, "StateRegion header");
+
+struct EventPath;
+struct EnvData;
+
+struct alignas(64) OwnerSlot {
+  // --- read and written by any thread ---
+  std::atomic<int32_t> status;       // OwnerStatus
+  std::atomic<uint32_t> epoch;       // which inflight counter new producers use
+  std::atomic<int32_t> inflight[2];  // producers inside the close protocol
+  std::atomic<StateRegion*> region;  // published state words (or null)
+  std::atomic<EventPath*> events;    // open event path (or null)
+  std::atomic<EnvData*> env;         // env that claimed the owner (or null)
+  // Drops counted by producers (relaxed). Reset by claim_owner.
+  std::atomic<uint64_t> dropped_stale;
+  std::atomic<uint64_t> dropped_closed;
+  std::atomic<uint64_t> dropped_full;
+  std::atomic<uint64_t> dropped_invalid;
+  std::atomic<uint64_t> dropped_too_large;  // post_bytes over the limit
+  // Written by the owning env's JS thread only (relaxed), read by any.
+  std::atomic<uint64_t> delivered;
+  std::atomic<uint64_t> dropped_at_close;
+  // --- the owning env's JS thread only ---
+  EventPath* path;                 // same as `events` while open
+  napi_ref state_ref;              // weak ref to the ArrayBuffer over `region`
+  uint32_t* blocks;                // blocks claimed by this owner (malloc'd)
+  uint32_t block_count;
+  uint32_t block_capacity;
+};
+static_assert(std::is_trivially_destructible<OwnerSlot>::value,
+              "process-wide state must be trivially destructible");
+
+extern OwnerSlot g_owners[dom::kOwnerWords];  // index 1..kMaxOwners
+
+// Posts that could not be attributed to any owner (malformed handle,
+// unclaimed block, block of an owner that has since gone). event_stats(0).
+extern std::atomic<uint64_t> g_unrouted_invalid;
+extern std::atomic<uint64_t> g_unrouted_closed;
+
+// Holds one of an owner's inflight counters for its lifetime.
+class InflightGuard {
+ public:
+  explicit InflightGuard(OwnerSlot& s) noexcept
+      : counter_(&s.inflight[s.epoch.load(std::memory_order_seq_cst) & 1]) {
+    counter_->fetch_add(1, std::memory_order_seq_cst);
+  }
+  ~InflightGuard() { counter_->fetch_sub(1, std::memory_order_release); }
+  InflightGuard(const InflightGuard&) = delete;
+  InflightGuard& operator=(const InflightGuard&) = delete;
+
+ private:
+  std::atomic<int32_t>* counter_;
+};
+
+// Waits (spinning, then yielding) until every producer that might have seen
+// the owner's previous status / region / event path has left. Call after
+// publishing the change with a seq_cst store. Any thread; never from a
+// producer holding an InflightGuard of the same owner.
+void synchronize(OwnerSlot& s) noexcept;
+
+// Adds n to a counter written only by this thread.
+inline void bump(std::atomic<uint64_t>& c, uint64_t n) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+// Per-env data (napi instance data), created at module init.
+struct EnvData {
+  napi_env env = nullptr;
+  napi_ref domain_buffer = nullptr;
+  napi_async_cleanup_hook_handle cleanup = nullptr;  // set while cleaning up
+  bool in_cleanup = false;
+  uint32_t pending_closes = 0;  // uv_close callbacks still to run
+};
+
+// ---------------------------------------------------------------------------
+// Lifecycle (owners.cc). All on the JS thread of `ed`.
+// ---------------------------------------------------------------------------
+
+// Claims a free owner index for this env (OWNERS[i] 0 -> kOwnerClaimed) and
+// opens it; 0 if all kMaxOwners are in use.
+uint32_t claim_owner(EnvData* ed) noexcept;
+
+// The slot of `owner` if it is open and was claimed by `ed`, else nullptr.
+OwnerSlot* owned_slot(EnvData* ed, uint32_t owner) noexcept;
+
+enum class ClaimResult { kOk, kExhausted, kOutOfMemory };
+// Claims the next block of the domain for `owner` (open, of this env), as its
+// page `page` in shard `shard`: publishes the meta word, then the route word.
+ClaimResult claim_block(uint32_t owner, uint32_t shard, uint32_t page, uint32_t* block) noexcept;
+
+// Publishes a zeroed state region of `slots` words (keeping the old region's
+// words), waits out producers that read the old one, frees it, and returns an
+// external ArrayBuffer over the new words (nullptr with an exception pending,
+// or with *out_of_memory set).
+napi_value alloc_state(EnvData* ed, uint32_t owner, uint32_t slots, bool* out_of_memory) noexcept;
+
+// Releases an owner (release_owner, env cleanup): the close protocol above.
+// `extra` are block numbers JS passed in, retired too when they belong to the
+// owner. In cleanup, JS objects are not touched (the state ArrayBuffer is not
+// detached).
+void close_owner(EnvData* ed, uint32_t owner, const int32_t* extra, size_t extra_count);
+
+}  // namespace hr_native
+
+#endif  // HANDLE_REGISTRY_NATIVE_OWNERS_H_

@@ -1,0 +1,27 @@
+// post.h: routing a posted event to the registry that owns its handle, from
+// any thread (post.cc), and the C ABI table that hands these out.
+#ifndef HANDLE_REGISTRY_NATIVE_POST_H_
+#define HANDLE_REGISTRY_NATIVE_POST_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "handle_registry_abi.h"
+
+namespace hr_native {
+
+// post: an HR_STATUS_* value. Counts drops in the owner's stats.
+int32_t post(uint64_t h, uint32_t kind, double payload) noexcept;
+// HR_STATUS_OK if live, else the status post would return before queueing
+// (no counts).
+int32_t check_live(uint64_t h) noexcept;
+// See hr_api_v1::post_many and hr_api_v1::post_bytes.
+size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noexcept;
+int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) noexcept;
+
+// The C ABI table: static, valid for the life of the process.
+const hr_api_v1* api_table() noexcept;
+
+}  // namespace hr_native
+
+#endif  // HANDLE_REGISTRY_NATIVE_POST_H_
