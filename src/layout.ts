@@ -44,7 +44,7 @@ export const enum L {
   B_RETIRED = 1 << 29,
   B_OWNER_MASK = 0xfff,
   B_SHARD_SHIFT = 12,
-  B_SHARD_MASK = 0x1ffff, // bits 12..28: the whole field (registries use 12..19)
+  B_SHARD_MASK = 0xff, // bits 12..19: shard index (MAX_SHARDS - 1)
 
   // Slot state word: gen << 2 | weak << 1 | live.
   S_LIVE = 1,

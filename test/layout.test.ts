@@ -51,6 +51,19 @@ const EXPECTED: Record<string, number> = {
   shardShift: layout.B_SHARD_SHIFT,
   shardMask: layout.B_SHARD_MASK,
   ownerMask: layout.B_OWNER_MASK,
+  offsetMask: layout.OFFSET_MASK,
+  blockMask: layout.MAX_BLOCKS - 1,
+  slotMask: layout.SLOT_MASK,
+  pageBits: layout.PAGE_BITS,
+  pageMask: layout.PAGE_MASK,
+  maxPages: layout.PAGE_MASK + 1,
+  maxStateSlots: (layout.PAGE_MASK + 1) * layout.BLOCK_SIZE,
+  stateLive: layout.S_LIVE,
+  stateWeak: layout.S_WEAK,
+  stateGenShift: 2, // slot state word: gen << 2 | weak << 1 | live (registry.ts find())
+  ownerClaimed: 1, // OWNERS[i]: 0 free, 1 claimed (backends.ts claimOwner)
+  routeWord: 0, // block word 0: owner << PAGE_BITS | page
+  metaWord: 1, // block word 1: CLAIMED | RETIRED | shard << 12 | owner
 }
 
 /** Printed by the dump but with no TypeScript counterpart (versions of the C++ header and ABI, C++ struct sizes). */
