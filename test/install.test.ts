@@ -1,8 +1,8 @@
 // Installing never fails. The tarball (made the publisher's way: clean
 // checkout, npm ci, npm pack) is installed with the compiler made unavailable:
-// CC/CXX point at nothing and PATH holds only node, npm and sh (no g++, make
-// or python). Without a matching prebuild the install completes with one warning
-// line and the library runs in pure-TypeScript mode, native-only features
+// CC/CXX point at nothing and PATH holds only node, npm, sh and python3 (no
+// g++, cc or make). Without a matching prebuild the install completes with one
+// warning line and the library runs in pure-TypeScript mode, native-only features
 // throwing ERR_NATIVE_UNAVAILABLE with the fix; with the prebuild in the
 // tarball the addon loads and nothing is compiled.
 import { describe, test, expect, beforeAll, afterAll } from 'vitest'
@@ -26,7 +26,7 @@ let withPrebuild = ''
 let withoutPrebuild = ''
 let noCompilerEnv: Record<string, string> = {}
 
-/** A PATH directory holding only node, npm, npx and sh (npm runs scripts with `sh -c`). */
+/** A PATH directory holding only node, npm, npx, sh (npm runs scripts with `sh -c`) and python3. */
 function nodeOnlyBin(dir: string): string {
   fs.mkdirSync(dir, { recursive: true })
   const onPath = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim()
@@ -35,6 +35,10 @@ function nodeOnlyBin(dir: string): string {
   fs.symlinkSync(npmCli, path.join(dir, 'npm'))
   fs.symlinkSync(path.join(path.dirname(npmCli), 'npx-cli.js'), path.join(dir, 'npx'))
   fs.symlinkSync(fs.realpathSync(onPath('sh')), path.join(dir, 'sh'))
+  // Python stays available, so node-gyp gets as far as the compiler and fails
+  // there (not at "find Python"): the compiler is what this environment lacks.
+  const python = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout?.trim()
+  if (python) fs.symlinkSync(python, path.join(dir, 'python3'))
   return dir
 }
 
@@ -109,7 +113,10 @@ describe.runIf(POSIX)('npm install without a compiler', () => {
       expect(warnings[0]).toMatch(WARNING)
       // The build was attempted and its output kept out of the terminal.
       const installed = path.join(project, 'node_modules', 'handle-registry')
-      expect(fs.readFileSync(path.join(installed, 'build-error.log'), 'utf8').length).toBeGreaterThan(0)
+      const log = fs.readFileSync(path.join(installed, 'build-error.log'), 'utf8')
+    expect(log).toMatch(/gyp ERR!/)
+    // On Linux gyp runs $CC while configuring: the broken compiler is the failure.
+    if (process.platform === 'linux') expect(log).toContain(noCompilerEnv.CC)
       expect(output).not.toMatch(/gyp ERR!/)
       const p = probe(project)
       expect(p).toMatchObject({ native: false, value: { ok: 1 }, code: 'ERR_NATIVE_UNAVAILABLE' })
