@@ -17,8 +17,17 @@ export interface NativeBinding {
   post(handle: number, kind: number, payload: number): number
   is_live(handle: number): boolean
   event_stats(owner: number): NativeEventStats
-  api_pointer(): bigint
+  /** The C ABI table as an opaque, type-tagged external (registry.nativeApi). */
+  native_api(): NativeApi
 }
+
+declare const nativeApiBrand: unique symbol
+/**
+ * `registry.nativeApi`: an opaque object (a type-tagged napi_external) that
+ * only `hr::attach` in another addon can open. It is not an address; JS can
+ * neither read nor forge it.
+ */
+export type NativeApi = object & { readonly [nativeApiBrand]: true }
 
 export interface NativeEventStats {
   posted: number

@@ -12,6 +12,7 @@ import {
 } from './errors'
 import { EventChannel, NOT_LIVE, type EventHandler, type EventOptions, type EventStats } from './events'
 import { L, malformed } from './layout'
+import type { NativeApi } from './native'
 import { checkOptions, integerOption } from './options'
 
 export type { EventErrorHandler, EventHandler, EventOptions, EventStats } from './events'
@@ -210,15 +211,16 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   /**
-   * Address of the addon's C ABI table (`hr_api_v1`, native/include/handle_registry_abi.h)
-   * for other addons: pass it to your addon, which checks the version and then
-   * posts events and checks liveness from any thread. The table is static and
-   * valid for the life of the process.
+   * The addon's C ABI table (`hr_api_v1`, native/include/handle_registry_abi.h)
+   * for other addons, as an opaque type-tagged external: pass it (or the
+   * registry) to your addon, whose `hr::attach` checks the tag and the version
+   * and then posts events and checks liveness from any thread. The table is
+   * static and valid for the life of the process.
    */
-  get nativeApi(): bigint {
+  get nativeApi(): NativeApi {
     const addon = this.domain.backend.native('registry.nativeApi')
     if (this.isClosed) throw new RegistryClosedError('hand out the native API')
-    return addon.api_pointer()
+    return addon.native_api()
   }
 
   /**

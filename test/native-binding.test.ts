@@ -58,7 +58,7 @@ let loadError: unknown
 try {
   const req = createRequire(import.meta.url)
   b = (ADDON ? req(ADDON) : req('node-gyp-build')(ROOT)) as Binding
-  p = req('./fixtures/producers').loadProducers(b.api_pointer()) as Producers
+  p = req('./fixtures/producers').loadProducers(b.native_api()) as Producers
 } catch (err) {
   loadError = err
 }
@@ -151,14 +151,16 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
   describe('exports and domain', () => {
     test('exports exactly the documented functions', () => {
       expect(Object.keys(b).sort()).toEqual([
-        'abi_version', 'alloc_state', 'api_pointer', 'claim_block', 'claim_owner', 'close_events',
-        'domain_buffer', 'event_stats', 'is_live', 'open_events', 'post', 'release_owner',
+        'abi_version', 'alloc_state', 'claim_block', 'claim_owner', 'close_events',
+        'domain_buffer', 'event_stats', 'is_live', 'native_api', 'open_events', 'post', 'release_owner',
       ])
       expect(b.abi_version).toBe(1)
-      const api = b.api_pointer()
-      expect(typeof api).toBe('bigint')
-      expect(api).not.toBe(0n)
-      expect(b.api_pointer()).toBe(api)
+      const api = b.native_api()
+      // An opaque external (typeof 'object', no keys, no prototype): no address is shown to JS.
+      expect(typeof api).toBe('object')
+      expect(Object.getPrototypeOf(api)).toBe(null)
+      expect(Reflect.ownKeys(api)).toEqual([])
+      expect(b.native_api()).toBe(api)
     })
 
     test('domain_buffer: process-wide words, initialised once (MAGIC, LAYOUT_VERSION, NEXT_BLOCK >= 1)', () => {
@@ -738,11 +740,11 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
         const { parentPort, workerData } = require('worker_threads')
         const b = workerData.addon ? require(workerData.addon) : require(workerData.gyp)(workerData.root)
         const words = new Int32Array(b.domain_buffer())
-        parentPort.postMessage({ api: b.api_pointer(), owner: Atomics.load(words, workerData.ownerWord), isLive: b.is_live(workerData.h) })
+        parentPort.postMessage({ api: typeof b.native_api(), owner: Atomics.load(words, workerData.ownerWord), isLive: b.is_live(workerData.h) })
       `, { eval: true, workerData: { addon: ADDON, gyp: createRequire(import.meta.url).resolve('node-gyp-build'), root: ROOT, h, ownerWord: OWNERS_BASE + o.owner } })
       const exited = once(w, 'exit')
-      const [msg] = await once(w, 'message') as [{ api: bigint; owner: number; isLive: boolean }]
-      expect(msg).toEqual({ api: b.api_pointer(), owner: 1, isLive: true })
+      const [msg] = await once(w, 'message') as [{ api: string; owner: number; isLive: boolean }]
+      expect(msg).toEqual({ api: 'object', owner: 1, isLive: true })
       await exited
       expect(b.is_live(h)).toBe(true) // the worker's env teardown leaves other threads' owners alone
     })

@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "event_path.h"
 #include "handle_registry_layout.h"
@@ -274,8 +275,30 @@ Napi::Value EventStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
-Napi::Value ApiPointer(const Napi::CallbackInfo& info) {
-  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(api_table())));
+// registry.nativeApi: the C ABI table as an external tagged with
+// HR_API_TYPE_TAG_*, so hr::attach can tell it from anything JS makes (JS
+// cannot create externals nor set type tags). One per env, kept by a strong
+// reference; the table itself is static.
+Napi::Value NativeApi(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData* ed = env_data(info);
+  napi_value ext = nullptr;
+  if (ed->native_api != nullptr && napi_get_reference_value(env, ed->native_api, &ext) == napi_ok && ext != nullptr) {
+    return Napi::Value(env, ext);
+  }
+  static const napi_type_tag tag = {HR_API_TYPE_TAG_LOWER, HR_API_TYPE_TAG_UPPER};
+  // The external holds a never-freed heap copy of the table: util.inspect
+  // shows an external's data address, and a heap address does not reveal
+  // where the addon (its code and static domain) is loaded.
+  static hr_api_v1* const copy = new (std::nothrow) hr_api_v1(*api_table());
+  if (copy == nullptr) return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory");
+  if (napi_create_external(env, copy, nullptr, nullptr, &ext) != napi_ok ||
+      napi_type_tag_object(env, ext, &tag) != napi_ok ||
+      napi_create_reference(env, ext, 1, &ed->native_api) != napi_ok) {
+    if (env.IsExceptionPending()) return env.Undefined();
+    return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: could not create the native API object");
+  }
+  return Napi::Value(env, ext);
 }
 
 // Env teardown (worker exit, process exit): close every owner this env still
@@ -293,6 +316,10 @@ void on_env_cleanup(napi_async_cleanup_hook_handle handle, void* arg) {
   if (ed->domain_buffer != nullptr) {
     napi_delete_reference(ed->env, ed->domain_buffer);
     ed->domain_buffer = nullptr;
+  }
+  if (ed->native_api != nullptr) {
+    napi_delete_reference(ed->env, ed->native_api);
+    ed->native_api = nullptr;
   }
   maybe_finish_cleanup(ed);
 }
@@ -355,6 +382,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   o.Set("post", Napi::Function::New(e, Post, "post"));
   o.Set("is_live", Napi::Function::New(e, IsLive, "is_live"));
   o.Set("event_stats", Napi::Function::New(e, EventStats, "event_stats"));
-  o.Set("api_pointer", Napi::Function::New(e, ApiPointer, "api_pointer"));
+  o.Set("native_api", Napi::Function::New(e, NativeApi, "native_api"));
   return exports;
 }

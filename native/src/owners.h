@@ -136,6 +136,7 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n) noexcept {
 struct EnvData {
   napi_env env = nullptr;
   napi_ref domain_buffer = nullptr;
+  napi_ref native_api = nullptr;  // the tagged external of native_api()
   napi_async_cleanup_hook_handle cleanup = nullptr;  // set while cleaning up
   bool in_cleanup = false;
   uint32_t pending_closes = 0;  // uv_close callbacks still to run
