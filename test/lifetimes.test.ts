@@ -23,6 +23,7 @@ interface Summary {
   aliases: number
   errors: Record<string, number>
   maxGen: number
+  nativeClosed: number
   domain: { liveOwners: number; blocksClaimed: number }
 }
 
@@ -45,6 +46,8 @@ describe.each(MODES)('registry lifetimes (%s domain, child processes)', (mode) =
     expect(s.aliases).toBe(0)
     expect(Object.keys(s.errors)).toEqual(['ERR_HANDLE_FOREIGN'])
     expect(s.errors.ERR_HANDLE_FOREIGN).toBe(s.checks)
+    // Native posts of those handles get REGISTRY_CLOSED, and is_live says 0: they never reach the new owner.
+    expect(s.nativeClosed).toBe(mode === 'native' ? s.checks : 0)
     expect(s.maxGen).toBeGreaterThanOrEqual(1) // reused blocks start above the earlier owners' generations
     expect(s.maxGen).toBeLessThan(8) // and handles stay small integers (Smis)
   }, 300_000)
