@@ -8,7 +8,7 @@
 # The same sources, defines and include paths as binding.gyp, compiled directly
 # with $CXX (no node-gyp: a second configure would fight over build/). Rebuilt
 # only when a source or header is newer than the output. Prints the path of the
-# .node file. Load it with HANDLE_REGISTRY_ADDON_PATH=<path> and the matching
+# .node file. Load it with HANDLE_REGISTRY_ADDON=<path> and the matching
 # runtime in LD_PRELOAD (node itself is not instrumented).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -43,9 +43,9 @@ export function nativeBinding(): NativeBinding | null {
   loaded = null
   if (process.env.HANDLE_REGISTRY_NO_NATIVE === '1') return loaded
   try {
-    // HANDLE_REGISTRY_ADDON_PATH: an explicit .node file (the sanitizer builds
+    // HANDLE_REGISTRY_ADDON: an explicit .node file (the sanitizer builds
     // of scripts/build-sanitized.sh, which the test runner loads this way).
-    const explicit = process.env.HANDLE_REGISTRY_ADDON_PATH
+    const explicit = process.env.HANDLE_REGISTRY_ADDON
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     loaded = (explicit ? require(path.resolve(explicit)) : require('node-gyp-build')(path.join(__dirname, '..'))) as NativeBinding
   } catch (err) {
