@@ -128,6 +128,33 @@ describe.runIf(binding !== null)('events from native threads (registry.onEvent)'
     }
   })
 
+  test('close() of a registry without onEvent while 2 threads post to it: only REGISTRY_CLOSED, no freed memory read', async () => {
+    // The producers read the closing registry's slot states (liveness) until
+    // close() retires its blocks. A registry with no event path has no second
+    // wait in close(), so an owner admitted while closing would read its freed
+    // state words: the sanitizer suite (ASan, TSan) reports that. A marker
+    // registry with events tells when the producers are under way.
+    const marker = new HandleRegistry<string>()
+    const m = marker.register('marker')
+    let markers = 0
+    marker.onEvent(() => { markers++ })
+    for (let round = 0; round < 40; round++) {
+      const reg = new HandleRegistry<number>()
+      const handles = Float64Array.from({ length: 64 }, (_, i) => (i === 63 ? m : reg.register(i)))
+      const seen = markers
+      const id = binding!.start_producers(handles, 2, 400_000, 0, false)
+      await until(() => markers > seen, 'the producers to be under way')
+      reg.close()
+      const t = await finish(id)
+      expect(t.invalid + t.stale + t.other).toBe(0)
+      expect(t.ok + t.full).toBe(2 * Math.ceil(400_000 / 64)) // the marker's events only
+      expect(t.closed).toBe(t.posted - t.ok - t.full)
+    }
+    await until(() => marker.stats().events!.handled === marker.stats().events!.delivered && marker.stats().events!.pending === 0,
+      'the marker events')
+    marker.close()
+  })
+
   test('byte events: the handler gets a Uint8Array view valid during the call, numbers stay numbers', async () => {
     const reg = new HandleRegistry<string>()
     const a = reg.register('a')

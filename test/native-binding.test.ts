@@ -687,6 +687,35 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       expect(next).toEqual([30_000, 30_000])
     })
 
+    test('posts that find the owner closing are refused and counted to it, never queued', async () => {
+      // release_owner marks the owner CLOSED, waits out producers, then retires
+      // its blocks in claim order and only then closes the event path. The
+      // producers post to the last of 256 blocks: while the other 255 are
+      // retired (microseconds), every post sees CLOSED with its block still
+      // routed and must get registry_closed, counted in the owner's
+      // droppedClosed. An owner admitted while closing would take those posts
+      // (queued, then dropped at close) and count almost none there (measured:
+      // at most 1 per round with that bug, tens of thousands without it).
+      const drops: number[] = []
+      for (let round = 0; round < 8; round++) {
+        const o = makeOwner(256)
+        let delivered = 0
+        b.open_events(o.owner, 4096, new Float64Array(4 * 1024), (n) => { delivered += n })
+        const hs = Float64Array.from({ length: 16 }, (_, i) => o.live(255, i))
+        const id = p.start_producers(hs, 2, 2_000_000, 0, false)
+        await until(() => delivered > 0, 'the first deliveries')
+        o.release()
+        const t = await finish(id)
+        const s = b.event_stats(o.owner)
+        expect(t.ok + t.full + t.closed).toBe(t.posted)
+        expect(s.delivered + s.droppedAtClose).toBe(t.ok)
+        expect(s.droppedFull).toBe(t.full)
+        expect(s.droppedClosed).toBeLessThanOrEqual(t.closed) // the rest found the block retired
+        drops.push(s.droppedClosed)
+      }
+      expect(Math.max(...drops), `droppedClosed per round: ${drops.join(', ')}`).toBeGreaterThan(1000)
+    })
+
     test('owner released while threads post byte events: accounting adds up', async () => {
       const o = makeOwner()
       let delivered = 0
