@@ -87,9 +87,9 @@ export class EventChannel<T> {
   private addon: NativeBinding | undefined // set by the first open()
   private isOpen = false // the native path is open
   private opened = 0 // times the native path was opened: a batch of an earlier opening is never handed to a later handler
-  #records = new Float64Array(0)
+  #records: Float64Array = new Float64Array(0)
   #arenaView: Uint8Array | undefined // byte events' bytes, per batch (native writes it)
-  #arena: ArrayBuffer | undefined // #arenaView's buffer, read by deliver()
+  #arena: ArrayBufferLike | undefined // #arenaView's buffer, read by deliver()
   #arenaEscaped = false // a byte event's view of #arena was handed to the handler
   private final: NativeEventStats | undefined // native counters read when the registry closed
   private readonly counts = { droppedReleased: 0, droppedOff: 0, handled: 0 }
