@@ -59,8 +59,11 @@ export function nativeBinding(): NativeBinding | null {
   loaded = null
   if (process.env.HANDLE_REGISTRY_NO_NATIVE === '1') return loaded
   try {
+    // HANDLE_REGISTRY_ADDON: an explicit .node file (the sanitizer builds
+    // of scripts/build-sanitized.sh, which the test runner loads this way).
+    const explicit = process.env.HANDLE_REGISTRY_ADDON
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    loaded = require('node-gyp-build')(path.join(__dirname, '..')) as NativeBinding
+    loaded = (explicit ? require(path.resolve(explicit)) : require('node-gyp-build')(path.join(__dirname, '..'))) as NativeBinding
   } catch (err) {
     loadError = new Error(`${(err as Error).message.split('\n')[0]}; to enable it: install a C++ toolchain, then \`npm rebuild handle-registry\``)
   }
