@@ -4,7 +4,7 @@
 // and the event counters live here; the registry only resolves handles.
 import type { DomainBackend } from './backends'
 import { InvalidOptionError, describeValue } from './errors'
-import type { NativeBinding, NativeEventStats } from './native'
+import type { NativeBinding, NativeEventStats, OwnerToken } from './native'
 import { checkOptions, integerOption } from './options'
 import type { Handle } from './registry'
 
@@ -94,7 +94,7 @@ export class EventChannel<T> {
   private final: NativeEventStats | undefined // native counters read when the registry closed
   private readonly counts = { droppedReleased: 0, droppedOff: 0, handled: 0 }
 
-  constructor(private readonly target: EventTarget, private readonly backend: DomainBackend, private readonly owner: number) {}
+  constructor(private readonly target: EventTarget, private readonly backend: DomainBackend, private readonly owner: OwnerToken) {}
 
   /** Installs `handler` (replacing the current one) and opens the native path if it is closed. */
   open(handler: unknown, options: unknown): void {
