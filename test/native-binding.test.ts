@@ -717,7 +717,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       for (let round = 0; round < 8; round++) {
         const o = makeOwner(256)
         let delivered = 0
-        b.open_events(o.owner, 4096, new Float64Array(4 * 1024), (n) => { delivered += n })
+        b.open_events(o.token, 4096, new Float64Array(4 * 1024), (n) => { delivered += n })
         const hs = Float64Array.from({ length: 16 }, (_, i) => o.live(255, i))
         const id = p.start_producers(hs, 2, 2_000_000, 0, false)
         await until(() => delivered > 0, 'the first deliveries')
