@@ -341,4 +341,6 @@ test('the ratios README quotes are the ones docs/benchmark.md reports', () => {
   const quoted = [...prose('README.md').matchAll(/(\d+(?:\.\d+)?)x (?:faster|slower)/g)].map((m) => `${m[1]}x`)
   expect(quoted.length).toBeGreaterThan(0)
   expect(quoted.filter((q) => !bench.includes(q))).toEqual([])
+  const times = [...prose('README.md').matchAll(/(\d+(?:\.\d+)?) ns\b/g)].map((m) => m[1])
+  expect(times.filter((t) => !bench.includes(`| ${t} |`))).toEqual([])
 })
