@@ -46,7 +46,7 @@ export function nativeBinding(): NativeBinding | null {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     loaded = require('node-gyp-build')(path.join(__dirname, '..')) as NativeBinding
   } catch (err) {
-    loadError = err as Error
+    loadError = new Error(`${(err as Error).message.split('\n')[0]}; to enable it: install a C++ toolchain, then \`npm rebuild handle-registry\``)
   }
   return loaded
 }
