@@ -17,11 +17,11 @@
 // Marks: see test/fixtures/doc-blocks.ts. Also checked here: links in shipped
 // documents resolve inside the package (or are absolute URLs), and the
 // figures README quotes are the ones docs/benchmark.md reports.
-import { describe, test, expect, beforeAll } from 'vitest'
+import { describe, test, expect, beforeAll, afterAll } from 'vitest'
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
-  copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, symlinkSync, writeFileSync,
+  copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync,
 } from 'node:fs'
 import { createRequire } from 'node:module'
 import * as path from 'node:path'
@@ -82,6 +82,8 @@ beforeAll(() => {
   linkPackages(WORK)
   for (const d of ['js', 'ts', 'cpp']) mkdirSync(path.join(WORK, d))
 })
+// Failures print the output they need; the built addons stay in tmp/doc-test-cache/.
+afterAll(() => { if (WORK) rmSync(WORK, { recursive: true, force: true }) })
 
 function linkPackages(dir: string): void {
   mkdirSync(path.join(dir, 'node_modules'), { recursive: true })
