@@ -14,6 +14,8 @@
 // `require('handle-registry')` and `import ... from 'handle-registry'` resolve
 // through a node_modules/handle-registry symlink to this repository (its
 // package.json "exports": dist/), in a work folder under tmp/ (gitignored).
+// A runnable JS block must also print what its `console.log(x)  // shown` comments
+// show, in order (see shownOutputs).
 // Marks: see test/fixtures/doc-blocks.ts. Also checked here: links in shipped
 // documents resolve inside the package (or are absolute URLs), and the
 // figures README quotes are the ones docs/benchmark.md reports.
@@ -46,7 +48,7 @@ const where = (b: DocBlock) => `${b.doc}:${b.line}`
 
 // --- processes -----------------------------------------------------------------
 
-interface Ran { code: number | null; out: string }
+interface Ran { code: number | null; out: string; stdout: string }
 
 function run(cmd: string, args: string[],
   opts: { cwd: string; env?: NodeJS.ProcessEnv; timeout?: number; input?: string }): Promise<Ran> {
@@ -54,7 +56,8 @@ function run(cmd: string, args: string[],
     const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env } })
     child.stdin.end(opts.input ?? '')
     let out = ''
-    child.stdout.on('data', (d) => { out += d })
+    let stdout = ''
+    child.stdout.on('data', (d) => { out += d; stdout += d })
     child.stderr.on('data', (d) => { out += d })
     const timer = setTimeout(() => {
       out += `\n(killed after ${opts.timeout} ms)`
@@ -62,7 +65,7 @@ function run(cmd: string, args: string[],
     }, opts.timeout ?? 60_000)
     child.on('close', (code) => {
       clearTimeout(timer)
-      resolve({ code, out })
+      resolve({ code, out, stdout })
     })
   })
 }
@@ -113,6 +116,29 @@ function jsSource(b: DocBlock): { file: string; source: string } {
   return { file: path.join(WORK, 'js', `${b.id}.${esm ? 'mjs' : 'js'}`), source }
 }
 
+/**
+ * The outputs a block shows: the comment after each `console.log(...)`, with
+ * its continuation comment lines, without a trailing "(explanation)". Not
+ * checked: comments whose explanation says "for example" or "varies", and
+ * blocks that branch on hasNative() (their output depends on the mode).
+ */
+function shownOutputs(code: string): string[] {
+  if (/hasNative\(\)/.test(code)) return []
+  const lines = code.split('\n')
+  const shown: string[] = []
+  for (let i = 0; i < lines.length; i++) {
+    const m = /console\.log\(.*\)\s*\/\/\s*(.*)$/.exec(lines[i])
+    if (!m) continue
+    let text = m[1]
+    while (i + 1 < lines.length && /^\s*\/\/\s/.test(lines[i + 1])) text += ' ' + lines[++i].replace(/^\s*\/\/\s*/, '')
+    const note = /\s+\(([^()]*)\)\s*$/.exec(text)
+    if (note && /for example|varies/.test(note[1])) continue
+    if (note) text = text.slice(0, note.index)
+    shown.push(text.replace(/\s+/g, ' ').trim())
+  }
+  return shown
+}
+
 describe.concurrent('JavaScript blocks', () => {
   for (const b of of('js')) {
     test(`${where(b)}${b.marks.partial ? ' (partial: syntax)' : ''}`, async () => {
@@ -122,6 +148,15 @@ describe.concurrent('JavaScript blocks', () => {
         ? await run(process.execPath, ['--check', file], { cwd: path.dirname(file) })
         : await run(process.execPath, [file], { cwd: path.dirname(file), timeout: 30_000 })
       expect(r.code, `${where(b)} ${b.marks.partial ? 'does not parse' : 'failed'}:\n${r.out}`).toBe(0)
+      if (b.marks.partial) return
+      // What the block says it prints, it prints, in that order (whitespace aside).
+      const printed = r.stdout.replace(/\s+/g, ' ')
+      let at = 0
+      for (const want of shownOutputs(b.code)) {
+        const found = printed.indexOf(want, at)
+        expect(found, `${where(b)} shows "${want}" but printed:\n${r.stdout}`).toBeGreaterThanOrEqual(0)
+        at = found + want.length
+      }
     })
   }
 })
@@ -234,7 +269,7 @@ async function buildProject(dir: string, files: string[]): Promise<Ran> {
   if (existsSync(cache)) {
     mkdirSync(release, { recursive: true })
     for (const f of readdirSync(cache)) copyFileSync(path.join(cache, f), path.join(release, f))
-    return { code: 0, out: `(cached build ${cache})` }
+    return { code: 0, out: `(cached build ${cache})`, stdout: '' }
   }
   const env: NodeJS.ProcessEnv = {}
   if (!process.env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr'
