@@ -55,7 +55,44 @@ vitest('vitest (worker threads)', 'vitest-worker-threads.json', ['--pool=threads
   '--exclude', 'test/examples.test.ts', '--exclude', 'test/docs.test.ts', '--exclude', 'test/demo.test.ts'],
   { HR_SUITE_IN_WORKER: '1' })
 
-// 3. The C++ header tests; the runner's last line is its total. run.sh needs
+// 3. The addon's event and binding suites again, against a build of
+//    native/src with AddressSanitizer + UndefinedBehaviorSanitizer
+//    (scripts/build-sanitized.sh, into build-asan/). Node itself is not
+//    instrumented: the ASan runtime is preloaded, and HANDLE_REGISTRY_ADDON
+//    makes src/native.ts, the binding tests and their child processes load
+//    that build. A sanitizer report ends the process that hit it, which fails
+//    its test. Leak detection is off (V8 and Node keep memory until exit by
+//    design). Needs Linux and a GCC or Clang with ASan. (TSan is not run on the
+//    addon: under an uninstrumented node it reports V8's own threads and
+//    crashes; native/test/run.sh runs the queue and the header's concurrent
+//    code under TSan.)
+const SANITIZED_SUITES = ['test/events.test.ts', 'test/event-delivery.test.ts', 'test/native-binding.test.ts']
+if (process.platform !== 'linux') {
+  suites.push(['vitest (addon under ASan+UBSan)', 0, 0, ` (not run on ${process.platform}: Linux only)`])
+} else {
+  const cxx = process.env.CXX || 'g++'
+  const runtime = spawnSync(cxx, ['-print-file-name=libasan.so'], { encoding: 'utf8' })
+  const libasan = (runtime.stdout ?? '').trim()
+  const built = spawnSync('bash', [path.join(root, 'scripts', 'build-sanitized.sh'), 'asan'],
+    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  const addon = path.join(root, (built.stdout ?? '').trim())
+  if (runtime.status !== 0 || !path.isAbsolute(libasan) || !fs.existsSync(libasan)) {
+    suites.push(['vitest (addon under ASan+UBSan)', 0, 1, ` (${cxx} has no libasan.so: install a compiler with ASan)`])
+  } else if (built.status !== 0 || !fs.existsSync(addon)) {
+    suites.push(['vitest (addon under ASan+UBSan)', 0, 1, ' (scripts/build-sanitized.sh asan failed)'])
+  } else {
+    const started = Date.now()
+    vitest('vitest (addon under ASan+UBSan)', 'vitest-asan.json', SANITIZED_SUITES, {
+      HANDLE_REGISTRY_ADDON: addon,
+      LD_PRELOAD: [libasan, process.env.LD_PRELOAD].filter(Boolean).join(' '),
+      ASAN_OPTIONS: 'detect_leaks=0:halt_on_error=1:abort_on_error=0:allocator_may_return_null=1',
+      UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
+    })
+    suites[suites.length - 1][3] += ` (${Math.round((Date.now() - started) / 1000)} s)`
+  }
+}
+
+// 4. The C++ header tests; the runner's last line is its total. run.sh needs
 //    bash and a GCC/Clang with ASan/TSan: Linux and macOS. On Windows the
 //    summary says they did not run (MSVC has no TSan).
 const native = path.join(root, 'native', 'test', 'run.sh')

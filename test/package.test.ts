@@ -88,7 +88,7 @@ describe('installed from the tarball with --ignore-scripts', () => {
         console.log(JSON.stringify({ native: hr.hasNative(), value: r.get(h), api: typeof r.nativeApi, include: hr.include_dir }))
       `
       const r = run(process.execPath, ['-e', script], project, env)
-      expect(JSON.parse(r.stdout)).toEqual({ native: true, value: { ok: 1 }, api: 'bigint', include: path.join(installed(), 'native', 'include') })
+      expect(JSON.parse(r.stdout)).toEqual({ native: true, value: { ok: 1 }, api: 'object', include: path.join(installed(), 'native', 'include') })
     })
 
     test(`import from an .mjs file loads it too, same module instance${label}`, () => {
@@ -108,7 +108,7 @@ describe('installed from the tarball with --ignore-scripts', () => {
 
 describe('the shipped types, type-checked by the project\'s TypeScript (strict, skipLibCheck off)', () => {
   const user = `
-    import { HandleRegistry, HandleDomain, hasNative, type Handle, StaleHandleError, type EventHandler } from 'handle-registry'
+    import { HandleRegistry, HandleDomain, hasNative, type Handle, StaleHandleError, type EventHandler, type NativeApi } from 'handle-registry'
     interface Socket { name: string; bytes: number }
     const registry = new HandleRegistry<Socket>()
     const h: Handle<Socket> = registry.register({ name: 's', bytes: 0 })
@@ -124,7 +124,7 @@ describe('the shipped types, type-checked by the project\'s TypeScript (strict, 
       value.bytes += (typeof payload === 'number' ? payload : payload.length) + kind + handle
     }
     if (hasNative()) registry.onEvent(onEvent, { capacity: 1024, batch: 64 })
-    const api: bigint = registry.nativeApi
+    const api: NativeApi = registry.nativeApi
     const e: StaleHandleError | undefined = undefined
     // @internal members are not part of the shipped types
     // @ts-expect-error blockMeta is @internal
