@@ -9,11 +9,13 @@
 //   ERR_INVALID_STATE                       e.g. events already open
 //   ERR_OUT_OF_MEMORY                       allocation failed
 //
-// A thin binding layer: arguments are checked and converted here, the work is
-// done by owners.cc (lifecycle), event_path.cc (delivery) and post.cc
-// (routing). Context-aware: loaded in the main thread and in every worker;
-// per-env data is napi instance data; everything process-wide is static
-// (owners.h).
+// About 420 lines, one short function per export plus the owner-token and
+// nativeApi helpers they share; splitting it would scatter the argument
+// checks that guard native memory. A thin binding layer: arguments are
+// checked and converted here, the work is done by owners.cc (lifecycle),
+// event_path.cc (delivery) and post.cc (routing). Context-aware: loaded in
+// the main thread and in every worker; per-env data is napi instance data;
+// everything process-wide is static (owners.h).
 #include <napi.h>
 
 #if defined(_WIN32)
