@@ -48,11 +48,12 @@ function vitest(label, file, args, env) {
 // 1. Every suite, each file in a child process.
 vitest('vitest (processes)', 'vitest-processes.json', [])
 // 2. The same suites again with every file inside a worker_thread (the addon
-//    must be context-aware); the packaging tests, which only spawn processes,
-//    are not repeated.
+//    must be context-aware); the packaging, examples, docs and demo tests,
+//    which only spawn processes, are not repeated.
 vitest('vitest (worker threads)', 'vitest-worker-threads.json', ['--pool=threads',
   '--exclude', 'test/consumer.test.ts', '--exclude', 'test/package.test.ts', '--exclude', 'test/install.test.ts',
-  '--exclude', 'test/examples.test.ts'], { HR_SUITE_IN_WORKER: '1' })
+  '--exclude', 'test/examples.test.ts', '--exclude', 'test/docs.test.ts', '--exclude', 'test/demo.test.ts'],
+  { HR_SUITE_IN_WORKER: '1' })
 
 // 3. The addon's event and binding suites again, against a build of
 //    native/src with AddressSanitizer + UndefinedBehaviorSanitizer
