@@ -6,6 +6,7 @@
       'native/src/event_path.cc',
       'native/src/owners.cc',
       'native/src/post.cc',
+      'native/src/resolve.cc',
     ],
     'include_dirs': [
       "<!(node -p \"require('node-addon-api').include_dir\")",

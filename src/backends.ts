@@ -18,6 +18,10 @@ export interface DomainBackend {
   releaseOwner(owner: number, blocks: readonly number[]): void
   /** A state array of `slots` words holding `old`'s words; `old` must not be used afterwards. */
   growState(owner: number, old: Int32Array, slots: number): Int32Array
+  /** Hands native code (api->resolve) the registry's values array; again whenever growth replaces it. */
+  publishValues(owner: number, vals: unknown[]): void
+  /** Hands native code the target of weak handle `h`, so api->resolve needs no WeakRef.deref. */
+  noteWeak(h: number, target: object): void
   /** The addon, for what needs the native domain (`what` names it); throws ERR_NATIVE_UNAVAILABLE with the reason. */
   native(what: string): NativeBinding
 }
@@ -77,6 +81,9 @@ export class SharedBackend implements DomainBackend {
     return grown
   }
 
+  publishValues(): void {} // no native code can resolve handles of this domain
+  noteWeak(): void {}
+
   native(what: string): never {
     throw new NativeUnavailableError(what, nativeBinding() !== null
       ? 'this registry is on a domain from HandleDomain.create() or attach() (a SharedArrayBuffer), ' +
@@ -110,6 +117,14 @@ export class NativeBackend implements DomainBackend {
     // Native memory that producer threads read for is_live; the addon copies
     // the old words and frees the old region (it detaches the old view first).
     return new Int32Array(this.addon.alloc_state(owner, slots))
+  }
+
+  publishValues(owner: number, vals: unknown[]): void {
+    this.addon.publish_values(owner, vals)
+  }
+
+  noteWeak(h: number, target: object): void {
+    this.addon.note_weak(h, target)
   }
 
   native(): NativeBinding {

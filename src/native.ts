@@ -18,6 +18,9 @@ export interface NativeBinding {
   is_live(handle: number): boolean
   event_stats(owner: number): NativeEventStats
   api_pointer(): bigint
+  /** For api->resolve (native/src/resolve.cc): the registry's values array, and weak handles' targets. */
+  publish_values(owner: number, vals: unknown[]): void
+  note_weak(handle: number, target: object): number
 }
 
 export interface NativeEventStats {

@@ -138,6 +138,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if (this.isClosed) throw new RegistryClosedError('register')
     const ref = new WeakRef(value)
     const h = this.insert(ref, L.S_LIVE | L.S_WEAK)
+    this.domain.backend.noteWeak(h, value) // api->resolve reads the target without a JS call
     this.finalizer ??= new FinalizationRegistry((held: number) => this.collect(held))
     this.finalizer.register(value, h, ref)
     return h as Handle<V>
@@ -402,6 +403,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       for (let i = 0; i < old.length; i++) vals[i] = old[i]
       for (let i = old.length; i < vals.length; i++) vals[i] = undefined
       this.vals = vals
+      this.domain.backend.publishValues(this.ownerId, vals) // api->resolve reads slots from it
     }
     this.shardPage[s] = p
     return p

@@ -29,6 +29,7 @@
 #include "handle_registry_layout.h"
 #include "owners.h"
 #include "post.h"
+#include "resolve.h"
 
 namespace hr_native {
 
@@ -274,6 +275,31 @@ Napi::Value EventStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// --- resolve (resolve.cc): what api->resolve reads, published by the registry ---
+
+// publish_values(owner, vals): the registry's values array, after each growth.
+Napi::Value PublishValues(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t owner;
+  if (own_arg(info, &owner) == nullptr) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsArray()) {
+    return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: expected the registry's values array", 'T');
+  }
+  if (publish_values(env_data(info), owner, info[1]) != napi_ok && !env.IsExceptionPending()) {
+    return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: could not reference the values array", 'R');
+  }
+  return env.Undefined();
+}
+
+// note_weak(handle, target) -> status: the target of a weak handle just registered.
+Napi::Value NoteWeak(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !(info[1].IsObject() || info[1].IsFunction())) {
+    return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: note_weak(handle, object)", 'T');
+  }
+  return Napi::Number::New(env, note_weak(handle_of(info[0].As<Napi::Number>().DoubleValue()), info[1]));
+}
+
 Napi::Value ApiPointer(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(api_table())));
 }
@@ -356,5 +382,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   o.Set("is_live", Napi::Function::New(e, IsLive, "is_live"));
   o.Set("event_stats", Napi::Function::New(e, EventStats, "event_stats"));
   o.Set("api_pointer", Napi::Function::New(e, ApiPointer, "api_pointer"));
+  o.Set("publish_values", Napi::Function::New(e, PublishValues, "publish_values"));
+  o.Set("note_weak", Napi::Function::New(e, NoteWeak, "note_weak"));
   return exports;
 }

@@ -7,6 +7,7 @@
 #include "event_path.h"
 #include "handle_registry_diagnostics.h"  // detail::load_relaxed of the state words
 #include "owners.h"
+#include "resolve.h"  // api->resolve, appended to the table
 
 namespace hr_native {
 
@@ -115,6 +116,7 @@ const hr_api_v1* api_table() noexcept {
   static const hr_api_v1 table = {
       HR_ABI_VERSION, sizeof(hr_api_v1), &post, &c_is_live, &post_many,
       reinterpret_cast<const int32_t*>(domain()), dom::kDomainWords, &post_bytes,
+      &resolve,
   };
   return &table;
 }

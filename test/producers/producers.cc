@@ -54,6 +54,8 @@ namespace hr_test {
 
 // The checked C ABI table (static in the registry addon: valid for ever).
 std::atomic<const hr_api_v1*> g_api{nullptr};
+// resolve_calls.cc: the exports that exercise hr::resolve.
+void init_resolve(Napi::Env env, Napi::Object exports);
 
 struct ProducerGroup;
 // Per-env data: producer groups started from this env and not joined yet.
@@ -376,5 +378,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   o.Set("post_bytes", Napi::Function::New(e, PostBytes, "post_bytes"));
   o.Set("producers_done", Napi::Function::New(e, ProducersDone, "producers_done"));
   o.Set("join_producers", Napi::Function::New(e, JoinProducers, "join_producers"));
+  hr_test::init_resolve(e, o);  // resolve, resolve_on_thread, resolve_call (resolve_calls.cc)
   return exports;
 }
