@@ -218,23 +218,29 @@ inline Status resolve(const hr_api_v1* api, const void* user_data, napi_value* v
   return resolve(api, from_user_data(user_data), value);
 }
 
-inline napi_env& bound_env_() noexcept {
+namespace detail_tu {
+inline napi_env& bound_env_slot() noexcept {
   static thread_local napi_env env = nullptr;
   return env;
 }
+}  // namespace detail_tu
 
 /// Records `env` as this addon's env on the current thread, for the resolve
 /// overloads below in this translation unit. Call it on each JS thread before
 /// they run there: in your module init (it runs once per thread that loads
 /// the addon), or at the top of the N-API function that calls into the C
 /// library.
-inline void bind_env(napi_env env) noexcept { bound_env_() = env; }
+inline void bind_env(napi_env env) noexcept { detail_tu::bound_env_slot() = env; }
+
+/// The env bind_env recorded on this thread (in this translation unit), or
+/// nullptr: e.g. to open a handle scope before resolving.
+inline napi_env bound_env() noexcept { return detail_tu::bound_env_slot(); }
 
 /// resolve(api, handle, value), also giving the env bound on this thread by
 /// bind_env (kNotAttached if none was bound here). On failure *env and *value
 /// are untouched.
 inline Status resolve(const hr_api_v1* api, Handle handle, napi_env* env, napi_value* value) noexcept {
-  napi_env bound = bound_env_();
+  napi_env bound = bound_env();
   if (bound == nullptr) return Status::kNotAttached;
   const Status st = detail::resolve_value(api, handle, value);
   if (st == Status::kOk) *env = bound;
