@@ -5,6 +5,8 @@
 import { describe, test, expect, beforeAll, afterEach } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import * as os from 'node:os'
 import { createRequire } from 'node:module'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -156,6 +158,30 @@ describe('hr::resolve off the owner\'s thread: wrong_thread, nothing touched', (
       expect(addon.resolve(msg.handle).status).toBe('registry_closed')
     } finally {
       await worker.terminate()
+    }
+  })
+})
+
+describe('docs/native.md "Synchronous callbacks"', () => {
+  test('its addon example compiles against the public header (g++ -Wall -Wextra -Werror)', () => {
+    const doc = readFileSync(path.join(ROOT, 'docs', 'native.md'), 'utf8')
+    const at = doc.indexOf('<!-- compiled by test/resolve.test.ts')
+    expect(at).toBeGreaterThan(0)
+    const code = /```cpp\n([\s\S]*?)```/.exec(doc.slice(at))![1]
+    const req = createRequire(import.meta.url)
+    const nodeInclude = [path.join(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node']
+      .find((d) => existsSync(path.join(d, 'node_api.h')))
+    expect(nodeInclude, 'node_api.h of this Node').toBeDefined()
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hr-doc-'))
+    try {
+      writeFileSync(path.join(dir, 'sort.cc'), code)
+      const r = spawnSync('g++', ['-std=c++17', '-fsyntax-only', '-Wall', '-Wextra', '-Werror',
+        '-DNAPI_VERSION=8', '-DNAPI_DISABLE_CPP_EXCEPTIONS', `-I${nodeInclude}`,
+        `-I${req('node-addon-api').include_dir.replace(/"/g, '')}`, `-I${path.join(ROOT, 'native', 'include')}`,
+        path.join(dir, 'sort.cc')], { encoding: 'utf8' })
+      expect(r.status, r.stderr).toBe(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })
