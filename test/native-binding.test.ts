@@ -152,7 +152,8 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
     test('exports exactly the documented functions', () => {
       expect(Object.keys(b).sort()).toEqual([
         'abi_version', 'alloc_state', 'api_pointer', 'claim_block', 'claim_owner', 'close_events',
-        'domain_buffer', 'event_stats', 'is_live', 'open_events', 'post', 'release_owner',
+        'domain_buffer', 'event_stats', 'is_live', 'note_weak', 'open_events', 'post', 'publish_values',
+        'release_owner',
       ])
       expect(b.abi_version).toBe(1)
       const api = b.api_pointer()
