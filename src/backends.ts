@@ -22,6 +22,8 @@ export interface DomainBackend {
   publishValues(owner: number, vals: unknown[]): void
   /** Hands native code the target of weak handle `h`, so api->resolve needs no WeakRef.deref. */
   noteWeak(h: number, target: object): void
+  /** registry.ref() / unref(): whether native holds (api->hold) keep this thread's event loop alive. */
+  setRef(owner: number, ref: boolean): void
   /** The addon, for what needs the native domain (`what` names it); throws ERR_NATIVE_UNAVAILABLE with the reason. */
   native(what: string): NativeBinding
 }
@@ -83,6 +85,7 @@ export class SharedBackend implements DomainBackend {
 
   publishValues(): void {} // no native code can resolve handles of this domain
   noteWeak(): void {}
+  setRef(): void {} // no native code can hold registries of this domain
 
   native(what: string): never {
     throw new NativeUnavailableError(what, nativeBinding() !== null
@@ -125,6 +128,10 @@ export class NativeBackend implements DomainBackend {
 
   noteWeak(h: number, target: object): void {
     this.addon.note_weak(h, target)
+  }
+
+  setRef(owner: number, ref: boolean): void {
+    this.addon.set_ref(owner, ref)
   }
 
   native(): NativeBinding {

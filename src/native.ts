@@ -21,6 +21,8 @@ export interface NativeBinding {
   /** For api->resolve (native/src/resolve.cc): the registry's values array, and weak handles' targets. */
   publish_values(owner: number, vals: unknown[]): void
   note_weak(handle: number, target: object): number
+  /** registry.ref() / unref() (native/src/hold.cc): whether api->hold keeps the loop alive. */
+  set_ref(owner: number, ref: boolean): void
 }
 
 export interface NativeEventStats {

@@ -89,6 +89,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private issued = 0
   private freed = 0
   private isClosed = false
+  private isRef = true // ref() / unref(): Node's convention, ref'd by default
   private finalizer: FinalizationRegistry<number> | undefined
   private events: EventChannel<T> | undefined // created by the first onEvent()
   private readonly counts = {
@@ -220,6 +221,29 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     const addon = this.domain.backend.native('registry.nativeApi')
     if (this.isClosed) throw new RegistryClosedError('hand out the native API')
     return addon.api_pointer()
+  }
+
+  /**
+   * Lets native holds (api->hold, docs/native.md) keep this thread's event loop
+   * alive: the default. A registry never keeps the loop alive by itself, only
+   * while native code holds it. Returns this.
+   */
+  ref(): this {
+    if (!this.isRef && !this.isClosed) this.domain.backend.setRef(this.ownerId, true)
+    this.isRef = true
+    return this
+  }
+
+  /** The process (or worker) may exit even while native code holds this registry. Returns this. */
+  unref(): this {
+    if (this.isRef && !this.isClosed) this.domain.backend.setRef(this.ownerId, false)
+    this.isRef = false
+    return this
+  }
+
+  /** Whether native holds keep the event loop alive (ref(), the default) or not (unref()). */
+  hasRef(): boolean {
+    return this.isRef
   }
 
   /**

@@ -153,7 +153,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       expect(Object.keys(b).sort()).toEqual([
         'abi_version', 'alloc_state', 'api_pointer', 'claim_block', 'claim_owner', 'close_events',
         'domain_buffer', 'event_stats', 'is_live', 'note_weak', 'open_events', 'post', 'publish_values',
-        'release_owner',
+        'release_owner', 'set_ref',
       ])
       expect(b.abi_version).toBe(1)
       const api = b.api_pointer()

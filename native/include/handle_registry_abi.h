@@ -132,6 +132,22 @@ typedef struct hr_api_v1 {
    * untouched. Costs one napi_get_reference_value once the
    * handle was resolved before (its value is cached as a weak napi_ref). */
   int32_t (*resolve)(uint64_t handle, struct napi_value__** value);
+
+  /* Appended (same rule). Keep the event loop of the registry that owns
+   * `handle` alive while a C library has work pending for it (a timer armed,
+   * a parse running), as a ref'd timer or socket does; the process or worker
+   * exits on its own once the last hold goes. Counted per registry, any
+   * thread, never blocks. hold: HR_STATUS_OK, or the statuses of post
+   * (INVALID_HANDLE, STALE_HANDLE, REGISTRY_CLOSED: nothing held). unhold
+   * needs the registry open but not the handle live (unhold after JS released
+   * it is fine): OK, INVALID_HANDLE (malformed, or more unholds than holds),
+   * REGISTRY_CLOSED (the registry closed or its worker ended: its holds were
+   * already dropped, nothing to do). Take the hold on the JS thread before
+   * starting the work (from another thread it keeps the loop alive only if it
+   * is still running when the hold arrives). registry.unref() lets the
+   * process exit despite holds. */
+  int32_t (*hold)(uint64_t handle);
+  int32_t (*unhold)(uint64_t handle);
 } hr_api_v1;
 
 /* The table at `address` (as given by JS `registry.nativeApi`), or NULL. */

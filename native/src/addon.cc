@@ -29,6 +29,7 @@
 #include "handle_registry_layout.h"
 #include "owners.h"
 #include "post.h"
+#include "hold.h"
 #include "resolve.h"
 
 namespace hr_native {
@@ -112,7 +113,10 @@ Napi::Value DomainBuffer(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ClaimOwner(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), claim_owner(env_data(info)));
+  const uint32_t owner = claim_owner(env_data(info));
+  // api->hold's uv handle; without it holds get not_attached (hold.cc).
+  if (owner != 0) open_holds(env_data(info), owner);
+  return Napi::Number::New(info.Env(), owner);
 }
 
 Napi::Value ClaimBlock(const Napi::CallbackInfo& info) {
@@ -300,6 +304,13 @@ Napi::Value NoteWeak(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, note_weak(handle_of(info[0].As<Napi::Number>().DoubleValue()), info[1]));
 }
 
+// set_ref(owner, ref): registry.ref() / unref() (hold.cc).
+Napi::Value SetRef(const Napi::CallbackInfo& info) {
+  uint32_t owner;
+  if (own_arg(info, &owner) != nullptr) set_ref(owner, info.Length() > 1 && info[1].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
 Napi::Value ApiPointer(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(api_table())));
 }
@@ -384,5 +395,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   o.Set("api_pointer", Napi::Function::New(e, ApiPointer, "api_pointer"));
   o.Set("publish_values", Napi::Function::New(e, PublishValues, "publish_values"));
   o.Set("note_weak", Napi::Function::New(e, NoteWeak, "note_weak"));
+  o.Set("set_ref", Napi::Function::New(e, SetRef, "set_ref"));
   return exports;
 }

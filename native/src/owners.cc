@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "event_path.h"
+#include "hold.h"
 #include "resolve.h"
 
 namespace hr_native {
@@ -188,6 +189,7 @@ void close_owner(EnvData* ed, uint32_t owner, const int32_t* extra, size_t extra
   s.block_count = s.block_capacity = 0;
   close_event_path(ed, s);
   close_resolve(owner);  // the values array and cached references (resolve.cc)
+  close_holds(ed, owner);  // native holds are dropped with their registry (hold.cc)
   StateRegion* r = s.region.exchange(nullptr, std::memory_order_seq_cst);
   drop_state_buffer(ed, s);
   std::free(r);

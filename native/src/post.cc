@@ -7,6 +7,7 @@
 #include "event_path.h"
 #include "handle_registry_diagnostics.h"  // detail::load_relaxed of the state words
 #include "owners.h"
+#include "hold.h"     // api->hold / unhold
 #include "resolve.h"  // api->resolve, appended to the table
 
 namespace hr_native {
@@ -108,6 +109,8 @@ inline int32_t push(OwnerSlot& s, EventPath* p, const Event& ev) noexcept {
 
 namespace {
 int32_t c_is_live(uint64_t h) noexcept { return check_live(h) == kOk ? 1 : 0; }
+int32_t c_hold(uint64_t h) noexcept;
+int32_t c_unhold(uint64_t h) noexcept;
 }  // namespace
 
 const hr_api_v1* api_table() noexcept {
@@ -116,7 +119,7 @@ const hr_api_v1* api_table() noexcept {
   static const hr_api_v1 table = {
       HR_ABI_VERSION, sizeof(hr_api_v1), &post, &c_is_live, &post_many,
       reinterpret_cast<const int32_t*>(domain()), dom::kDomainWords, &post_bytes,
-      &resolve,
+      &resolve,       &c_hold,   &c_unhold,
   };
   return &table;
 }
@@ -272,5 +275,30 @@ size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noe
   }
   return ok;
 }
+
+// api->hold / api->unhold: routed and guarded as a post (the hold state of
+// hold.cc is freed only after close_owner's synchronize()). hold needs a live
+// handle; unhold only an open owner, so a handle JS released meanwhile can
+// still give its hold back.
+namespace {
+
+int32_t c_hold(uint64_t h) noexcept {
+  return with_live_handle(h, false, [](OwnerSlot& s) noexcept {
+    return add_hold(static_cast<uint32_t>(&s - g_owners));
+  });
+}
+
+int32_t c_unhold(uint64_t h) noexcept {
+  int32_t w0 = 0;
+  int32_t st = locate(h, &w0, false);
+  if (st != kOk) return st;
+  OwnerSlot& s = g_owners[dom::route_owner(w0)];
+  InflightGuard guard(s);
+  st = admit(s, block_of(h), w0, false);
+  if (st != kOk) return st;
+  return drop_hold(dom::route_owner(w0));
+}
+
+}  // namespace
 
 }  // namespace hr_native
