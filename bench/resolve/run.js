@@ -11,11 +11,13 @@
 // puts on registerWeak (the target is kept as a weak napi_ref too).
 //
 //   node bench/resolve/run.js          # ~20 s; builds bench/resolve/build if missing
-//   options: --calls=1000000  --rounds=5  --out=FILE  --rebuild
+//   options: --calls=1000000  --rounds=31  --out=FILE  --rebuild
 //   BENCH_DIST=path/to/index.js        # another build of the package
 //
-// Every case runs `rounds` times, interleaved (order reversed every other
-// round), after an untimed warm-up; the figure is the median ns per callback.
+// Every case runs `rounds` times `calls` / 10 callbacks, interleaved in short
+// slices (order rotated every round) so that the load of a shared machine
+// hits every design alike, after an untimed warm-up; the figure is the median
+// ns per callback over the slices.
 // Results: a table on stdout and bench/results/resolve.json.
 const { execFileSync } = require('child_process')
 const fs = require('fs')
@@ -28,7 +30,7 @@ const opt = (name, dflt) => {
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : true
 }
 const N = Number(opt('calls', 1e6))
-const ROUNDS = Number(opt('rounds', 5))
+const ROUNDS = Number(opt('rounds', 31))
 const OUT = opt('out') ? path.resolve(String(opt('out'))) : path.join(__dirname, '..', 'results', 'resolve.json')
 
 const root = path.join(__dirname, '..', '..')
@@ -60,11 +62,12 @@ const cases = [
   { id: 'get', label: 'napi_call_function(registry.get)', run: (n, call) => bench.run_get(registry, handle, n, call) },
 ]
 
+const SLICE = Math.max(1000, Math.floor(N / 10))
 function time(c, call) {
   const t0 = process.hrtime.bigint()
-  const sum = c.run(N, call)
-  const ns = Number(process.hrtime.bigint() - t0) / N
-  if (sum !== expected(N, call)) throw new Error(`${c.id} (${call ? 'call' : 'lookup'}): sum ${sum}, expected ${expected(N, call)}`)
+  const sum = c.run(SLICE, call)
+  const ns = Number(process.hrtime.bigint() - t0) / SLICE
+  if (sum !== expected(SLICE, call)) throw new Error(`${c.id} (${call ? 'call' : 'lookup'}): sum ${sum}, expected ${expected(SLICE, call)}`)
   return ns
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
@@ -75,7 +78,7 @@ for (const mode of ['call', 'lookup']) {
   for (const c of cases) c.run(Math.min(N, 100000), call) // warm-up
   const samples = Object.fromEntries(cases.map((c) => [c.id, []]))
   for (let r = 0; r < ROUNDS; r++) {
-    const order = r % 2 === 0 ? cases : [...cases].reverse()
+    const order = cases.map((_, i) => cases[(i + r) % cases.length])
     for (const c of order) samples[c.id].push(time(c, call))
   }
   results[mode] = Object.fromEntries(cases.map((c) => [c.id, { nsPerCall: median(samples[c.id]), samples: samples[c.id] }]))
@@ -105,7 +108,7 @@ for (let r = 0; r < ROUNDS; r++) {
 
 const pad = (s, n) => String(s).padEnd(n)
 const num = (x) => x.toFixed(1).padStart(8)
-console.log(`\nsynchronous C callback -> JS value, ${N.toLocaleString('en-US')} callbacks, median of ${ROUNDS} rounds (ns per callback)`)
+console.log(`\nsynchronous C callback -> JS value, ${ROUNDS} interleaved slices of ${SLICE.toLocaleString('en-US')} callbacks, median (ns per callback)`)
 console.log(`${pad('design', 36)}${'call'.padStart(8)}  ratio${'lookup'.padStart(10)}  ratio`)
 for (const c of cases) {
   const call = results.call[c.id].nsPerCall
@@ -118,7 +121,7 @@ console.log(`registerWeak + release: ${median(weak.registerWeakRelease).toFixed(
 
 fs.mkdirSync(path.dirname(OUT), { recursive: true })
 fs.writeFileSync(OUT, JSON.stringify({
-  benchmark: 'resolve', date: new Date().toISOString(), node: process.version, calls: N, rounds: ROUNDS,
+  benchmark: 'resolve', date: new Date().toISOString(), node: process.version, sliceCalls: SLICE, rounds: ROUNDS,
   results, ratioCallVsRef: ratio, ratioLookupVsRef: results.lookup.resolve.nsPerCall / results.lookup.ref.nsPerCall,
   weak: { registerWeakReleaseNs: median(weak.registerWeakRelease), noteWeakNs: median(weak.noteWeak), samples: weak },
 }, null, 2) + '\n')

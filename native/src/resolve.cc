@@ -130,28 +130,24 @@ bool cache_store(ResolveSlot& r, uint32_t local, uint32_t key, napi_value v) noe
 
 }  // namespace
 
-int32_t resolve(uint64_t h, napi_value* value_out) noexcept {
-  Located at;
-  const int32_t st = locate_here(h, &at);
-  if (st != kOk) return st;
+#if defined(__GNUC__) || defined(__clang__)
+#define HR_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define HR_NOINLINE __declspec(noinline)
+#else
+#define HR_NOINLINE
+#endif
+
+namespace {
+
+// resolve() past a cache miss: read the values array, cache objects and
+// functions. Out of line so the hit path stays small.
+HR_NOINLINE int32_t resolve_miss(const Located& at, napi_value* value_out) noexcept {
   ResolveSlot& r = *at.r;
-  napi_value v = nullptr;
-  if (at.local < r.cache_size) {
-    const CacheEntry& e = r.cache[at.local];
-    if (e.key == at.state && e.ref != nullptr) {
-      if (napi_get_reference_value(r.env, e.ref, &v) != napi_ok) return kNapiFailed;
-      if (v != nullptr) {
-        *value_out = v;
-        return kOk;
-      }
-      // Cleared: a weak handle's object was collected (strong values are
-      // held by the values array, so theirs cannot be).
-      if ((at.state & lay::kStateWeak) != 0) return kCollected;
-    }
-  }
   // A weak handle always has its entry (note_weak), unless storing it failed.
   if ((at.state & lay::kStateWeak) != 0) return kNapiFailed;
   napi_value vals = nullptr;
+  napi_value v = nullptr;
   if (r.vals == nullptr || napi_get_reference_value(r.env, r.vals, &vals) != napi_ok || vals == nullptr ||
       napi_get_element(r.env, vals, at.local, &v) != napi_ok) {
     return kNapiFailed;
@@ -162,6 +158,30 @@ int32_t resolve(uint64_t h, napi_value* value_out) noexcept {
   }
   *value_out = v;
   return kOk;
+}
+
+}  // namespace
+
+int32_t resolve(uint64_t h, napi_value* value_out) noexcept {
+  Located at;
+  const int32_t st = locate_here(h, &at);
+  if (st != kOk) return st;
+  const ResolveSlot& r = *at.r;
+  if (at.local < r.cache_size) {
+    const CacheEntry& e = r.cache[at.local];
+    if (e.key == at.state && e.ref != nullptr) {
+      napi_value v = nullptr;
+      if (napi_get_reference_value(r.env, e.ref, &v) != napi_ok) return kNapiFailed;
+      if (v != nullptr) {
+        *value_out = v;
+        return kOk;
+      }
+      // Cleared: a weak handle's object was collected (strong values are
+      // held by the values array, so theirs cannot be).
+      if ((at.state & lay::kStateWeak) != 0) return kCollected;
+    }
+  }
+  return resolve_miss(at, value_out);
 }
 
 napi_status publish_values(EnvData* ed, uint32_t owner, napi_value vals) noexcept {
