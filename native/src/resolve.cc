@@ -60,15 +60,19 @@ static_assert(std::atomic<std::thread::id>::is_always_lock_free, "thread ids are
 
 ResolveSlot g_resolve[dom::kOwnerWords];
 
-// A live slot of this thread's registry: where h lives, and its state word.
+// A live slot of this thread's registry: its owner, where h lives, and its
+// state word.
 struct Located {
   ResolveSlot* r;
+  uint32_t owner;
   uint32_t local;
   uint32_t state;
 };
 
 // The checks resolve and note_weak share, in the documented order. kOk with
-// *out set, or the status.
+// *out set, or the status. Routing reads only native-private memory (the
+// block table g_blocks, the owner's state region), never the domain mirror
+// JS can write (owners.h).
 inline int32_t locate_here(uint64_t h, Located* out) noexcept {
   if (!hr::is_valid(h)) return kInvalid;
   const uint32_t b = static_cast<uint32_t>(h >> lay::kOffsetBits) & lay::kBlockMask;
@@ -95,7 +99,7 @@ inline int32_t locate_here(uint64_t h, Located* out) noexcept {
     if (gen + 1 == sgen && (sw & (lay::kStateWeak | lay::kStateLive)) == lay::kStateWeak) return kCollected;
     return kStale;
   }
-  *out = Located{&r, local, sw};
+  *out = Located{&r, owner, local, sw};
   return kOk;
 }
 
@@ -196,10 +200,11 @@ napi_status publish_values(EnvData* ed, uint32_t owner, napi_value vals) noexcep
   return napi_ok;
 }
 
-int32_t note_weak(uint64_t h, napi_value target) noexcept {
+int32_t note_weak(uint32_t owner, uint64_t h, napi_value target) noexcept {
   Located at;
   const int32_t st = locate_here(h, &at);
   if (st != kOk) return st;
+  if (at.owner != owner) return kInvalid;  // another registry's handle (same thread)
   if ((at.state & lay::kStateWeak) == 0) return kInvalid;
   return cache_store(*at.r, at.local, at.state, target) ? kOk : kNapiFailed;
 }

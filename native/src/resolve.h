@@ -22,11 +22,13 @@ int32_t resolve(uint64_t h, napi_value* value) noexcept;
 // thread is the one resolve() serves for `owner`.
 napi_status publish_values(EnvData* ed, uint32_t owner, napi_value vals) noexcept;
 
-// JS thread: records the target of the weak handle `h` (just registered by
-// this thread's registry) as a weak napi_ref, so resolve() can give it (or
-// COLLECTED) without calling WeakRef.prototype.deref. HR_STATUS_OK, or the
-// status explaining why `h` is not a live weak handle of this thread.
-int32_t note_weak(uint64_t h, napi_value target) noexcept;
+// JS thread of `owner` (open, claimed by this env: the caller checked its
+// token): records the target of the weak handle `h` (just registered by that
+// registry) as a weak napi_ref, so resolve() can give it (or COLLECTED)
+// without calling WeakRef.prototype.deref. HR_STATUS_OK, or the status
+// explaining why `h` is not a live weak handle of `owner` (INVALID_HANDLE for
+// another registry's).
+int32_t note_weak(uint32_t owner, uint64_t h, napi_value target) noexcept;
 
 // From close_owner (JS thread of the owner, also in env cleanup): drops the
 // values array and every cached reference; resolve() then reports the owner
