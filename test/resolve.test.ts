@@ -133,6 +133,23 @@ describe('hr::resolve on the JS thread that owns the handle', () => {
     expect(out.getCode).toBe('ERR_HANDLE_COLLECTED')
     expect(out.kept).toBe(true)
   })
+
+  test('a closed registry\'s handle on a block a later registry reuses: registry_closed, never its value or holds (child)', () => {
+    const r = spawnSync(process.execPath, [path.join(FIXTURES, 'resolve-reuse-child.js')],
+      { encoding: 'utf8', timeout: 120_000 })
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!)
+    expect(out).toEqual({
+      oldBefore: 'ok', oldHoldBefore: 'ok',
+      // The same block, its slots starting above every generation the first registry issued.
+      sameBlock: true, oldGeneration: 0, newGeneration: 1,
+      resolveOld: 'registry_closed', resolveNew: 'ok', resolveNewIsValue: true,
+      holdOld: 'registry_closed', holdNew: 'ok',
+      unholdOld: 'registry_closed', unholdNew: 'ok', unholdNewAgain: 'invalid_handle',
+      getOld: 'ERR_HANDLE_FOREIGN',
+    })
+  })
 })
 
 describe('hr::resolve off the owner\'s thread: wrong_thread, nothing touched', () => {

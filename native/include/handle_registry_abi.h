@@ -128,7 +128,8 @@ typedef struct hr_api_v1 {
    * env; hr::bind_env / hr::resolve keep it for you). A weak handle (registerWeak) whose
    * object was garbage-collected returns HR_STATUS_COLLECTED.
    * Otherwise, in this order: INVALID_HANDLE or REGISTRY_CLOSED from the
-   * handle's block (any thread); WRONG_THREAD on any other thread (the owner
+   * handle's block (any thread; REGISTRY_CLOSED also for a handle that an
+   * earlier, closed owner of a reused block issued, as post); WRONG_THREAD on any other thread (the owner
    * is read from process-wide bookkeeping only: nothing of the registry is
    * touched); then STALE_HANDLE, INVALID_HANDLE (never issued) or COLLECTED
    * as registry.get would throw; NAPI_FAILED if N-API refused (a JS exception

@@ -82,9 +82,14 @@ inline int32_t admit(OwnerSlot& s, uint32_t b, int32_t w0, bool count) noexcept 
 // kRegistryClosed if h's generation is below its block's base (a handle of an
 // earlier, closed owner of the block: the base is the private one, fixed
 // before the block was claimed, and stable while its owner holds it).
-inline int32_t liveness(StateRegion* r, uint64_t h, int32_t w0) noexcept {
+inline bool below_base(uint64_t h) noexcept {
   const uint32_t gen = static_cast<uint32_t>(h >> lay::kSlotBits) & lay::kGenMax;
-  if (gen < g_blocks[block_of(h)].base.load(std::memory_order_relaxed)) return kClosedSt;
+  return gen < g_blocks[block_of(h)].base.load(std::memory_order_relaxed);
+}
+
+inline int32_t liveness(StateRegion* r, uint64_t h, int32_t w0) noexcept {
+  if (below_base(h)) return kClosedSt;
+  const uint32_t gen = static_cast<uint32_t>(h >> lay::kSlotBits) & lay::kGenMax;
   const uint32_t local = (dom::route_page(w0) << lay::kOffsetBits) |
                          static_cast<uint32_t>(h & lay::kOffsetMask);
   if (r == nullptr || local >= r->slots) return kInvalid;
@@ -286,8 +291,9 @@ size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noe
 
 // api->hold / api->unhold: routed and guarded as a post (the hold state of
 // hold.cc is freed only after close_owner's synchronize()). hold needs a live
-// handle; unhold only an open owner, so a handle JS released meanwhile can
-// still give its hold back.
+// handle; unhold only an open owner that issued it (not an earlier owner of a
+// reused block: its holds went with it), so a handle JS released meanwhile
+// can still give its hold back.
 namespace {
 
 int32_t c_hold(uint64_t h) noexcept {
@@ -304,6 +310,7 @@ int32_t c_unhold(uint64_t h) noexcept {
   InflightGuard guard(s);
   st = admit(s, block_of(h), w0, false);
   if (st != kOk) return st;
+  if (below_base(h)) return kClosedSt;
   return drop_hold(dom::route_owner(w0));
 }
 

@@ -83,6 +83,11 @@ inline int32_t locate_here(uint64_t h, Located* out) noexcept {
   }
   const uint32_t owner = dom::route_owner(w);
   if (owner == 0 || owner > lay::kMaxOwners) return kInvalid;
+  // Below the block's base: issued by an earlier, closed owner of a reused
+  // block (post.cc, liveness). The base is fixed before the route word that
+  // named the current owner was published, so any thread reads it safely.
+  const uint32_t gen = static_cast<uint32_t>(h >> lay::kSlotBits) & lay::kGenMax;
+  if (gen < g_blocks[b].base.load(std::memory_order_relaxed)) return kClosedSt;
   ResolveSlot& r = g_resolve[owner];
   if (r.thread.load(std::memory_order_acquire) != std::this_thread::get_id()) return kWrongThread;
   // The owner's JS thread from here on: nothing below can change under us.
@@ -91,7 +96,6 @@ inline int32_t locate_here(uint64_t h, Located* out) noexcept {
   if (region == nullptr || local >= region->slots) return kInvalid;
   const uint32_t sw = static_cast<uint32_t>(
       hr::detail::load_relaxed(const_cast<StateRegion*>(region)->words() + local));
-  const uint32_t gen = static_cast<uint32_t>(h >> lay::kSlotBits) & lay::kGenMax;
   const uint32_t sgen = sw >> lay::kStateGenShift;
   if (sgen != gen || (sw & lay::kStateLive) == 0) {
     // As registry.get classifies it (src/registry.ts, locateRaw).
