@@ -394,6 +394,7 @@ void on_env_cleanup(napi_async_cleanup_hook_handle handle, void* arg) {
     napi_delete_reference(ed->env, ed->native_api);
     ed->native_api = nullptr;
   }
+  close_hold_loop(ed);  // every owner of the env is closed: no hold can arrive
   maybe_finish_cleanup(ed);
 }
 

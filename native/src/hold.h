@@ -12,9 +12,13 @@ namespace hr_native {
 
 struct EnvData;
 
-// JS thread of `owner` (just claimed by `ed`): creates its hold state (an
-// unref'd uv_async_t on this thread's loop). False if that failed (holds then
-// get NOT_ATTACHED).
+// The per-env loop handle of the holds (hold.cc); EnvData::holds.
+struct HoldLoop;
+
+// JS thread of `owner` (just claimed by `ed`): resets its hold state and ties
+// it to the env's HoldLoop (an unref'd uv_async_t on this thread's loop, made
+// at the env's first claim). False if that failed (holds then get
+// NOT_ATTACHED).
 bool open_holds(EnvData* ed, uint32_t owner) noexcept;
 
 // Any thread, under the owner's InflightGuard with the owner admitted (post.cc):
@@ -26,8 +30,12 @@ int32_t drop_hold(uint32_t owner) noexcept;
 void set_ref(uint32_t owner, bool ref) noexcept;
 
 // From close_owner, after synchronize() (no producer can be adding holds):
-// drops every hold and closes the uv handle.
+// drops every hold of the owner.
 void close_holds(EnvData* ed, uint32_t owner) noexcept;
+
+// Env cleanup, after every owner of the env was closed: closes the env's
+// HoldLoop (freed by the uv_close callback, counted in pending_closes).
+void close_hold_loop(EnvData* ed) noexcept;
 
 }  // namespace hr_native
 
