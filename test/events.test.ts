@@ -2,7 +2,10 @@
 // addon of test/producers, attached through registry.nativeApi) post to registered handles; the registry resolves each
 // handle and calls the handler in batches.
 import { describe, expect, test } from 'vitest'
+import { once } from 'node:events'
 import { createRequire } from 'node:module'
+import * as path from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { HandleDomain, HandleRegistry } from '../src/index'
 import { until } from './fixtures/helpers'
 import { nativeRequired } from './fixtures/native-required'
@@ -203,6 +206,26 @@ describe.runIf(binding !== null)('events from native threads (registry.onEvent)'
     await new Promise((r) => setImmediate(r))
     expect(seen).toEqual(['lone'])
     reg.close()
+  })
+
+  test('a worker that opened and closed event paths (spare uv handles kept) ends cleanly, then its owners are free', async () => {
+    const dist = path.join(__dirname, '..', 'dist', 'index.js')
+    for (const exit of ['natural', 'process.exit']) {
+      const w = new Worker(`
+        const { parentPort } = require('node:worker_threads')
+        const { HandleRegistry } = require(${JSON.stringify(dist)})
+        for (let i = 0; i < 100; i++) { const r = new HandleRegistry(); r.onEvent(() => {}); r.close() }
+        const open = new HandleRegistry()
+        const h = open.register('x')
+        open.onEvent(() => {})
+        parentPort.postMessage(h)
+        ${exit === 'natural' ? '' : 'process.exit(0)'}
+      `, { eval: true })
+      const exited = once(w, 'exit')
+      const [h] = await once(w, 'message') as [number]
+      expect(await exited).toEqual([0])
+      expect(binding!.post_bytes(h, 0, Uint8Array.of(1))).toBe(4) // registry_closed: the worker's registry closed at exit
+    }
   })
 
   test('nativeApi is an opaque object, no address; options and closed registries are checked', () => {

@@ -9,13 +9,14 @@
 //   ERR_INVALID_STATE                       e.g. events already open
 //   ERR_OUT_OF_MEMORY                       allocation failed
 //
-// A thin binding layer: arguments are checked and converted here, the work is
-// done by owners.cc (lifecycle), event_path.cc (delivery), post.cc
-// (routing), resolve.cc and hold.cc. Context-aware: loaded in the main thread
-// and in every worker; per-env data is napi instance data; everything
-// process-wide is static (owners.h). Past ~400 lines on purpose: one binding
-// per export, each a few lines of argument checks, read best as one list
-// beside the token check they all share.
+// About 470 lines, one short function per export plus the owner-token and
+// nativeApi helpers they share; splitting it would scatter the argument
+// checks that guard native memory. A thin binding layer: arguments are
+// checked and converted here, the work is done by owners.cc (lifecycle),
+// event_path.cc (delivery), post.cc (routing), resolve.cc (api->resolve) and
+// hold.cc (api->hold). Context-aware: loaded in the main thread and in every
+// worker; per-env data is napi instance data; everything process-wide is
+// static (owners.h).
 #include <napi.h>
 
 #if defined(_WIN32)

@@ -52,15 +52,19 @@ inline void free_event(const Event& e) noexcept {
 // Either the consumer's re-check sees the claim, or the producer's load sees
 // `false` and signals. A plain load on the hot path: while a wake-up is
 // pending, posts only read the flag's cache line (shared, never bounced).
-// The uv_async_t of an event path, in its own small allocation: uv_close()
-// frees it only in a later loop turn (on_closed), while the path itself (its
-// queue ring, about 2 MiB at the default capacity) is freed at once by
-// close_event_path. Without the split, N onEvent() + close() cycles in one
-// synchronous loop held N rings until the loop turned (issue 10, item 5).
+// The uv_async_t of an event path, in its own small allocation: the path
+// itself (its queue ring, about 2 MiB at the default capacity) is freed at
+// once by close_event_path, while its Waker is kept, initialised, for the
+// next path opened on the same thread (up to kMaxSpareWakers), or uv_closed
+// and freed in a later loop turn (on_closed). Before, N onEvent() + close()
+// cycles in one synchronous loop held N rings until the loop turned (issue
+// 10, item 5).
 struct Waker {
   uv_async_t async;            // first member: async.data points to the Waker
-  EventPath* path = nullptr;   // null once the path is closed (and freed)
+  EventPath* path = nullptr;   // null while closed (and the path freed) or spare
+  uint64_t opened = 0;         // paths opened on it: a new path at a freed one's address differs
   EnvData* env_data = nullptr;
+  Waker* next_spare = nullptr;
 };
 
 struct EventPath {
@@ -100,7 +104,9 @@ EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
 // Unpublishes, waits out producers, drops (and counts) queued events, frees
 // the path, and uv_closes its Waker (freed by the close callback).
 void close_event_path(EnvData* ed, OwnerSlot& s);
-// Called from each uv close callback when env cleanup is waiting.
+// Called from each uv close callback when env cleanup is waiting, and once by
+// the env cleanup hook: closes this thread's spare Wakers, and ends the
+// cleanup once every uv close callback ran.
 void maybe_finish_cleanup(EnvData* ed);
 
 }  // namespace hr_native
