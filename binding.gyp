@@ -12,6 +12,8 @@
       'native/src/event_path.cc',
       'native/src/owners.cc',
       'native/src/post.cc',
+      'native/src/resolve.cc',
+      'native/src/hold.cc',
     ],
     'include_dirs': [
       "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -39,6 +39,12 @@ export interface DomainBackend {
   releaseOwner(lease: OwnerLease): void
   /** A state array of `slots` words holding `old`'s words; `old` must not be used afterwards. */
   growState(token: unknown, old: Int32Array, slots: number): Int32Array
+  /** Hands native code (api->resolve) the registry's values array; again whenever growth replaces it. */
+  publishValues(token: unknown, vals: unknown[]): void
+  /** Hands native code the target of weak handle `h` of the token's registry, so api->resolve needs no WeakRef.deref. */
+  noteWeak(token: unknown, h: number, target: object): void
+  /** registry.ref() / unref(): whether native holds (api->hold) keep this thread's event loop alive. */
+  setRef(token: unknown, ref: boolean): void
   /** The addon, for what needs the native domain (`what` names it); throws ERR_NATIVE_UNAVAILABLE with the reason. */
   native(what: string): NativeBinding
 }
@@ -119,6 +125,10 @@ export class SharedBackend implements DomainBackend {
     return grown
   }
 
+  publishValues(): void {} // no native code can resolve handles of this domain
+  noteWeak(): void {}
+  setRef(): void {} // no native code can hold registries of this domain
+
   native(what: string): never {
     throw new NativeUnavailableError(what, nativeBinding() !== null
       ? 'this registry is on a domain from HandleDomain.create() or attach() (a SharedArrayBuffer), ' +
@@ -190,6 +200,18 @@ export class NativeBackend implements DomainBackend {
     // Native memory that producer threads read for is_live; the addon copies
     // the old words and frees the old region (it detaches the old view first).
     return new Int32Array(this.#addon.alloc_state(token as OwnerToken, slots))
+  }
+
+  publishValues(token: unknown, vals: unknown[]): void {
+    this.#addon.publish_values(token as OwnerToken, vals)
+  }
+
+  noteWeak(token: unknown, h: number, target: object): void {
+    this.#addon.note_weak(token as OwnerToken, h, target)
+  }
+
+  setRef(token: unknown, ref: boolean): void {
+    this.#addon.set_ref(token as OwnerToken, ref)
   }
 
   native(): NativeBinding {

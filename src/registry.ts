@@ -1,6 +1,6 @@
 // HandleRegistry: integer handles for JS values, sharded, generation-checked.
 // Layout and invariants: docs/design.md. Events live in events.ts, the
-// domain's memory in backends.ts. This file is about 550 lines on purpose: the
+// domain's memory in backends.ts. This file is about 580 lines on purpose: the
 // hot path (find, insert, free) and the slow paths that classify a failed
 // lookup read the same private slot storage, and keeping them in one class
 // lets V8 inline them (splitting them into modules measured slower); the
@@ -105,6 +105,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   #issued = 0
   #freed = 0
   #isClosed = false
+  #isRef = true // ref() / unref(): Node's convention, ref'd by default
   #finalizer: FinalizationRegistry<number> | undefined
   #events: EventChannel<T> | undefined // created by the first onEvent()
   readonly #counts = {
@@ -169,6 +170,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if (this.#isClosed) throw new RegistryClosedError('register')
     const ref = new WeakRef(value)
     const h = this.insert(ref, L.S_LIVE | L.S_WEAK)
+    backendOf(this.#domain).noteWeak(this.#lease.token, h, value) // api->resolve reads the target without a JS call
     this.#finalizer ??= new FinalizationRegistry((held: number) => this.collect(held))
     this.#finalizer.register(value, h, ref)
     return h as Handle<V>
@@ -251,6 +253,29 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     const addon = backendOf(this.#domain).native('registry.nativeApi')
     if (this.#isClosed) throw new RegistryClosedError('hand out the native API')
     return addon.native_api()
+  }
+
+  /**
+   * Lets native holds (api->hold, docs/native.md) keep this thread's event loop
+   * alive: the default. A registry never keeps the loop alive by itself, only
+   * while native code holds it. Returns this.
+   */
+  ref(): this {
+    if (!this.#isRef && !this.#isClosed) backendOf(this.#domain).setRef(this.#lease.token, true)
+    this.#isRef = true
+    return this
+  }
+
+  /** The process (or worker) may exit even while native code holds this registry. Returns this. */
+  unref(): this {
+    if (this.#isRef && !this.#isClosed) backendOf(this.#domain).setRef(this.#lease.token, false)
+    this.#isRef = false
+    return this
+  }
+
+  /** Whether native holds keep the event loop alive (ref(), the default) or not (unref()). */
+  hasRef(): boolean {
+    return this.#isRef
   }
 
   /**
@@ -452,6 +477,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       for (let i = 0; i < old.length; i++) vals[i] = old[i]
       for (let i = old.length; i < vals.length; i++) vals[i] = undefined
       this.#vals = vals
+      backendOf(this.#domain).publishValues(this.#lease.token, vals) // api->resolve reads slots from it
     }
     this.#shardPage[s] = p
     return p

@@ -4,7 +4,9 @@
 // node-gyp through the one-line include of its binding.gyp, then run:
 //   - examples/uv-timer: libuv timers and uv_queue_work (threadpool threads);
 //   - examples/posix-timer: glibc POSIX timers calling back on threads glibc
-//     creates (SIGEV_THREAD), plus the throughput producers of the demo.
+//     creates (SIGEV_THREAD), plus the throughput producers of the demo;
+//   - examples/qsort-compare: glibc qsort_r calling a JS comparator found
+//     through the handle in its context (hr::resolve, synchronous callbacks).
 // Checked: events reach registry.onEvent with the right values and order; a
 // callback that fires after JS released its handle gets "stale_handle" and
 // the handler is not called; one whose registry closed gets
@@ -98,7 +100,7 @@ beforeAll(async () => {
   const link = process.platform === 'win32' ? 'junction' : 'dir'
   symlinkSync(ROOT, path.join(work, 'node_modules', 'handle-registry'), link)
   symlinkSync(path.dirname(req.resolve('node-addon-api/package.json')), path.join(work, 'node_modules', 'node-addon-api'), link)
-  await Promise.all(['uv-timer', ...(LINUX ? ['posix-timer'] : [])].map(build))
+  await Promise.all(['uv-timer', ...(LINUX ? ['posix-timer', 'qsort-compare'] : [])].map(build))
 }, 180_000)
 
 afterAll(() => {
@@ -274,5 +276,49 @@ describe.runIf(LINUX)('examples/posix-timer (glibc timer_create, SIGEV_THREAD)',
     expect(p.status, p.out).toBe(0)
     expect(p.out).toContain('stale_handle')
     expect(p.out).toContain('registry_closed')
+  })
+})
+
+describe.runIf(LINUX)('examples/qsort-compare (glibc qsort_r, synchronous callbacks through hr::resolve)', { timeout: 60_000 }, () => {
+  interface SortCase { id: string; status?: string; values?: number[]; calls?: number; error?: string | null }
+  let r: { cases: SortCase[]; input: number[] }
+  const sortCase = (id: string): SortCase => r.cases.find((c) => c.id === id)!
+  beforeAll(() => {
+    expectBuilt('qsort-compare')
+    r = req(path.join(dirOf('qsort-compare'), 'index.js')).run()
+  })
+
+  test('builds from its folder with the one-line include of its binding.gyp', () => {
+    expect(builds['qsort-compare'].ok).toBe(true)
+  })
+
+  test('A: a comparator object resolved from the context: sorted, its method called with it as this', () => {
+    const a = sortCase('A')
+    expect(a.status).toBe('ok')
+    expect(a.values).toEqual([...r.input].sort((x, y) => x - y))
+    expect(a.calls).toBeGreaterThanOrEqual(r.input.length - 1)
+  })
+
+  test('B: a weakly registered function that is alive sorts too', () => {
+    expect(sortCase('B')).toEqual({ id: 'B', status: 'ok', values: [...r.input].sort((x, y) => y - x) })
+  })
+
+  test('C: a released handle gives stale_handle and the comparator is never called', () => {
+    expect(sortCase('C')).toEqual({ id: 'C', status: 'stale_handle', calls: 0 })
+  })
+
+  test('D: a comparator that throws: sort() throws its error', () => {
+    expect(sortCase('D').error).toBe('comparator failed')
+  })
+
+  test('E: a handle of a closed registry gives registry_closed', () => {
+    expect(sortCase('E').status).toBe('registry_closed')
+  })
+
+  test('index.js runs as a program and exits cleanly', () => {
+    const p = runNode(['index.js'], dirOf('qsort-compare'))
+    expect(p.signal, p.out).toBeNull()
+    expect(p.status, p.out).toBe(0)
+    expect(p.out).toContain('stale_handle')
   })
 })

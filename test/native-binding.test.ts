@@ -38,6 +38,8 @@ interface Producers {
   post_bytes(handle: number, kind: number, bytes: Uint8Array): number
   producers_done(id: number): boolean
   join_producers(id: number): ProducerTotals
+  /** hr::resolve on this thread (resolve_calls.cc). */
+  resolve(handle: number): { status: string; value?: unknown; sameEnv: boolean }
 }
 
 // hr::Status
@@ -157,7 +159,8 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
     test('exports exactly the documented functions', () => {
       expect(Object.keys(b).sort()).toEqual([
         'abi_version', 'alloc_state', 'claim_block', 'claim_owner', 'close_events',
-        'domain_buffer', 'event_stats', 'is_live', 'native_api', 'open_events', 'post', 'release_owner',
+        'domain_buffer', 'event_stats', 'is_live', 'native_api', 'note_weak', 'open_events', 'post',
+        'publish_values', 'release_owner', 'set_ref',
       ])
       expect(b.abi_version).toBe(1)
       const api = b.native_api()
@@ -205,7 +208,8 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       while (again.length < 4096 && (again.length === 0 || again[again.length - 1]!.owner !== o.owner)) again.push(makeOwner(0))
       expect(again[again.length - 1]!.owner).toBe(o.owner)
       for (const bad of [() => b.claim_block(o.token, 0, 0), () => b.alloc_state(o.token, 256),
-        () => b.close_events(o.token), () => b.release_owner(o.token)]) {
+        () => b.close_events(o.token), () => b.release_owner(o.token), () => b.publish_values(o.token, []),
+        () => b.note_weak(o.token, 1, {}), () => b.set_ref(o.token, false)]) {
         expect(bad).toThrow(expect.objectContaining({ code: 'ERR_REGISTRY_CLOSED' }))
       }
       for (const a of again) a.release()
@@ -213,7 +217,9 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       for (const forged of [0, 1, o.owner, 4096, 1n, {}, null, new ArrayBuffer(8), b.native_api()]) {
         for (const bad of [() => b.claim_block(forged as never, 0, 0), () => b.alloc_state(forged as never, 256),
           () => b.close_events(forged as never), () => b.release_owner(forged as never),
-          () => b.open_events(forged as never, 64, new Float64Array(4), () => {})]) {
+          () => b.open_events(forged as never, 64, new Float64Array(4), () => {}),
+          () => b.publish_values(forged as never, []), () => b.note_weak(forged as never, 1, {}),
+          () => b.set_ref(forged as never, false)]) {
           expect(bad).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' }))
         }
       }
@@ -229,6 +235,25 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       b.open_events(p.token, 64, new Float64Array(4), () => {})
       expect(() => b.open_events(p.token, 64, new Float64Array(4), () => {}))
         .toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }))
+    })
+
+    test('note_weak plants a weak target only for a handle of the token\'s own owner (api->resolve)', () => {
+      const mine = makeOwner()
+      const theirs = makeOwner()
+      b.publish_values(mine.token, new Array(256).fill(undefined))
+      b.publish_values(theirs.token, new Array(256).fill(undefined))
+      const h = theirs.live(0, 5, 0, true)
+      const planted = { planted: true }
+      // Both owners are open on this thread; the handle routes (privately) to `theirs`.
+      expect(b.note_weak(mine.token, h, planted)).toBe(INVALID)
+      const refused = p.resolve(h)
+      expect(refused.status).not.toBe('ok')
+      expect(refused.value).toBeUndefined()
+      expect(b.note_weak(theirs.token, mine.live(0, 5, 0, true), planted)).toBe(INVALID)
+      const target = { target: true }
+      expect(b.note_weak(theirs.token, h, target)).toBe(OK)
+      expect(p.resolve(h)).toEqual({ status: 'ok', value: target, sameEnv: true })
+      expect(b.note_weak(theirs.token, theirs.live(0, 6), {})).toBe(INVALID) // strong: no weak target
     })
   })
 

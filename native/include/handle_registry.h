@@ -124,11 +124,15 @@ enum class Status : int32_t {
   kVersionMismatch = HR_STATUS_VERSION_MISMATCH,  ///< header/ABI or layout differs
   kNotAttached = HR_STATUS_NOT_ATTACHED,          ///< nothing attached yet
   kPayloadTooLarge = HR_STATUS_PAYLOAD_TOO_LARGE, ///< post_bytes over the limit
+  kWrongThread = HR_STATUS_WRONG_THREAD,          ///< resolve off the owner's JS thread
+  kCollected = HR_STATUS_COLLECTED,               ///< weak value garbage-collected
+  kNapiFailed = HR_STATUS_NAPI_FAILED,            ///< N-API refused (exception pending)
 };
 
 /// "ok", "invalid_handle", "stale_handle", "foreign_handle",
 /// "registry_closed", "queue_full", "version_mismatch", "not_attached",
-/// "payload_too_large"; "unknown" for any other value. Never nullptr.
+/// "payload_too_large", "wrong_thread", "collected", "napi_failed";
+/// "unknown" for any other value. Never nullptr.
 constexpr const char* status_name(Status s) noexcept;
 
 }  // inline namespace HANDLE_REGISTRY_ABI_NAMESPACE

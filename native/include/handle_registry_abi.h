@@ -25,7 +25,9 @@
  *     (it is never freed, even after every registry and worker is gone).
  *   - Every function is thread-safe, never blocks, never throws, never calls
  *     JS, and accepts any 64-bit value as a handle. None allocates, except
- *     post_bytes, which copies its bytes into one malloc'd buffer.
+ *     post_bytes, which copies its bytes into one malloc'd buffer, and
+ *     resolve, which caches a napi_ref on its owner's JS thread. resolve
+ *     works on the owner's JS thread only (WRONG_THREAD elsewhere).
  *   - Fields are only ever appended: a provider with a larger `size` is
  *     compatible; check `size >= sizeof(hr_api_v1)` (hr_api_v1_check does).
  *     An incompatible change bumps HR_ABI_VERSION and the table's name.
@@ -48,6 +50,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* N-API's opaque value type (napi_value of node_api.h), declared here so
+ * that this header needs no Node headers. */
+struct napi_value__;
 
 /* The most bytes one post_bytes event may carry (64 KiB). */
 #define HR_MAX_BYTES 65536u
@@ -108,6 +114,45 @@ typedef struct hr_api_v1 {
    * the handle checks; counted as droppedTooLarge). If the allocation fails
    * the event is dropped with HR_STATUS_QUEUE_FULL (counted as droppedFull). */
   int32_t (*post_bytes)(uint64_t handle, uint32_t kind, const void* data, uint32_t size);
+
+  /* Appended (same rule as post_bytes). Resolves `handle` to its value, for
+   * C callbacks that run synchronously on a JS thread (a comparator, an
+   * SQLite function, a parser callback) and get only a user_data. The one
+   * entry that works on one thread only, and the one that yields N-API values;
+   * it never calls JS. Use it through hr::resolve (handle_registry_napi.h),
+   * which gives the types their N-API names.
+   * On the JS thread of the registry that owns `handle`: writes the value to
+   * *value (a napi_value in the caller's current handle scope: call it inside
+   * an N-API call or an open handle scope) and returns HR_STATUS_OK. Use it
+   * with your own addon's napi_env of this thread (each addon has its own
+   * env; hr::bind_env / hr::resolve keep it for you). A weak handle (registerWeak) whose
+   * object was garbage-collected returns HR_STATUS_COLLECTED.
+   * Otherwise, in this order: INVALID_HANDLE or REGISTRY_CLOSED from the
+   * handle's block (any thread; REGISTRY_CLOSED also for a handle that an
+   * earlier, closed owner of a reused block issued, as post); WRONG_THREAD on any other thread (the owner
+   * is read from process-wide bookkeeping only: nothing of the registry is
+   * touched); then STALE_HANDLE, INVALID_HANDLE (never issued) or COLLECTED
+   * as registry.get would throw; NAPI_FAILED if N-API refused (a JS exception
+   * is pending, or the env is shutting down). On any status but OK, *value is left
+   * untouched. Costs one napi_get_reference_value once the
+   * handle was resolved before (its value is cached as a weak napi_ref). */
+  int32_t (*resolve)(uint64_t handle, struct napi_value__** value);
+
+  /* Appended (same rule). Keep the event loop of the registry that owns
+   * `handle` alive while a C library has work pending for it (a timer armed,
+   * a parse running), as a ref'd timer or socket does; the process or worker
+   * exits on its own once the last hold goes. Counted per registry, any
+   * thread, never blocks. hold: HR_STATUS_OK, or the statuses of post
+   * (INVALID_HANDLE, STALE_HANDLE, REGISTRY_CLOSED: nothing held). unhold
+   * needs the registry open but not the handle live (unhold after JS released
+   * it is fine): OK, INVALID_HANDLE (malformed, or more unholds than holds),
+   * REGISTRY_CLOSED (the registry closed or its worker ended: its holds were
+   * already dropped, nothing to do). Take the hold on the JS thread before
+   * starting the work (from another thread it keeps the loop alive only if it
+   * is still running when the hold arrives). registry.unref() lets the
+   * process exit despite holds. */
+  int32_t (*hold)(uint64_t handle);
+  int32_t (*unhold)(uint64_t handle);
 } hr_api_v1;
 
 /* registry.nativeApi is a napi_external whose data is the table, tagged with

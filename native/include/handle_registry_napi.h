@@ -63,7 +63,18 @@
 //
 // Thread safety: attach() calls N-API, so call it on a JS thread (the one
 // whose env you pass). The table it hands out is static and its functions may
-// be called from any thread.
+// be called from any thread; resolve() answers only on the registry's own JS
+// thread (kWrongThread elsewhere).
+//
+// Synchronous C callbacks (same thread): the handle is the user_data, and
+// hr::resolve gives the value (and your env, once bound) with no JS call:
+//
+//   // module init, on every thread that loads the addon: hr::bind_env(env);
+//   static int Compare(void* user_data, const void* a, const void* b) {
+//     napi_env env; napi_value comparator;
+//     if (hr::resolve(g_api, user_data, &env, &comparator) != hr::Status::kOk) return 0;
+//     ... napi_call_function(env, ..., comparator, ...) ...
+//   }
 
 #ifndef HANDLE_REGISTRY_NAPI_H_
 #define HANDLE_REGISTRY_NAPI_H_
@@ -179,7 +190,84 @@ inline napi_status check_api(napi_env env, const hr_api_v1* api, uint32_t expect
   return napi_ok;
 }
 
+/// api->resolve with its status typed (the core of every resolve overload).
+inline Status resolve_value(const hr_api_v1* api, Handle handle, napi_value* value) noexcept {
+  if (api == nullptr) return Status::kNotAttached;
+  return static_cast<Status>(api->resolve(handle, value));
+}
+
 }  // namespace detail
+
+// The env overloads need this addon's own napi_env of the current thread
+// (every addon has its own env per thread; calling N-API with another addon's
+// env would file a thrown exception under that addon, where yours never sees
+// it). bind_env keeps it in a thread_local with internal linkage: one per
+// translation unit (a header-inline variable would be merged with other
+// addons' copies by the dynamic linker), so bind in the .cc file that resolves.
+// Every resolve overload lives in this unnamed namespace (internal linkage,
+// thin wrappers over api->resolve), so `hr::resolve` finds them all.
+namespace {
+
+/// Resolves `handle` to its JS value, for a C callback that runs
+/// synchronously on a JS thread and gets only a user_data (an SQLite
+/// function, a qsort_r comparator, a parser callback), with no JS call.
+///
+/// On the JS thread of the registry that owns `handle`: sets *value (a
+/// napi_value in the current handle scope: call it inside an N-API call, or
+/// open a handle scope) and returns Status::kOk. Otherwise *value is untouched
+/// and the status says why: kWrongThread on any other thread (nothing of the
+/// registry is touched), kInvalidHandle, kStaleHandle, kRegistryClosed as
+/// registry.get would throw, kCollected for a weak handle whose object was
+/// collected, kNapiFailed if N-API refused (a JS exception is pending),
+/// kNotAttached if api is null.
+///
+/// Cost: after the first resolve of a handle, one napi_get_reference_value
+/// (the object is cached as a weak napi_ref); primitives are read from the
+/// registry's values array each time (napi_get_element).
+inline Status resolve(const hr_api_v1* api, Handle handle, napi_value* value) noexcept {
+  return detail::resolve_value(api, handle, value);
+}
+
+/// As above, for a user_data made by to_user_data(handle).
+inline Status resolve(const hr_api_v1* api, const void* user_data, napi_value* value) noexcept {
+  return resolve(api, from_user_data(user_data), value);
+}
+
+namespace detail_tu {
+inline napi_env& bound_env_slot() noexcept {
+  static thread_local napi_env env = nullptr;
+  return env;
+}
+}  // namespace detail_tu
+
+/// Records `env` as this addon's env on the current thread, for the resolve
+/// overloads below in this translation unit. Call it on each JS thread before
+/// they run there: in your module init (it runs once per thread that loads
+/// the addon), or at the top of the N-API function that calls into the C
+/// library.
+inline void bind_env(napi_env env) noexcept { detail_tu::bound_env_slot() = env; }
+
+/// The env bind_env recorded on this thread (in this translation unit), or
+/// nullptr: e.g. to open a handle scope before resolving.
+inline napi_env bound_env() noexcept { return detail_tu::bound_env_slot(); }
+
+/// resolve(api, handle, value), also giving the env bound on this thread by
+/// bind_env (kNotAttached if none was bound here). On failure *env and *value
+/// are untouched.
+inline Status resolve(const hr_api_v1* api, Handle handle, napi_env* env, napi_value* value) noexcept {
+  napi_env bound = bound_env();
+  if (bound == nullptr) return Status::kNotAttached;
+  const Status st = detail::resolve_value(api, handle, value);
+  if (st == Status::kOk) *env = bound;
+  return st;
+}
+
+/// As above, for a user_data made by to_user_data(handle).
+inline Status resolve(const hr_api_v1* api, const void* user_data, napi_env* env, napi_value* value) noexcept {
+  return resolve(api, from_user_data(user_data), env, value);
+}
+
+}  // namespace
 
 inline napi_status attach(napi_env env, napi_value value, const hr_api_v1** out) noexcept {
   if (env == nullptr || out == nullptr) return napi_invalid_arg;
@@ -254,6 +342,35 @@ inline const hr_api_v1* attach(Napi::Env env, Napi::Value value) {
   }
   return api;
 }
+
+namespace {  // per translation unit, as bind_env
+
+/// resolve() for node-addon-api: the value in `env` (your addon's env, e.g.
+/// info.Env()), or an empty Napi::Value (IsEmpty()) with the reason in
+/// *status when given. Never throws.
+inline Napi::Value resolve(Napi::Env env, const hr_api_v1* api, Handle handle, Status* status = nullptr) noexcept {
+  napi_value value = nullptr;
+  const Status st = resolve(api, handle, &value);
+  if (status != nullptr) *status = st;
+  return st == Status::kOk ? Napi::Value(env, value) : Napi::Value();
+}
+
+/// As above with the env bound on this thread by bind_env (kNotAttached if
+/// none): for C callbacks that get only a user_data.
+inline Napi::Value resolve(const hr_api_v1* api, Handle handle, Status* status = nullptr) noexcept {
+  napi_env env = nullptr;
+  napi_value value = nullptr;
+  const Status st = resolve(api, handle, &env, &value);
+  if (status != nullptr) *status = st;
+  return st == Status::kOk ? Napi::Value(env, value) : Napi::Value();
+}
+
+/// As above, for a user_data made by to_user_data(handle).
+inline Napi::Value resolve(const hr_api_v1* api, const void* user_data, Status* status = nullptr) noexcept {
+  return resolve(api, from_user_data(user_data), status);
+}
+
+}  // namespace
 
 }  // inline namespace HANDLE_REGISTRY_ABI_NAMESPACE
 }  // namespace hr

@@ -26,7 +26,10 @@
   X(QUEUE_FULL, 5, "queue_full")             /* bounded queue full: dropped */    \
   X(VERSION_MISMATCH, 6, "version_mismatch") /* ABI version or layout differs */  \
   X(NOT_ATTACHED, 7, "not_attached")         /* no table / domain attached */     \
-  X(PAYLOAD_TOO_LARGE, 8, "payload_too_large") /* post_bytes over the limit */
+  X(PAYLOAD_TOO_LARGE, 8, "payload_too_large") /* post_bytes over the limit */ \
+  X(WRONG_THREAD, 9, "wrong_thread")         /* resolve off the owner's JS thread */ \
+  X(COLLECTED, 10, "collected")              /* weak value garbage-collected */  \
+  X(NAPI_FAILED, 11, "napi_failed")          /* N-API refused (exception pending) */
 
 #define HR_STATUS_ENUMERATOR_(name, value, text) HR_STATUS_##name = value,
 #define HR_STATUS_NAME_CASE_(name, value, text) \

@@ -9,13 +9,14 @@
 //   ERR_INVALID_STATE                       e.g. events already open
 //   ERR_OUT_OF_MEMORY                       allocation failed
 //
-// About 420 lines, one short function per export plus the owner-token and
+// About 470 lines, one short function per export plus the owner-token and
 // nativeApi helpers they share; splitting it would scatter the argument
 // checks that guard native memory. A thin binding layer: arguments are
 // checked and converted here, the work is done by owners.cc (lifecycle),
-// event_path.cc (delivery) and post.cc (routing). Context-aware: loaded in
-// the main thread and in every worker; per-env data is napi instance data;
-// everything process-wide is static (owners.h).
+// event_path.cc (delivery), post.cc (routing), resolve.cc (api->resolve) and
+// hold.cc (api->hold). Context-aware: loaded in the main thread and in every
+// worker; per-env data is napi instance data; everything process-wide is
+// static (owners.h).
 #include <napi.h>
 
 #if defined(_WIN32)
@@ -31,8 +32,10 @@
 
 #include "event_path.h"
 #include "handle_registry_layout.h"
+#include "hold.h"
 #include "owners.h"
 #include "post.h"
+#include "resolve.h"
 
 namespace hr_native {
 
@@ -149,6 +152,8 @@ Napi::Value ClaimOwner(const Napi::CallbackInfo& info) {
     if (env.IsExceptionPending()) return env.Undefined();
     return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory", 'R');
   }
+  // api->hold's uv handle; without it holds get not_attached (hold.cc).
+  open_holds(env_data(info), owner);
   o.Set("token", Napi::Value(env, token));
   return o;
 }
@@ -308,6 +313,42 @@ Napi::Value EventStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// --- resolve (resolve.cc): what api->resolve reads, published by the registry ---
+
+// publish_values(token, vals): the registry's values array, after each growth.
+Napi::Value PublishValues(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t owner;
+  if (own_arg(info, &owner) == nullptr) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsArray()) {
+    return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: expected the registry's values array", 'T');
+  }
+  if (publish_values(env_data(info), owner, info[1]) != napi_ok && !env.IsExceptionPending()) {
+    return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: could not reference the values array", 'R');
+  }
+  return env.Undefined();
+}
+
+// note_weak(token, handle, target) -> status: the target of a weak handle the
+// owner just registered. The handle must route (privately) to that owner: a
+// token of one registry cannot plant a value for another's handle.
+Napi::Value NoteWeak(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t owner;
+  if (own_arg(info, &owner) == nullptr) return env.Undefined();
+  if (info.Length() < 3 || !info[1].IsNumber() || !(info[2].IsObject() || info[2].IsFunction())) {
+    return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: note_weak(owner, handle, object)", 'T');
+  }
+  return Napi::Number::New(env, note_weak(owner, handle_of(info[1].As<Napi::Number>().DoubleValue()), info[2]));
+}
+
+// set_ref(token, ref): registry.ref() / unref() (hold.cc).
+Napi::Value SetRef(const Napi::CallbackInfo& info) {
+  uint32_t owner;
+  if (own_arg(info, &owner) != nullptr) set_ref(owner, info.Length() > 1 && info[1].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
 // registry.nativeApi: the C ABI table as an external tagged with
 // HR_API_TYPE_TAG_*, so hr::attach can tell it from anything JS makes (JS
 // cannot create externals nor set type tags). One per env, kept by a strong
@@ -354,6 +395,7 @@ void on_env_cleanup(napi_async_cleanup_hook_handle handle, void* arg) {
     napi_delete_reference(ed->env, ed->native_api);
     ed->native_api = nullptr;
   }
+  close_hold_loop(ed);  // every owner of the env is closed: no hold can arrive
   maybe_finish_cleanup(ed);
 }
 
@@ -416,5 +458,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   o.Set("is_live", Napi::Function::New(e, IsLive, "is_live"));
   o.Set("event_stats", Napi::Function::New(e, EventStats, "event_stats"));
   o.Set("native_api", Napi::Function::New(e, NativeApi, "native_api"));
+  o.Set("publish_values", Napi::Function::New(e, PublishValues, "publish_values"));
+  o.Set("note_weak", Napi::Function::New(e, NoteWeak, "note_weak"));
+  o.Set("set_ref", Napi::Function::New(e, SetRef, "set_ref"));
   return exports;
 }

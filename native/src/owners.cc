@@ -10,6 +10,8 @@
 
 #include "event_path.h"
 #include "handle_registry_diagnostics.h"  // detail::load_relaxed of the state words
+#include "hold.h"
+#include "resolve.h"
 
 namespace hr_native {
 
@@ -259,6 +261,8 @@ void close_owner(EnvData* ed, uint32_t owner) {
   s.blocks = nullptr;
   s.block_count = s.block_capacity = 0;
   close_event_path(ed, s);
+  close_resolve(owner);  // the values array and cached references (resolve.cc)
+  close_holds(ed, owner);  // native holds are dropped with their registry (hold.cc)
   r = s.region.exchange(nullptr, std::memory_order_seq_cst);
   drop_state_buffer(ed, s);
   std::free(r);

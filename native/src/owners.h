@@ -93,6 +93,7 @@ static_assert(sizeof(StateRegion) == 16, "StateRegion header");
 
 struct EventPath;
 struct EnvData;
+struct HoldLoop;
 
 struct alignas(64) OwnerSlot {
   // --- read and written by any thread ---
@@ -163,6 +164,7 @@ struct EnvData {
   napi_async_cleanup_hook_handle cleanup = nullptr;  // set while cleaning up
   bool in_cleanup = false;
   uint32_t pending_closes = 0;  // uv_close callbacks still to run
+  HoldLoop* holds = nullptr;  // api->hold's loop handle (hold.cc), from the first claim
 };
 
 // ---------------------------------------------------------------------------

@@ -7,6 +7,8 @@
 #include "event_path.h"
 #include "handle_registry_diagnostics.h"  // detail::load_relaxed of the state words
 #include "owners.h"
+#include "hold.h"     // api->hold / unhold
+#include "resolve.h"  // api->resolve, appended to the table
 
 namespace hr_native {
 
@@ -80,9 +82,14 @@ inline int32_t admit(OwnerSlot& s, uint32_t b, int32_t w0, bool count) noexcept 
 // kRegistryClosed if h's generation is below its block's base (a handle of an
 // earlier, closed owner of the block: the base is the private one, fixed
 // before the block was claimed, and stable while its owner holds it).
-inline int32_t liveness(StateRegion* r, uint64_t h, int32_t w0) noexcept {
+inline bool below_base(uint64_t h) noexcept {
   const uint32_t gen = static_cast<uint32_t>(h >> lay::kSlotBits) & lay::kGenMax;
-  if (gen < g_blocks[block_of(h)].base.load(std::memory_order_relaxed)) return kClosedSt;
+  return gen < g_blocks[block_of(h)].base.load(std::memory_order_relaxed);
+}
+
+inline int32_t liveness(StateRegion* r, uint64_t h, int32_t w0) noexcept {
+  if (below_base(h)) return kClosedSt;
+  const uint32_t gen = static_cast<uint32_t>(h >> lay::kSlotBits) & lay::kGenMax;
   const uint32_t local = (dom::route_page(w0) << lay::kOffsetBits) |
                          static_cast<uint32_t>(h & lay::kOffsetMask);
   if (r == nullptr || local >= r->slots) return kInvalid;
@@ -115,6 +122,8 @@ inline int32_t push(OwnerSlot& s, EventPath* p, const Event& ev) noexcept {
 
 namespace {
 int32_t c_is_live(uint64_t h) noexcept { return check_live(h) == kOk ? 1 : 0; }
+int32_t c_hold(uint64_t h) noexcept;
+int32_t c_unhold(uint64_t h) noexcept;
 }  // namespace
 
 const hr_api_v1* api_table() noexcept {
@@ -123,6 +132,7 @@ const hr_api_v1* api_table() noexcept {
   static const hr_api_v1 table = {
       HR_ABI_VERSION, sizeof(hr_api_v1), &post, &c_is_live, &post_many,
       reinterpret_cast<const int32_t*>(domain()), dom::kDomainWords, &post_bytes,
+      &resolve,       &c_hold,   &c_unhold,
   };
   return &table;
 }
@@ -278,5 +288,32 @@ size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noe
   }
   return ok;
 }
+
+// api->hold / api->unhold: routed and guarded as a post (the hold state of
+// hold.cc is freed only after close_owner's synchronize()). hold needs a live
+// handle; unhold only an open owner that issued it (not an earlier owner of a
+// reused block: its holds went with it), so a handle JS released meanwhile
+// can still give its hold back.
+namespace {
+
+int32_t c_hold(uint64_t h) noexcept {
+  return with_live_handle(h, false, [](OwnerSlot& s) noexcept {
+    return add_hold(static_cast<uint32_t>(&s - g_owners));
+  });
+}
+
+int32_t c_unhold(uint64_t h) noexcept {
+  int32_t w0 = 0;
+  int32_t st = locate(h, &w0, false);
+  if (st != kOk) return st;
+  OwnerSlot& s = g_owners[dom::route_owner(w0)];
+  InflightGuard guard(s);
+  st = admit(s, block_of(h), w0, false);
+  if (st != kOk) return st;
+  if (below_base(h)) return kClosedSt;
+  return drop_hold(dom::route_owner(w0));
+}
+
+}  // namespace
 
 }  // namespace hr_native

@@ -54,6 +54,10 @@ namespace hr_test {
 
 // The checked C ABI table (static in the registry addon: valid for ever).
 std::atomic<const hr_api_v1*> g_api{nullptr};
+// resolve_calls.cc: the exports that exercise hr::resolve.
+void init_resolve(Napi::Env env, Napi::Object exports);
+// hold_calls.cc: the exports that exercise api->hold / unhold.
+void init_hold(Napi::Env env, Napi::Object exports);
 
 struct ProducerGroup;
 // Per-env data: producer groups started from this env and not joined yet.
@@ -376,5 +380,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   o.Set("post_bytes", Napi::Function::New(e, PostBytes, "post_bytes"));
   o.Set("producers_done", Napi::Function::New(e, ProducersDone, "producers_done"));
   o.Set("join_producers", Napi::Function::New(e, JoinProducers, "join_producers"));
+  hr_test::init_resolve(e, o);  // resolve, resolve_on_thread, resolve_call (resolve_calls.cc)
+  hr_test::init_hold(e, o);     // hold, unhold, start_timer (hold_calls.cc)
   return exports;
 }

@@ -1,0 +1,230 @@
+// resolve.cc: api->resolve, a handle to its JS value on the owner's JS
+// thread without a JS call (resolve.h).
+//
+// Per owner index, in static storage (trivially destructible, like owners.h):
+//   thread  the JS thread the registry lives on; the only field any thread
+//           reads, so a resolve from another thread touches nothing that
+//           close() frees. Set by publish_values, cleared by close_resolve.
+//   env, vals, cache  read and written by that JS thread only.
+// The registry's values array (`vals` in src/registry.ts) is republished by JS
+// whenever growth replaces it. A resolved object or function is cached as a
+// weak napi_ref keyed by the slot's state word (generation and flags), so the
+// next resolve of the same handle costs one napi_get_reference_value, as the
+// napi_ref-in-user_data design does; a released or reused slot has another
+// state word, so a stale entry is never returned. Weak handles store their
+// target there at registration (note_weak): V8 clears the reference when the
+// object is collected, which resolve reports as COLLECTED.
+#include "resolve.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <type_traits>
+
+#include "handle_registry_diagnostics.h"  // detail::load_relaxed of the state words
+#include "owners.h"
+
+namespace hr_native {
+
+namespace {
+
+using hr::Status;
+
+constexpr int32_t kOk = static_cast<int32_t>(Status::kOk);
+constexpr int32_t kInvalid = static_cast<int32_t>(Status::kInvalidHandle);
+constexpr int32_t kStale = static_cast<int32_t>(Status::kStaleHandle);
+constexpr int32_t kClosedSt = static_cast<int32_t>(Status::kRegistryClosed);
+constexpr int32_t kWrongThread = static_cast<int32_t>(Status::kWrongThread);
+constexpr int32_t kCollected = static_cast<int32_t>(Status::kCollected);
+constexpr int32_t kNapiFailed = static_cast<int32_t>(Status::kNapiFailed);
+
+// A cached value: `ref` (weak) was made while the slot's state word was `key`
+// (never 0 for a live slot: the live bit is set).
+struct CacheEntry {
+  uint32_t key;
+  napi_ref ref;
+};
+
+struct alignas(64) ResolveSlot {
+  std::atomic<std::thread::id> thread;  // any thread reads; id() = nobody
+  // --- the owner's JS thread only ---
+  napi_env env;
+  napi_ref vals;        // strong reference to the registry's values array
+  CacheEntry* cache;    // indexed by local slot (page << 8 | offset)
+  uint32_t cache_size;  // entries allocated
+};
+static_assert(std::is_trivially_destructible<ResolveSlot>::value,
+              "process-wide state must be trivially destructible");
+static_assert(std::atomic<std::thread::id>::is_always_lock_free, "thread ids are words");
+
+ResolveSlot g_resolve[dom::kOwnerWords];
+
+// A live slot of this thread's registry: its owner, where h lives, and its
+// state word.
+struct Located {
+  ResolveSlot* r;
+  uint32_t owner;
+  uint32_t local;
+  uint32_t state;
+};
+
+// The checks resolve and note_weak share, in the documented order. kOk with
+// *out set, or the status. Routing reads only native-private memory (the
+// block table g_blocks, the owner's state region), never the domain mirror
+// JS can write (owners.h).
+inline int32_t locate_here(uint64_t h, Located* out) noexcept {
+  if (!hr::is_valid(h)) return kInvalid;
+  const uint32_t b = static_cast<uint32_t>(h >> lay::kOffsetBits) & lay::kBlockMask;
+  const int32_t w = route_word(b).load(std::memory_order_acquire);
+  if (w == 0) {
+    // Retired blocks keep RETIRED in the meta word for ever (post.cc, locate).
+    return (meta_word(b).load(std::memory_order_acquire) & dom::kRetired) != 0 ? kClosedSt : kInvalid;
+  }
+  const uint32_t owner = dom::route_owner(w);
+  if (owner == 0 || owner > lay::kMaxOwners) return kInvalid;
+  // Below the block's base: issued by an earlier, closed owner of a reused
+  // block (post.cc, liveness). The base is fixed before the route word that
+  // named the current owner was published, so any thread reads it safely.
+  const uint32_t gen = static_cast<uint32_t>(h >> lay::kSlotBits) & lay::kGenMax;
+  if (gen < g_blocks[b].base.load(std::memory_order_relaxed)) return kClosedSt;
+  ResolveSlot& r = g_resolve[owner];
+  if (r.thread.load(std::memory_order_acquire) != std::this_thread::get_id()) return kWrongThread;
+  // The owner's JS thread from here on: nothing below can change under us.
+  const StateRegion* region = g_owners[owner].region.load(std::memory_order_relaxed);
+  const uint32_t local = dom::route_page(w) << lay::kOffsetBits | static_cast<uint32_t>(h & lay::kOffsetMask);
+  if (region == nullptr || local >= region->slots) return kInvalid;
+  const uint32_t sw = static_cast<uint32_t>(
+      hr::detail::load_relaxed(const_cast<StateRegion*>(region)->words() + local));
+  const uint32_t sgen = sw >> lay::kStateGenShift;
+  if (sgen != gen || (sw & lay::kStateLive) == 0) {
+    // As registry.get classifies it (src/registry.ts, locateRaw).
+    if (gen >= sgen) return kInvalid;  // never issued
+    if (gen + 1 == sgen && (sw & (lay::kStateWeak | lay::kStateLive)) == lay::kStateWeak) return kCollected;
+    return kStale;
+  }
+  *out = Located{&r, owner, local, sw};
+  return kOk;
+}
+
+// Makes r.cache cover `local` (zeroed entries). False if out of memory.
+bool cache_cover(ResolveSlot& r, uint32_t local) noexcept {
+  if (local < r.cache_size) return true;
+  uint32_t size = r.cache_size == 0 ? 256 : r.cache_size;
+  while (size <= local) size *= 2;
+  void* grown = std::realloc(r.cache, sizeof(CacheEntry) * size);
+  if (grown == nullptr) return false;
+  r.cache = static_cast<CacheEntry*>(grown);
+  std::memset(r.cache + r.cache_size, 0, sizeof(CacheEntry) * (size - r.cache_size));
+  r.cache_size = size;
+  return true;
+}
+
+// Caches `v` (an object or function) for slot `local` in state `key`.
+bool cache_store(ResolveSlot& r, uint32_t local, uint32_t key, napi_value v) noexcept {
+  if (!cache_cover(r, local)) return false;
+  CacheEntry& e = r.cache[local];
+  if (e.ref != nullptr) {
+    napi_delete_reference(r.env, e.ref);
+    e.ref = nullptr;
+    e.key = 0;
+  }
+  napi_ref ref = nullptr;
+  if (napi_create_reference(r.env, v, 0, &ref) != napi_ok) return false;  // weak
+  e.key = key;
+  e.ref = ref;
+  return true;
+}
+
+}  // namespace
+
+#if defined(__GNUC__) || defined(__clang__)
+#define HR_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define HR_NOINLINE __declspec(noinline)
+#else
+#define HR_NOINLINE
+#endif
+
+namespace {
+
+// resolve() past a cache miss: read the values array, cache objects and
+// functions. Out of line so the hit path stays small.
+HR_NOINLINE int32_t resolve_miss(const Located& at, napi_value* value_out) noexcept {
+  ResolveSlot& r = *at.r;
+  // A weak handle always has its entry (note_weak), unless storing it failed.
+  if ((at.state & lay::kStateWeak) != 0) return kNapiFailed;
+  napi_value vals = nullptr;
+  napi_value v = nullptr;
+  if (r.vals == nullptr || napi_get_reference_value(r.env, r.vals, &vals) != napi_ok || vals == nullptr ||
+      napi_get_element(r.env, vals, at.local, &v) != napi_ok) {
+    return kNapiFailed;
+  }
+  napi_valuetype type = napi_undefined;
+  if (napi_typeof(r.env, v, &type) == napi_ok && (type == napi_object || type == napi_function)) {
+    cache_store(r, at.local, at.state, v);  // best effort: a miss next time otherwise
+  }
+  *value_out = v;
+  return kOk;
+}
+
+}  // namespace
+
+int32_t resolve(uint64_t h, napi_value* value_out) noexcept {
+  Located at;
+  const int32_t st = locate_here(h, &at);
+  if (st != kOk) return st;
+  const ResolveSlot& r = *at.r;
+  if (at.local < r.cache_size) {
+    const CacheEntry& e = r.cache[at.local];
+    if (e.key == at.state && e.ref != nullptr) {
+      napi_value v = nullptr;
+      if (napi_get_reference_value(r.env, e.ref, &v) != napi_ok) return kNapiFailed;
+      if (v != nullptr) {
+        *value_out = v;
+        return kOk;
+      }
+      // Cleared: a weak handle's object was collected (strong values are
+      // held by the values array, so theirs cannot be).
+      if ((at.state & lay::kStateWeak) != 0) return kCollected;
+    }
+  }
+  return resolve_miss(at, value_out);
+}
+
+napi_status publish_values(EnvData* ed, uint32_t owner, napi_value vals) noexcept {
+  ResolveSlot& r = g_resolve[owner];
+  napi_ref ref = nullptr;
+  const napi_status st = napi_create_reference(ed->env, vals, 1, &ref);
+  if (st != napi_ok) return st;
+  if (r.vals != nullptr) napi_delete_reference(r.env, r.vals);
+  r.env = ed->env;
+  r.vals = ref;
+  r.thread.store(std::this_thread::get_id(), std::memory_order_release);
+  return napi_ok;
+}
+
+int32_t note_weak(uint32_t owner, uint64_t h, napi_value target) noexcept {
+  Located at;
+  const int32_t st = locate_here(h, &at);
+  if (st != kOk) return st;
+  if (at.owner != owner) return kInvalid;  // another registry's handle (same thread)
+  if ((at.state & lay::kStateWeak) == 0) return kInvalid;
+  return cache_store(*at.r, at.local, at.state, target) ? kOk : kNapiFailed;
+}
+
+void close_resolve(uint32_t owner) noexcept {
+  ResolveSlot& r = g_resolve[owner];
+  r.thread.store(std::thread::id(), std::memory_order_release);
+  for (uint32_t i = 0; i < r.cache_size; ++i) {
+    if (r.cache[i].ref != nullptr) napi_delete_reference(r.env, r.cache[i].ref);
+  }
+  std::free(r.cache);
+  r.cache = nullptr;
+  r.cache_size = 0;
+  if (r.vals != nullptr) napi_delete_reference(r.env, r.vals);
+  r.vals = nullptr;
+  r.env = nullptr;
+}
+
+}  // namespace hr_native
