@@ -388,23 +388,26 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.pageBlock.push(block)
     this.pageShard.push(s)
     const need = (p + 1) * L.BLOCK_SIZE
-    if (this.state.length < need) {
-      // Grow by 1/8 (at least one page): little slack, amortised copies.
-      const slots = Math.max(need, (this.state.length + (this.state.length >>> 3) + L.OFFSET_MASK) & ~L.OFFSET_MASK)
-      // With the addon, the old view is detached: replace it at once.
-      this.state = this.domain.backend.growState(this.ownerId, this.state, slots)
-    }
-    if (this.vals.length < need) {
-      // Grow by 1/4 ourselves: push() would grow V8's backing store by 1/2,
-      // which at 10M handles costs 2+ bytes a handle of slack.
-      const old = this.vals
-      const vals = new Array<unknown>(Math.max(need, (old.length + (old.length >>> 2) + L.OFFSET_MASK) & ~L.OFFSET_MASK))
-      for (let i = 0; i < old.length; i++) vals[i] = old[i]
-      for (let i = old.length; i < vals.length; i++) vals[i] = undefined
-      this.vals = vals
-    }
+    if (this.state.length < need) this.state = this.domain.backend.growState(this.ownerId, this.state, this.grownCapacity(this.state.length, need))
+    if (this.vals.length < need) this.vals = growValues(this.vals, this.grownCapacity(this.vals.length, need))
     this.shardPage[s] = p
     return p
+  }
+
+  /**
+   * Capacity in slots after growing `cur` to hold at least `need`: by half (as
+   * V8's push does) in whole pages. Every grown array is fresh memory, and on
+   * small machines touching fresh pages costs more than the copy itself, so
+   * growing by less (more copies) made filling from empty slower; by more
+   * costs slack (docs/benchmark.md, "Memory per live handle"). The first
+   * growth takes a page per shard (at most 16): registrations spread over
+   * every shard, so a small registry needs them after a few dozen handles, and
+   * one allocation beats a growth per page (each a native call with the addon).
+   */
+  private grownCapacity(cur: number, need: number): number {
+    const half = (cur + (cur >>> 1) + L.OFFSET_MASK) & ~L.OFFSET_MASK
+    const first = cur === 0 ? Math.min(this.shards, 16) * L.BLOCK_SIZE : 0
+    return Math.min(Math.max(need, half, first), (L.PAGE_MASK + 1) * L.BLOCK_SIZE)
   }
 
   /** Frees the live slot `at`; `extra` marks the freed state (L.S_WEAK = collected). */
@@ -495,4 +498,12 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       default: return new InvalidHandleError(h, malformed(h) ?? 'it was never issued by this registry')
     }
   }
+}
+
+/** A copy of `old` with `slots` cells, the new ones undefined (holey, like `vals` always is). */
+function growValues(old: unknown[], slots: number): unknown[] {
+  const vals = new Array<unknown>(slots)
+  for (let i = 0; i < old.length; i++) vals[i] = old[i]
+  for (let i = old.length; i < slots; i++) vals[i] = undefined
+  return vals
 }

@@ -156,6 +156,7 @@ const NAMES = {
   genslab: 'gen-check slab (gen*2^24+i+1)',
   bareslab: 'bare slab, no gen (wasm-bindgen)',
   map: 'Map + counter (cgo.Handle)',
+  native: 'HandleRegistry, native domain',
 }
 
 module.exports = { BareSlab, GenSlab, MapHandles, loadRegistry, NAMES, DIST }
