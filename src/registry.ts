@@ -1,8 +1,8 @@
 // HandleRegistry: integer handles for JS values, sharded, generation-checked.
 // Layout and invariants: docs/design.md. Events live in events.ts, the
-// domain's memory in backends.ts. This file is about 500 lines on purpose: the
-// hot path (find, insert, free) and the slow paths that classify a failed
-// lookup read the same private slot storage, and keeping them in one class
+// domain's memory in backends.ts. This file is about 580 lines on purpose: the
+// hot path (find, insert, free), the weak path (findWeak, the finalizer) and
+// the slow paths that classify a failed lookup read the same private slot storage, and keeping them in one class
 // lets V8 inline them (splitting them into modules measured slower).
 import { inspect } from 'node:util'
 import { HandleDomain } from './domain'
@@ -90,6 +90,13 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private freed = 0
   private isClosed = false
   private finalizer: FinalizationRegistry<number> | undefined
+  // Weak registrations are never unregistered from the finalizer (an
+  // unregister token makes register ~4x dearer): released weak handles leave a
+  // cell behind, whose callback finds its handle stale. weakStale counts those
+  // cells; past a bound, a new finalizer takes the live ones (rebuildFinalizer).
+  private weakLive = 0
+  private weakStale = 0
+  private finalizerEpoch = 0
   private events: EventChannel<T> | undefined // created by the first onEvent()
   private readonly counts = {
     staleLookups: 0, foreignLookups: 0, invalidLookups: 0, collected: 0, retired: 0,
@@ -136,10 +143,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       throw new InvalidOptionError(`registerWeak expects an object or function, got ${describeValue(value)}`)
     }
     if (this.isClosed) throw new RegistryClosedError('register')
-    const ref = new WeakRef(value)
-    const h = this.insert(ref, L.S_LIVE | L.S_WEAK)
-    this.finalizer ??= new FinalizationRegistry((held: number) => this.collect(held))
-    this.finalizer.register(value, h, ref)
+    const h = this.insert(new WeakRef(value), L.S_LIVE | L.S_WEAK)
+    ;(this.finalizer ?? this.newFinalizer()).register(value, h)
+    this.weakLive++
     return h as Handle<V>
   }
 
@@ -257,6 +263,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.freeHead = -1
     this.shardNext.fill(L.BLOCK_SIZE) // the next register() reaches bump(), which throws
     this.finalizer = undefined
+    this.weakLive = this.weakStale = 0
   }
 
   [Symbol.dispose](): void {
@@ -329,19 +336,27 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /** release() of a weak handle, or of anything that is not a live handle (throws). */
   private releaseSlow(h: unknown): unknown {
-    const at = this.locate(h)
+    let at = typeof h === 'number' ? this.findWeak(h) : -1
+    if (at < 0 || (this.vals[at] as WeakRef<object>).deref() === undefined) at = this.locate(h)
     if (at < 0) throw this.failure(h, at, 'release')
     let value = this.vals[at]
-    if ((this.state[at] & L.S_WEAK) !== 0) {
-      const ref = value as WeakRef<object>
-      this.finalizer?.unregister(ref)
-      value = ref.deref()
+    if ((this.state[at] & L.S_WEAK) === 0) {
+      this.free(at, 0)
+      return value
     }
+    value = (value as WeakRef<object>).deref()
     this.free(at, 0)
+    this.weakLive--
+    if (++this.weakStale > Math.max(4096, 8 * this.weakLive, this.vals.length >>> 4)) this.rebuildFinalizer()
     return value
   }
 
   private getSlow(h: unknown): unknown {
+    const w = typeof h === 'number' ? this.findWeak(h) : -1
+    if (w >= 0) {
+      const v = (this.vals[w] as WeakRef<object>).deref()
+      if (v !== undefined) return v
+    }
     const at = this.locate(h)
     if (at < 0) throw this.failure(h, at, 'get')
     return this.valueAt(at)
@@ -434,13 +449,67 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     return live
   }
 
-  /** FinalizationRegistry callback: the weak value of `h` was collected. */
-  private collect(h: number): void {
+  /** Like find(), for a live weak entry: its index, or -1. */
+  private findWeak(h: number): number {
+    if (!(h > 0)) return -1
+    let slot: number
+    let gen: number
+    if ((h | 0) === h) {
+      slot = h & L.SLOT_MASK
+      gen = h >>> 28
+    } else {
+      gen = Math.floor(h / L.SLOT_SPAN)
+      if (gen > L.GEN_MAX) return -1
+      slot = h - gen * L.SLOT_SPAN
+      if ((slot | 0) !== slot) return -1
+    }
+    const w = this.words[L.BLOCKS_BASE + ((slot >>> L.OFFSET_BITS) << 1)]
+    if (w >>> L.PAGE_BITS !== this.ownerId) return -1
+    const at = ((w & L.PAGE_MASK) << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
+    return this.state[at] === ((gen << 2) | L.S_LIVE | L.S_WEAK) ? at : -1
+  }
+
+  private newFinalizer(): FinalizationRegistry<number> {
+    const epoch = ++this.finalizerEpoch
+    return (this.finalizer = new FinalizationRegistry((held: number) => this.collect(held, epoch)))
+  }
+
+  /**
+   * A new finalizer holding the live weak entries only: the old one, with the
+   * cells of released handles, becomes garbage. Run after max(4096,
+   * 8 x live weak, capacity / 16) weak releases: a rebuild scans the capacity
+   * and re-registers the live weak entries, so per release that is at most
+   * 16 slots scanned and 1/8 of a registration, while the cells outstanding
+   * stay under 9 x live weak + max(4096, capacity / 16).
+   */
+  private rebuildFinalizer(): void {
+    const fin = this.newFinalizer()
+    this.weakStale = 0
+    for (let at = 0; at < this.vals.length; at++) {
+      const st = this.state[at]
+      if ((st & (L.S_LIVE | L.S_WEAK)) !== (L.S_LIVE | L.S_WEAK)) continue
+      const v = (this.vals[at] as WeakRef<object>).deref()
+      if (v !== undefined) {
+        fin.register(v, this.handleAt(at, st))
+      } else {
+        this.counts.collected++
+        this.weakLive--
+        this.free(at, L.S_WEAK)
+      }
+    }
+  }
+
+  /** FinalizationRegistry callback (of finalizer `epoch`): the weak value of `h` was collected. */
+  private collect(h: number, epoch: number): void {
     if (this.isClosed) return
     const at = this.locateRaw(h)
-    if (at < 0) return
-    if ((this.state[at] & L.S_WEAK) === 0) return
+    if (at < 0 || (this.state[at] & L.S_WEAK) === 0) {
+      // The cell of a released handle (or one a newer finalizer already handled).
+      if (epoch === this.finalizerEpoch && this.weakStale > 0) this.weakStale--
+      return
+    }
     this.counts.collected++
+    this.weakLive--
     this.free(at, L.S_WEAK)
   }
 

@@ -43,6 +43,30 @@ describe('registerWeak with a real GC (child process, --expose-gc)', () => {
   }, 60_000)
 })
 
+describe('registerWeak churn with a real GC (child process, --expose-gc)', () => {
+  test('released weak handles and finalizer rebuilds never miscount: each dropped live value is collected once, released ones never', () => {
+    const r = spawnSync(process.execPath, ['--expose-gc', path.join(ROOT, 'test', 'fixtures', 'weak-churn-child.js')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toMatchObject({ status: 0, signal: null })
+    const lines = r.stdout.trim().split('\n')
+    const out = JSON.parse(lines[lines.length - 1]!)
+    expect(out.error).toBeUndefined()
+    expect(out.before).toEqual({ size: 5000, collected: 0 })
+    expect(out.probes).toBe(103000) // V8 really finalized every dropped and churned value
+    expect(out.collected).toBe(3000)
+    expect(out.size).toBe(2000)
+    expect(out.releases).toBe(100000)
+    expect(out.keptResolve).toBe(true)
+    expect(out.droppedCodes).toEqual(['ERR_HANDLE_COLLECTED'])
+    expect(out.churnCodes).toEqual(['ERR_HANDLE_STALE'])
+    expect(out.keptReleased).toBe(true)
+    expect(out.sizeAfter).toBe(0)
+  }, 60_000)
+})
+
 describe('registerWeak in process', () => {
   test.each([1, 'x', true, null, undefined, 1n, Symbol('s')].map((v) => [describeValue(v), v]))(
     'registerWeak(%s) throws InvalidOptionError (ERR_INVALID_OPTION) and registers nothing',
