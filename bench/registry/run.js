@@ -27,8 +27,10 @@ const FULL = opt('full', false) === true || process.env.BENCH_FULL === '1'
 const ROUNDS = Number(opt('rounds', process.env.BENCH_ROUNDS ?? 3))
 const SIZES = opt('sizes') ? String(opt('sizes')).split(',').map(Number) : FULL ? [1e3, 1e6, 1e7] : [1e3, 1e6]
 const IMPLS = opt('impls') ? String(opt('impls')).split(',') : ['registry', 'genslab', 'bareslab', 'map']
-const REGIMES = opt('regimes') ? String(opt('regimes')).split(',') : ['fresh', 'sustained', 'lifecycle']
-const RING = REGIMES.filter((r) => r !== 'lifecycle')
+const REGIMES = opt('regimes') ? String(opt('regimes')).split(',') : ['fresh', 'sustained', 'lifecycle', 'weak']
+const RING = REGIMES.filter((r) => r === 'fresh' || r === 'sustained')
+const WEAK_SIZE = 200000 // live weak handles (issue 11)
+const WEAK_IMPLS = ['registry', 'weakmap', 'deref', 'strong']
 // The lifecycle regime also runs the registry on the addon's default domain
 // ('native': its state words live in native memory) when the addon is built.
 const HAS_NATIVE = (() => { try { return require(DIST).HandleDomain.default.backend.isNative } catch { return false } })()
@@ -50,6 +52,7 @@ for (const size of SIZES) {
     if (HAS_NATIVE && IMPLS.includes('registry')) configs.push({ impl: 'native', size, regime: 'lifecycle', op: 'life' })
   }
 }
+if (REGIMES.includes('weak')) for (const impl of WEAK_IMPLS) configs.push({ impl, size: WEAK_SIZE, regime: 'weak', op: 'weak' })
 
 const fmtSize = (n) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}K` : String(n))
 const median = (xs) => {
@@ -89,7 +92,7 @@ const rows = configs.map((c) => {
     : undefined
   return {
     ...c,
-    name: NAMES[c.impl],
+    name: c.regime === 'weak' && c.impl === 'registry' ? 'HandleRegistry, registerWeak' : NAMES[c.impl],
     ...(phases ? { phases } : {}),
     nsPerOp: median(rs.map((r) => r.nsPerOp)),
     nsP50: median(rs.map((r) => r.nsP50)),
@@ -128,6 +131,15 @@ if (rows.some((r) => r.op === 'life')) {
   }
 }
 
+if (rows.some((r) => r.op === 'weak')) {
+  console.log(`\nweak: ${fmtSize(WEAK_SIZE)} objects (kept alive by the harness) registered weakly, got, released (ns per handle)`)
+  console.log(`${pad('implementation', 44)}${lpad('register', 10)}${lpad('get', 8)}${lpad('release', 9)}  rounds (sum)`)
+  for (const r of rows.filter((x) => x.op === 'weak')) {
+    const f = (x) => x.toFixed(1)
+    console.log(`${pad(r.name, 44)}${lpad(f(r.phases.register), 10)}${lpad(f(r.phases.get), 8)}${lpad(f(r.phases.release), 9)}  ${r.nsPerOpRounds.join(' ')}`)
+  }
+}
+
 // ---- targets (design brief, "Targets"). register+get+release is specified
 // at 1M live handles; other sizes are printed for information. get has no
 // size in the brief, so every size counts.
@@ -162,6 +174,17 @@ for (const size of SIZES) {
     const who = impl === 'native' ? 'registry (native domain)' : 'registry'
     if (gs) check(`${who} / gen-slab lifecycle at ${fmtSize(size)}`, reg.nsPerOp / gs.nsPerOp, '<=', 1.3, size >= 1e6)
     check(`${who} register growing / reused at ${fmtSize(size)}`, reg.phases.grow / reg.phases.reuse, '<=', 2, size >= 1e6)
+  }
+}
+// Weak (issue 11): get within 1.5x of deref() + a strong get; register and
+// release faster than the naive Map of WeakRefs.
+{
+  const w = (impl) => find('weak', 'weak', WEAK_SIZE, impl)
+  const reg = w('registry'); const naive = w('weakmap'); const deref = w('deref'); const strong = w('strong')
+  if (reg && deref && strong) check('weak get / (deref + strong get)', reg.phases.get / (deref.phases.get + strong.phases.get), '<=', 1.5, true)
+  if (reg && naive) {
+    check('weak register / naive Map of WeakRefs', reg.phases.register / naive.phases.register, '<=', 1, true)
+    check('weak release / naive Map of WeakRefs', reg.phases.release / naive.phases.release, '<=', 1, true)
   }
 }
 // cgo.Handle is Go; no Go toolchain here, so this one compares against the
