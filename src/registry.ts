@@ -410,19 +410,21 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   /**
-   * Capacity in slots after growing `cur` to hold at least `need`: by half (as
-   * V8's push does) in whole pages. Every grown array is fresh memory, and on
-   * small machines touching fresh pages costs more than the copy itself, so
-   * growing by less (more copies) made filling from empty slower; by more
-   * costs slack (docs/benchmark.md, "Memory per live handle"). The first
+   * Capacity in slots after growing `cur` to hold at least `need`: by 5/16, in
+   * whole pages. Every grown array is fresh memory, and where touching a fresh
+   * page costs more than copying it (11 us a page on the reference VM), the
+   * bytes allocated over a fill decide its speed: 8 / f + 4 / f per handle for
+   * a growth factor f of values and states. Slack right after a growth is
+   * (8 + 4) x f bytes a handle, which the 16-byte budget caps at f = 1/3;
+   * 5/16 leaves room for the page tables (docs/benchmark.md). The first
    * growth takes a page per shard (at most 16): registrations spread over
    * every shard, so a small registry needs them after a few dozen handles, and
    * one allocation beats a growth per page (each a native call with the addon).
    */
   private grownCapacity(cur: number, need: number): number {
-    const half = (cur + (cur >>> 1) + L.OFFSET_MASK) & ~L.OFFSET_MASK
+    const grown = (cur + (cur >>> 4) * 5 + L.OFFSET_MASK) & ~L.OFFSET_MASK
     const first = cur === 0 ? Math.min(this.shards, 16) * L.BLOCK_SIZE : 0
-    return Math.min(Math.max(need, half, first), (L.PAGE_MASK + 1) * L.BLOCK_SIZE)
+    return Math.min(Math.max(need, grown, first), (L.PAGE_MASK + 1) * L.BLOCK_SIZE)
   }
 
   /** Frees the live slot `at`; `extra` marks the freed state (L.S_WEAK = collected). */
