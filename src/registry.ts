@@ -2,8 +2,9 @@
 // Layout and invariants: docs/design.md. Events live in events.ts, the
 // domain's memory in backends.ts. This file is about 580 lines on purpose: the
 // hot path (find, insert, free), the weak path (findWeak, the finalizer) and
-// the slow paths that classify a failed lookup read the same private slot storage, and keeping them in one class
-// lets V8 inline them (splitting them into modules measured slower).
+// the slow paths that classify a failed lookup read the same private slot
+// storage, and keeping them in one class lets V8 inline them (splitting them
+// into modules measured slower).
 import { inspect } from 'node:util'
 import { HandleDomain } from './domain'
 import {
@@ -413,8 +414,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    * Capacity in slots after growing `cur` to hold at least `need`: by 5/16, in
    * whole pages. Every grown array is fresh memory, and where touching a fresh
    * page costs more than copying it (11 us a page on the reference VM), the
-   * bytes allocated over a fill decide its speed: 8 / f + 4 / f per handle for
-   * a growth factor f of values and states. Slack right after a growth is
+   * bytes allocated over a fill decide its speed: (8 + 4)(1 + f) / f per
+   * handle when values and states grow by f. Slack right after a growth is
    * (8 + 4) x f bytes a handle, which the 16-byte budget caps at f = 1/3;
    * 5/16 leaves room for the page tables (docs/benchmark.md). The first
    * growth takes a page per shard (at most 16): registrations spread over
