@@ -1,4 +1,10 @@
 {
+  # Electron variant (its V8 memory cage forbids external ArrayBuffers):
+  # HANDLE_REGISTRY_NO_EXTERNAL_BUFFERS=1 in the environment, or
+  # `node-gyp rebuild -- -Dno_external_buffers=1`, defines NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED.
+  'variables': {
+    'no_external_buffers%': '<!(node -p "process.env.HANDLE_REGISTRY_NO_EXTERNAL_BUFFERS === \'1\' ? 1 : 0")',
+  },
   'targets': [{
     'target_name': 'handle_registry',
     'sources': [
@@ -20,6 +26,7 @@
     'cflags_cc': ['-std=c++17', '-Wall', '-Wextra'],
     'conditions': [
       ["OS=='linux'", { 'libraries': ['-ldl'] }],  # dladdr/dlopen (pin_module) on glibc < 2.34
+      ['no_external_buffers==1', { 'defines': ['NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED'] }],
     ],
     'xcode_settings': {
       'GCC_ENABLE_CPP_EXCEPTIONS': 'YES',

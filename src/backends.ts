@@ -4,74 +4,116 @@
 // HandleRegistry call the interface and never ask which one they have.
 import { NativeUnavailableError } from './errors'
 import { L } from './layout'
-import { nativeBinding, whyNoNative, type NativeBinding } from './native'
+import { nativeBinding, whyNoNative, type NativeBinding, type OwnerToken } from './native'
+
+/**
+ * A registry's claim of an owner index, and what releasing it needs. The
+ * registry keeps `state` current; a FinalizationRegistry holds the lease (never
+ * the registry) to release the claim of a registry dropped without close().
+ */
+export interface OwnerLease {
+  readonly backend: DomainBackend
+  readonly owner: number
+  /** The backend's proof of the claim: the addon's owner token (an opaque external), or the owner index. */
+  readonly token: unknown
+  /** The registry's slot-state words (native mode: a view of the addon's region). */
+  state: Int32Array
+  /** The block of each page of the registry (its private page table, shared by reference). */
+  readonly blocks: number[]
+  released: boolean
+}
 
 export interface DomainBackend {
   /** The domain words' memory. */
   readonly buffer: SharedArrayBuffer | ArrayBuffer
   readonly isNative: boolean
-  /** A free owner index (1..4095), or 0 when all are taken. */
-  claimOwner(): number
-  /** A fresh block for (owner, shard) whose page has index `page` in its registry, or 0 when none is left. */
-  claimBlock(owner: number, shard: number, page: number): number
-  /** Marks the blocks of a closing registry retired and frees its owner index. */
-  releaseOwner(owner: number, blocks: readonly number[]): void
+  /** A free owner index (1..4095) and its token, or undefined when all are taken. */
+  claimOwner(): { owner: number; token: unknown } | undefined
+  /**
+   * A block for (owner, shard) as page `page` of its registry, never-used blocks
+   * first: block + base * MAX_BLOCKS, where base is the first generation to issue
+   * in it; 0 when none is left.
+   */
+  claimBlock(token: unknown, shard: number, page: number): number
+  /** Returns the lease's blocks to the pool (with their next generation bases) and frees its owner index. */
+  releaseOwner(lease: OwnerLease): void
   /** A state array of `slots` words holding `old`'s words; `old` must not be used afterwards. */
-  growState(owner: number, old: Int32Array, slots: number): Int32Array
+  growState(token: unknown, old: Int32Array, slots: number): Int32Array
   /** The addon, for what needs the native domain (`what` names it); throws ERR_NATIVE_UNAVAILABLE with the reason. */
   native(what: string): NativeBinding
 }
 
+// Spins of the pure-TypeScript pool lock before giving up: a lock word left
+// set by garbage written into the buffer must not hang the thread.
+const POOL_LOCK_SPINS = 1 << 20
+
 /** Pure TypeScript: the domain words are a SharedArrayBuffer that Workers attach to. */
 export class SharedBackend implements DomainBackend {
   readonly isNative = false
-  private readonly words: Int32Array
+  readonly #words: Int32Array
 
   constructor(readonly buffer: SharedArrayBuffer) {
-    this.words = new Int32Array(buffer)
+    this.#words = new Int32Array(buffer)
   }
 
-  claimOwner(): number {
-    const w = this.words
-    const start = Atomics.load(w, L.W_OWNER_HINT)
+  claimOwner(): { owner: number; token: unknown } | undefined {
+    const w = this.#words
+    const start = Atomics.load(w, L.W_OWNER_HINT) >>> 0
     for (let i = 0; i < L.MAX_OWNERS; i++) {
       const owner = ((start + i) % L.MAX_OWNERS) + 1
       // OWNERS[owner]: 0 = free, 1 = taken.
       if (Atomics.compareExchange(w, L.OWNERS_BASE + owner, 0, 1) === 0) {
         Atomics.store(w, L.W_OWNER_HINT, owner % L.MAX_OWNERS)
         Atomics.add(w, L.W_LIVE_OWNERS, 1)
-        return owner
+        return { owner, token: owner }
       }
     }
-    return 0
+    return undefined
   }
 
-  claimBlock(owner: number, shard: number, page: number): number {
-    const w = this.words
-    const block = Atomics.add(w, L.W_NEXT_BLOCK, 1)
-    if (block >= L.MAX_BLOCKS) {
+  claimBlock(token: unknown, shard: number, page: number): number {
+    const owner = token as number
+    const w = this.#words
+    let block = Atomics.add(w, L.W_NEXT_BLOCK, 1)
+    let base = 0
+    if (!(block >= 1 && block < L.MAX_BLOCKS)) {
       Atomics.store(w, L.W_NEXT_BLOCK, L.MAX_BLOCKS)
-      return 0
+      block = this.#pop()
+      if (block === 0) return 0
+      base = Atomics.load(w, L.BASES_BASE + block)
     }
-    const base = L.BLOCKS_BASE + 2 * block
+    const at = L.BLOCKS_BASE + 2 * block
     // Word 1 before word 0: a reader that sees our page also sees the block's description.
-    Atomics.store(w, base + 1, L.B_CLAIMED | (shard << L.B_SHARD_SHIFT) | owner)
-    Atomics.store(w, base, (owner << L.PAGE_BITS) | page)
-    return block
+    Atomics.store(w, at + 1, L.B_CLAIMED | (shard << L.B_SHARD_SHIFT) | owner)
+    Atomics.store(w, at, (owner << L.PAGE_BITS) | page)
+    return base * L.MAX_BLOCKS + block
   }
 
-  releaseOwner(owner: number, blocks: readonly number[]): void {
-    const w = this.words
-    for (const b of blocks) {
+  releaseOwner(lease: OwnerLease): void {
+    const w = this.#words
+    const { state, blocks } = lease
+    for (let p = 0; p < blocks.length; p++) {
+      const b = blocks[p]
+      // The next owner's first generation: above every generation this
+      // registry's private state words name, and above the old base.
+      let base = Atomics.load(w, L.BASES_BASE + b) + 1
+      for (let at = p << L.OFFSET_BITS, end = at + L.BLOCK_SIZE; at < end && at < state.length; at++) {
+        const next = (state[at] >>> 2) + 1
+        if (next > base) base = next
+      }
       // RETIRED first: a reader that then sees word 0 cleared reports "closed", never "unclaimed".
       Atomics.or(w, L.BLOCKS_BASE + 2 * b + 1, L.B_RETIRED)
       Atomics.store(w, L.BLOCKS_BASE + 2 * b, 0)
+      if (base <= L.GEN_MAX) { // else: retired for ever
+        Atomics.store(w, L.BASES_BASE + b, base)
+        this.#push(b)
+      }
     }
-    Atomics.store(w, L.OWNERS_BASE + owner, 0)
+    Atomics.store(w, L.OWNERS_BASE + lease.owner, 0)
     Atomics.sub(w, L.W_LIVE_OWNERS, 1)
   }
 
-  growState(_owner: number, old: Int32Array, slots: number): Int32Array {
+  growState(_token: unknown, old: Int32Array, slots: number): Int32Array {
     const grown = new Int32Array(slots)
     grown.set(old)
     return grown
@@ -83,39 +125,77 @@ export class SharedBackend implements DomainBackend {
         'and the native addon only serves its process-wide domain: use the default domain (omit the "domain" option)'
       : whyNoNative())
   }
+
+  // The pool: a FIFO ring of MAX_BLOCKS cells under a spin lock. Every value
+  // read from the buffer is checked: garbage there loses or retires blocks,
+  // never yields a block number outside 1..MAX_BLOCKS-1.
+  #lock(): boolean {
+    for (let i = 0; i < POOL_LOCK_SPINS; i++) {
+      if (Atomics.compareExchange(this.#words, L.W_POOL_LOCK, 0, 1) === 0) return true
+    }
+    return false
+  }
+
+  #pop(): number {
+    const w = this.#words
+    if (!this.#lock()) return 0
+    let block = 0
+    const head = Atomics.load(w, L.W_POOL_HEAD)
+    if (((Atomics.load(w, L.W_POOL_TAIL) - head) | 0) > 0) {
+      const b = Atomics.load(w, L.POOL_BASE + (head & (L.MAX_BLOCKS - 1)))
+      Atomics.store(w, L.W_POOL_HEAD, (head + 1) | 0)
+      const base = Atomics.load(w, L.BASES_BASE + (b & (L.MAX_BLOCKS - 1)))
+      if (b >= 1 && b < L.MAX_BLOCKS && base >= 0 && base <= L.GEN_MAX) block = b
+    }
+    Atomics.store(w, L.W_POOL_LOCK, 0)
+    return block
+  }
+
+  #push(block: number): void {
+    const w = this.#words
+    if (!this.#lock()) return // the block is lost, never handed out twice by us
+    const tail = Atomics.load(w, L.W_POOL_TAIL)
+    Atomics.store(w, L.POOL_BASE + (tail & (L.MAX_BLOCKS - 1)), block)
+    Atomics.store(w, L.W_POOL_TAIL, (tail + 1) | 0)
+    Atomics.store(w, L.W_POOL_LOCK, 0)
+  }
 }
 
 /** The addon's process-wide domain: static native memory every thread shares. */
 export class NativeBackend implements DomainBackend {
   readonly isNative = true
   readonly buffer: ArrayBuffer
+  readonly #addon: NativeBinding
 
-  constructor(private readonly addon: NativeBinding) {
+  constructor(addon: NativeBinding) {
+    this.#addon = addon
     this.buffer = addon.domain_buffer()
   }
 
-  claimOwner(): number {
-    return this.addon.claim_owner()
+  claimOwner(): { owner: number; token: unknown } | undefined {
+    const claim = this.#addon.claim_owner()
+    return claim.owner === 0 ? undefined : claim
   }
 
-  claimBlock(owner: number, shard: number, page: number): number {
-    return this.addon.claim_block(owner, shard, page)
+  claimBlock(token: unknown, shard: number, page: number): number {
+    return this.#addon.claim_block(token as OwnerToken, shard, page)
   }
 
-  releaseOwner(owner: number, blocks: readonly number[]): void {
-    this.addon.release_owner(owner, Int32Array.from(blocks))
+  releaseOwner(lease: OwnerLease): void {
+    // The addon reads the blocks and their generations from its own memory.
+    this.#addon.release_owner(lease.token as OwnerToken)
   }
 
-  growState(owner: number, old: Int32Array, slots: number): Int32Array {
+  growState(token: unknown, old: Int32Array, slots: number): Int32Array {
     // Native memory that producer threads read for is_live; the addon copies
     // the old words and frees the old region (it detaches the old view first).
     // At least double: untouched native pages cost neither RSS nor a page
     // fault, so slack is free here and every growth saved is a copy saved.
     const doubled = Math.min(Math.max(slots, 2 * old.length), L.PAGE_MASK * L.BLOCK_SIZE + L.BLOCK_SIZE)
-    return new Int32Array(this.addon.alloc_state(owner, doubled))
+    return new Int32Array(this.#addon.alloc_state(token as OwnerToken, doubled))
   }
 
   native(): NativeBinding {
-    return this.addon
+    return this.#addon
   }
 }

@@ -3,7 +3,7 @@
 // SharedArrayBuffer or the addon's native memory) is the backend's business
 // (backends.ts).
 import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads'
-import { NativeBackend, SharedBackend, type DomainBackend } from './backends'
+import { NativeBackend, SharedBackend, type DomainBackend, type OwnerLease } from './backends'
 import { DomainExhaustedError, IllegalConstructorError, InvalidOptionError, describeValue } from './errors'
 import { L } from './layout'
 import { nativeBinding } from './native'
@@ -14,6 +14,9 @@ let defaultDomain: HandleDomain | undefined
 const ENV_KEY = 'handle-registry:default-domain'
 // Only this module's factories may construct a domain (`new HandleDomain()` throws).
 const FACTORY = Symbol('HandleDomain factory')
+// The backend of a domain, for registry.ts and events.ts only: not a property
+// user code can reach (it holds the addon's functions).
+let backendOf: (domain: HandleDomain) => DomainBackend
 
 /** Who minted a handle, as recorded in the domain's block table. */
 export interface HandleOwner {
@@ -29,29 +32,33 @@ export class HandleDomain {
    * ArrayBuffer over process-wide native memory that every thread already shares.
    */
   readonly buffer: SharedArrayBuffer | ArrayBuffer
-  /** @internal the domain words; registries read the block table directly. */
+  /** @internal the domain words; registries read the block table as a hint they verify. */
   readonly words: Int32Array
-  /** @internal where the words live and how they are mutated. */
-  readonly backend: DomainBackend
+  // Where the words live and how they are mutated.
+  readonly #backend: DomainBackend
+
+  static {
+    backendOf = (domain) => domain.#backend
+  }
 
   /** @internal use HandleDomain.default, HandleDomain.create() or HandleDomain.attach(buffer). */
   private constructor(token?: unknown, backend?: DomainBackend) {
     if (token !== FACTORY || backend === undefined) {
       throw new IllegalConstructorError('HandleDomain', 'HandleDomain.default, HandleDomain.create() or HandleDomain.attach(buffer)')
     }
-    this.backend = backend
+    this.#backend = backend
     this.buffer = backend.buffer
     this.words = new Int32Array(backend.buffer)
   }
 
   /** Whether this is the process-wide domain of the native addon. */
   get isNative(): boolean {
-    return this.backend.isNative
+    return this.#backend.isNative
   }
 
   /** A new, empty domain backed by a SharedArrayBuffer. */
   static create(): HandleDomain {
-    const d = new HandleDomain(FACTORY, new SharedBackend(new SharedArrayBuffer(L.DOMAIN_WORDS * 4)))
+    const d = new HandleDomain(FACTORY, new SharedBackend(new SharedArrayBuffer(L.SHARED_DOMAIN_WORDS * 4)))
     Atomics.store(d.words, L.W_NEXT_BLOCK, 1) // block 0 is never issued: 0 is never a handle
     Atomics.store(d.words, L.W_VERSION, L.LAYOUT_VERSION)
     Atomics.store(d.words, L.W_MAGIC, L.MAGIC)
@@ -60,9 +67,9 @@ export class HandleDomain {
 
   /** Joins a domain created on another thread; `buffer` is its `domain.buffer`. */
   static attach(buffer: SharedArrayBuffer | ArrayBuffer): HandleDomain {
-    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== L.DOMAIN_WORDS * 4) {
+    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== L.SHARED_DOMAIN_WORDS * 4) {
       throw new InvalidOptionError('HandleDomain.attach expects the `buffer` of a HandleDomain (a SharedArrayBuffer of ' +
-        `${L.DOMAIN_WORDS * 4} bytes), got ${buffer instanceof SharedArrayBuffer || buffer instanceof ArrayBuffer
+        `${L.SHARED_DOMAIN_WORDS * 4} bytes), got ${buffer instanceof SharedArrayBuffer || buffer instanceof ArrayBuffer
           ? `a${buffer instanceof ArrayBuffer ? 'n ArrayBuffer' : ' SharedArrayBuffer'} of ${buffer.byteLength} bytes`
           : describeValue(buffer)}`)
     }
@@ -120,22 +127,26 @@ export class HandleDomain {
     return block > 0 && block < L.MAX_BLOCKS ? Atomics.load(this.words, L.BLOCKS_BASE + 2 * block + 1) : 0
   }
 
-  /** @internal takes a free owner index (1..4095). */
-  claimOwner(): number {
-    const owner = this.backend.claimOwner()
-    if (owner === 0) throw new DomainExhaustedError(`${L.MAX_OWNERS} registries are open in this domain; close one first`)
-    return owner
+  /** @internal takes a free owner index (1..4095): its lease (see backends.ts), for `blocks`. */
+  claimOwner(blocks: number[]): OwnerLease {
+    const claim = this.#backend.claimOwner()
+    if (claim === undefined) throw new DomainExhaustedError(`${L.MAX_OWNERS} registries are open in this domain; close one first`)
+    return { backend: this.#backend, owner: claim.owner, token: claim.token, state: new Int32Array(0), blocks, released: false }
   }
 
-  /** @internal claims a fresh block for (owner, shard) whose page has index `page` in its registry. */
-  claimBlock(owner: number, shard: number, page: number): number {
-    const block = this.backend.claimBlock(owner, shard, page)
-    if (block === 0) throw new DomainExhaustedError(`all ${L.MAX_BLOCKS - 1} blocks of this domain have been issued`)
-    return block
-  }
-
-  /** @internal marks the blocks of a closing registry retired and frees its owner index. */
-  releaseOwner(owner: number, blocks: readonly number[]): void {
-    this.backend.releaseOwner(owner, blocks)
+  /** @internal claims a block for the lease's owner as page `page` (shard `shard`): block + base * MAX_BLOCKS. */
+  claimBlock(lease: OwnerLease, shard: number, page: number): number {
+    const claimed = this.#backend.claimBlock(lease.token, shard, page)
+    if (claimed === 0) throw new DomainExhaustedError(`all ${L.MAX_BLOCKS - 1} blocks of this domain are in use or retired`)
+    return claimed
   }
 }
+
+/** @internal releases a registry's claim (close, or its FinalizationRegistry after it was dropped). Idempotent. */
+export function releaseLease(lease: OwnerLease): void {
+  if (lease.released) return
+  lease.released = true
+  lease.backend.releaseOwner(lease)
+}
+
+export { backendOf }

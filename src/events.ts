@@ -4,7 +4,7 @@
 // and the event counters live here; the registry only resolves handles.
 import type { DomainBackend } from './backends'
 import { InvalidOptionError, describeValue } from './errors'
-import type { NativeBinding, NativeEventStats } from './native'
+import type { NativeBinding, NativeEventStats, OwnerToken } from './native'
 import { checkOptions, integerOption } from './options'
 import type { Handle } from './registry'
 
@@ -55,6 +55,16 @@ export const NOT_LIVE: unique symbol = Symbol('not live')
 // Bytes of the buffer byte events are copied into for one batch (>= HR_MAX_BYTES).
 const ARENA_BYTES = 1 << 20
 
+// One spare pair of delivery buffers per thread, left by the last channel that
+// closed: a fresh 1 MiB arena and 128 KiB of records per onEvent() made
+// onEvent() + close() in a loop cost 2 ms and hundreds of MB until the GC ran.
+// Only buffers that never reached user code are kept (the records never do;
+// the arena does once a byte event was handed out), and the native path no
+// longer writes them once close_events() returned. Module-scoped: no object
+// the package hands out reaches them.
+let spareRecords: Float64Array | undefined
+let spareArena: Uint8Array | undefined
+
 /** Checks onEvent's arguments; returns the options with defaults filled in. */
 function validate(handler: unknown, options: unknown): Required<Omit<EventOptions, 'onError'>> & EventOptions {
   if (typeof handler !== 'function') {
@@ -77,12 +87,14 @@ export class EventChannel<T> {
   private addon: NativeBinding | undefined // set by the first open()
   private isOpen = false // the native path is open
   private opened = 0 // times the native path was opened: a batch of an earlier opening is never handed to a later handler
-  private records = new Float64Array(0)
-  private arena: ArrayBuffer | undefined // byte events' bytes, per batch (native writes it)
+  #records: Float64Array = new Float64Array(0)
+  #arenaView: Uint8Array | undefined // byte events' bytes, per batch (native writes it)
+  #arena: ArrayBufferLike | undefined // #arenaView's buffer, read by deliver()
+  #arenaEscaped = false // a byte event's view of #arena was handed to the handler
   private final: NativeEventStats | undefined // native counters read when the registry closed
   private readonly counts = { droppedReleased: 0, droppedOff: 0, handled: 0 }
 
-  constructor(private readonly target: EventTarget, private readonly backend: DomainBackend, private readonly owner: number) {}
+  constructor(private readonly target: EventTarget, private readonly backend: DomainBackend, private readonly owner: OwnerToken) {}
 
   /** Installs `handler` (replacing the current one) and opens the native path if it is closed. */
   open(handler: unknown, options: unknown): void {
@@ -91,11 +103,23 @@ export class EventChannel<T> {
     this.handler = handler as EventHandler<T>
     this.onError = o.onError
     if (!this.isOpen) {
-      const records = new Float64Array(4 * o.batch)
-      const arena = new Uint8Array(ARENA_BYTES)
-      addon.open_events(this.owner, o.capacity, records, (count: number) => this.deliver(count), arena)
-      this.records = records
-      this.arena = arena.buffer
+      let records = spareRecords
+      if (records?.length === 4 * o.batch) spareRecords = undefined
+      else records = new Float64Array(4 * o.batch)
+      let arena = spareArena
+      spareArena = undefined
+      arena ??= new Uint8Array(ARENA_BYTES)
+      try {
+        addon.open_events(this.owner, o.capacity, records, (count: number) => this.deliver(count), arena)
+      } catch (err) {
+        spareRecords = records
+        spareArena = arena
+        throw err
+      }
+      this.#records = records
+      this.#arenaView = arena
+      this.#arena = arena.buffer
+      this.#arenaEscaped = false
       this.addon = addon
       this.isOpen = true
       this.opened++
@@ -109,7 +133,13 @@ export class EventChannel<T> {
     if (!this.isOpen) return
     this.isOpen = false
     this.addon!.close_events(this.owner)
-    this.arena = undefined
+    // The native path is gone: nothing writes these buffers any more. Keep
+    // them for the next open() unless user code holds a view of the arena.
+    // (this.#records stays: a deliver() still on the stack reads it.)
+    spareRecords = this.#records
+    if (!this.#arenaEscaped) spareArena = this.#arenaView
+    this.#arenaView = undefined
+    this.#arena = undefined
   }
 
   /** The registry closes: off(), and keep the final native counters before its owner index is released. */
@@ -132,8 +162,8 @@ export class EventChannel<T> {
    * a new onEvent() inside a handler the old handler is never called again.
    */
   deliver(count: number): void {
-    const records = this.records
-    const arena = this.arena
+    const records = this.#records
+    const arena = this.#arena
     const target = this.target
     const opened = this.opened
     let errors: unknown[] | undefined
@@ -158,7 +188,12 @@ export class EventChannel<T> {
           }
           const size = records[r + 3]
           handled++
-          handler(value as T, records[r + 1], size === 0 ? records[r + 2] : new Uint8Array(arena!, records[r + 2], size), h as Handle<T>)
+          if (size === 0) {
+            handler(value as T, records[r + 1], records[r + 2], h as Handle<T>)
+          } else {
+            this.#arenaEscaped = true
+            handler(value as T, records[r + 1], new Uint8Array(arena!, records[r + 2], size), h as Handle<T>)
+          }
         }
       } catch (err) {
         const onError = this.onError

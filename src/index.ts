@@ -6,6 +6,7 @@ export { HandleDomain }
 export type { HandleOwner } from './domain'
 export { decodeHandle, HANDLE_LAYOUT } from './layout'
 export type { DecodedHandle } from './layout'
+export type { NativeApi } from './native'
 export {
   HandleRegistryError, InvalidHandleError, StaleHandleError, ForeignHandleError, CollectedHandleError,
   RegistryClosedError, DomainExhaustedError, InvalidOptionError, NativeUnavailableError, IllegalConstructorError,

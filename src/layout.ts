@@ -49,6 +49,18 @@ export const enum L {
   // Slot state word: gen << 2 | weak << 1 | live.
   S_LIVE = 1,
   S_WEAK = 2,
+
+  // Pure-TypeScript domains only (the SharedArrayBuffer of HandleDomain.create()):
+  // block reuse. The native domain keeps these in native-private memory. Words
+  // 5..7 of the header (reserved, 0, in the C++ layout) and two arrays after
+  // the block table: BASES[b], the first generation the next owner of block b
+  // issues, and POOL, a FIFO ring of blocks closed registries returned.
+  W_POOL_HEAD = 5,
+  W_POOL_TAIL = 6,
+  W_POOL_LOCK = 7,
+  BASES_BASE = DOMAIN_WORDS,
+  POOL_BASE = BASES_BASE + MAX_BLOCKS,
+  SHARED_DOMAIN_WORDS = POOL_BASE + MAX_BLOCKS,
 }
 
 export const SLOT_BITS = L.SLOT_BITS

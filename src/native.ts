@@ -7,18 +7,34 @@ import * as path from 'node:path'
 export interface NativeBinding {
   abi_version: number
   domain_buffer(): ArrayBuffer
-  claim_owner(): number
-  claim_block(owner: number, shard: number, page: number): number
-  release_owner(owner: number, blocks: Int32Array): void
-  alloc_state(owner: number, slots: number): ArrayBuffer
+  /** A free owner index and its token (owner 0, no token: all taken). */
+  claim_owner(): { owner: number; token: OwnerToken }
+  /** block + base * 2^20 (base: the first generation to issue in it), or 0 when none is left. */
+  claim_block(owner: OwnerToken, shard: number, page: number): number
+  release_owner(owner: OwnerToken): void
+  alloc_state(owner: OwnerToken, slots: number): ArrayBuffer
   /** batch: [handle, kind, payload, size] records; arena: where byte events' bytes are copied (optional). */
-  open_events(owner: number, capacity: number, batch: Float64Array, callback: (count: number) => void, arena?: Uint8Array): void
-  close_events(owner: number): void
+  open_events(owner: OwnerToken, capacity: number, batch: Float64Array, callback: (count: number) => void, arena?: Uint8Array): void
+  close_events(owner: OwnerToken): void
   post(handle: number, kind: number, payload: number): number
   is_live(handle: number): boolean
-  event_stats(owner: number): NativeEventStats
-  api_pointer(): bigint
+  /** Counters of an owner (its token or index; 0: events no owner could be charged with). */
+  event_stats(owner: OwnerToken | number): NativeEventStats
+  /** The C ABI table as an opaque, type-tagged external (registry.nativeApi). */
+  native_api(): NativeApi
 }
+
+declare const ownerTokenBrand: unique symbol
+/** Proof of an owner claim: an opaque external the addon tagged; JS cannot forge one. */
+export type OwnerToken = object & { readonly [ownerTokenBrand]: true }
+
+declare const nativeApiBrand: unique symbol
+/**
+ * `registry.nativeApi`: an opaque object (a type-tagged napi_external) that
+ * only `hr::attach` in another addon can open. It is not an address; JS can
+ * neither read nor forge it.
+ */
+export type NativeApi = object & { readonly [nativeApiBrand]: true }
 
 export interface NativeEventStats {
   posted: number
@@ -43,10 +59,13 @@ export function nativeBinding(): NativeBinding | null {
   loaded = null
   if (process.env.HANDLE_REGISTRY_NO_NATIVE === '1') return loaded
   try {
+    // HANDLE_REGISTRY_ADDON: an explicit .node file (the sanitizer builds
+    // of scripts/build-sanitized.sh, which the test runner loads this way).
+    const explicit = process.env.HANDLE_REGISTRY_ADDON
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    loaded = require('node-gyp-build')(path.join(__dirname, '..')) as NativeBinding
+    loaded = (explicit ? require(path.resolve(explicit)) : require('node-gyp-build')(path.join(__dirname, '..'))) as NativeBinding
   } catch (err) {
-    loadError = err as Error
+    loadError = new Error(`${(err as Error).message.split('\n')[0]}; to enable it: install a C++ toolchain, then \`npm rebuild handle-registry\``)
   }
   return loaded
 }

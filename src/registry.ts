@@ -1,18 +1,21 @@
 // HandleRegistry: integer handles for JS values, sharded, generation-checked.
 // Layout and invariants: docs/design.md. Events live in events.ts, the
-// domain's memory in backends.ts. This file is about 580 lines on purpose: the
+// domain's memory in backends.ts. This file is about 620 lines on purpose: the
 // hot path (find, insert, free), the weak path (findWeak, the finalizer) and
 // the slow paths that classify a failed lookup read the same private slot
 // storage, and keeping them in one class lets V8 inline them (splitting them
-// into modules measured slower).
+// into modules measured slower); the storage is in ES private fields, which
+// only code in this class body reaches.
 import { inspect } from 'node:util'
-import { HandleDomain } from './domain'
+import type { OwnerLease } from './backends'
+import { HandleDomain, backendOf, releaseLease } from './domain'
 import {
   CollectedHandleError, DomainExhaustedError, ForeignHandleError, InvalidHandleError, InvalidOptionError,
   RegistryClosedError, StaleHandleError, describeValue,
 } from './errors'
 import { EventChannel, NOT_LIVE, type EventHandler, type EventOptions, type EventStats } from './events'
 import { L, malformed } from './layout'
+import type { NativeApi, OwnerToken } from './native'
 import { checkOptions, integerOption } from './options'
 
 export type { EventErrorHandler, EventHandler, EventOptions, EventStats } from './events'
@@ -64,42 +67,55 @@ const E_CLOSED = -5
 const DEFAULT_SHARDS = 16
 const OPTION_NAMES = ['shards', 'domain', 'retireAfter'] as const
 
-export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
-  readonly domain: HandleDomain
-  readonly shards: number
-  /** This registry's owner index in its domain (1..4095). */
-  readonly ownerId: number
+// Releases the owner index and blocks of registries dropped without close().
+// It holds each registry's lease, never the registry.
+const reclaim = new FinalizationRegistry<OwnerLease>(releaseLease)
 
-  private readonly words: Int32Array
-  private readonly shardMask: number
-  private readonly shardShift: number // 32 - log2(shards): the hash's top bits pick the shard
-  private readonly retireAfter: number
+export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
+  // Every field is an ES private field: no key of a registry reaches its
+  // storage, so JS can neither read nor scribble on it (docs/design.md,
+  // "Threat model"). The domain's block table (#words) is shared memory other
+  // threads may write: find() uses it only as a hint verified against #pageBlock.
+  readonly #domain: HandleDomain
+  readonly #shards: number
+  readonly #owner: number
+  readonly #lease: OwnerLease // owner claim, for close() and the reclaim FinalizationRegistry
+  readonly #words: Int32Array
+  readonly #shardMask: number
+  readonly #shardShift: number // 32 - log2(shards): the hash's top bits pick the shard
+  readonly #retireAfter: number
   // Flat storage indexed by local slot (page << 8 | offset): values, state words
   // (gen << 2 | weak << 1 | live), and per page its block and shard.
-  private vals: unknown[] = []
-  private state: Int32Array = new Int32Array(0)
-  private pageBlock: number[] = []
-  private pageShard: number[] = []
+  #vals: unknown[] = []
+  #state: Int32Array = new Int32Array(0)
+  #pageBlock: number[] = []
+  #pageShard: number[] = []
+  // Per page: its block's base (the first generation it issues: earlier owners
+  // of the block issued only lower ones), the generation at which its slots
+  // retire (base + retireAfter, at most GEN_MAX + 1); and block -> page.
+  #pageBase: number[] = []
+  #pageLimit: number[] = []
+  #blockPage = new Map<number, number>()
   // Released slots, LIFO through the value cells (page << 8 | offset, -1 = empty).
-  private freeHead = -1
+  #freeHead = -1
   // Per shard: the page new slots come from, and the next never-used offset in it.
-  private readonly shardPage: Int32Array
-  private readonly shardNext: Int32Array
-  private counter = 0
+  readonly #shardPage: Int32Array
+  readonly #shardNext: Int32Array
+  #counter = 0
   // Two counters only on the hot path: live = issued - freed.
-  private issued = 0
-  private freed = 0
-  private isClosed = false
-  private finalizer: FinalizationRegistry<number> | undefined
+  #issued = 0
+  #freed = 0
+  #isClosed = false
+  #finalizer: FinalizationRegistry<number> | undefined
   // Weak registrations are never unregistered from the finalizer (an
   // unregister token makes register ~4x dearer): released weak handles leave a
-  // cell behind, whose callback finds its handle stale. weakStale counts those
+  // cell behind, whose callback finds its handle stale. #weakStale counts those
   // cells; past a bound, a new finalizer takes the live ones (rebuildFinalizer).
-  private weakLive = 0
-  private weakStale = 0
-  private finalizerEpoch = 0
-  private events: EventChannel<T> | undefined // created by the first onEvent()
-  private readonly counts = {
+  #weakLive = 0
+  #weakStale = 0
+  #finalizerEpoch = 0
+  #events: EventChannel<T> | undefined // created by the first onEvent()
+  readonly #counts = {
     staleLookups: 0, foreignLookups: 0, invalidLookups: 0, collected: 0, retired: 0,
   }
 
@@ -113,24 +129,39 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if (!(domain instanceof HandleDomain)) {
       throw new InvalidOptionError(`Expected the "domain" option to be a HandleDomain, got ${describeValue(domain)}`)
     }
-    this.domain = domain
-    this.words = domain.words
-    this.shards = shards
-    this.shardMask = shards - 1
-    this.shardShift = 32 - Math.log2(shards)
-    this.retireAfter = retireAfter
-    this.shardPage = new Int32Array(shards).fill(-1)
-    this.shardNext = new Int32Array(shards).fill(L.BLOCK_SIZE)
-    this.ownerId = domain.claimOwner()
+    this.#domain = domain
+    this.#words = domain.words
+    this.#shards = shards
+    this.#shardMask = shards - 1
+    this.#shardShift = 32 - Math.log2(shards)
+    this.#retireAfter = retireAfter
+    this.#shardPage = new Int32Array(shards).fill(-1)
+    this.#shardNext = new Int32Array(shards).fill(L.BLOCK_SIZE)
+    this.#lease = domain.claimOwner(this.#pageBlock)
+    this.#owner = this.#lease.owner
+    reclaim.register(this, this.#lease, this.#lease)
+  }
+
+  get domain(): HandleDomain {
+    return this.#domain
+  }
+
+  get shards(): number {
+    return this.#shards
+  }
+
+  /** This registry's owner index in its domain (1..4095). */
+  get ownerId(): number {
+    return this.#owner
   }
 
   /** Live handles. */
   get size(): number {
-    return this.issued - this.freed
+    return this.#issued - this.#freed
   }
 
   get closed(): boolean {
-    return this.isClosed
+    return this.#isClosed
   }
 
   /** Registers any value and returns a new handle for it. Equal values get distinct handles. */
@@ -143,17 +174,17 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if ((typeof value !== 'object' || value === null) && typeof value !== 'function') {
       throw new InvalidOptionError(`registerWeak expects an object or function, got ${describeValue(value)}`)
     }
-    if (this.isClosed) throw new RegistryClosedError('register')
+    if (this.#isClosed) throw new RegistryClosedError('register')
     const h = this.insert(new WeakRef(value), L.S_LIVE | L.S_WEAK)
-    ;(this.finalizer ?? this.newFinalizer()).register(value, h)
-    this.weakLive++
+    ;(this.#finalizer ?? this.newFinalizer()).register(value, h)
+    this.#weakLive++
     return h as Handle<V>
   }
 
   /** The value of a live handle; throws for anything else. */
   get<V extends T>(h: Handle<V>): V {
     const at = typeof h === 'number' ? this.find(h) : -1
-    if (at >= 0) return this.vals[at] as V
+    if (at >= 0) return this.#vals[at] as V
     return this.getSlow(h) as V
   }
 
@@ -162,7 +193,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   tryGet(h: unknown): T | undefined
   tryGet(h: unknown): unknown {
     let at = typeof h === 'number' ? this.find(h) : -1
-    if (at >= 0) return this.vals[at]
+    if (at >= 0) return this.#vals[at]
     at = this.locate(h) // weak entries, and everything that is not live
     if (at < 0) {
       this.count(at)
@@ -183,7 +214,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   release<V extends T>(h: Handle<V>): V {
     const at = typeof h === 'number' ? this.find(h) : -1
     if (at < 0) return this.releaseSlow(h) as V
-    const value = this.vals[at]
+    const value = this.#vals[at]
     this.free(at, 0)
     return value as V
   }
@@ -211,21 +242,22 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    * dropped and counted. Calling it again replaces the handler.
    */
   onEvent(handler: EventHandler<T>, options?: EventOptions): this {
-    if (this.isClosed) throw new RegistryClosedError('install an event handler')
-    ;(this.events ??= new EventChannel<T>(this, this.domain.backend, this.ownerId)).open(handler, options)
+    if (this.#isClosed) throw new RegistryClosedError('install an event handler')
+    ;(this.#events ??= new EventChannel<T>(this, backendOf(this.#domain), this.#lease.token as OwnerToken)).open(handler, options)
     return this
   }
 
   /**
-   * Address of the addon's C ABI table (`hr_api_v1`, native/include/handle_registry_abi.h)
-   * for other addons: pass it to your addon, which checks the version and then
-   * posts events and checks liveness from any thread. The table is static and
-   * valid for the life of the process.
+   * The addon's C ABI table (`hr_api_v1`, native/include/handle_registry_abi.h)
+   * for other addons, as an opaque type-tagged external: pass it (or the
+   * registry) to your addon, whose `hr::attach` checks the tag and the version
+   * and then posts events and checks liveness from any thread. The table is
+   * static and valid for the life of the process.
    */
-  get nativeApi(): bigint {
-    const addon = this.domain.backend.native('registry.nativeApi')
-    if (this.isClosed) throw new RegistryClosedError('hand out the native API')
-    return addon.api_pointer()
+  get nativeApi(): NativeApi {
+    const addon = backendOf(this.#domain).native('registry.nativeApi')
+    if (this.#isClosed) throw new RegistryClosedError('hand out the native API')
+    return addon.native_api()
   }
 
   /**
@@ -233,7 +265,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    * a handler, the rest of the current batch is not delivered either.
    */
   offEvent(): void {
-    this.events?.off()
+    this.#events?.off()
   }
 
   /** Counters, and the live count of each shard (a scan of the slots: O(capacity), not for hot loops). */
@@ -241,30 +273,35 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     const stats: RegistryStats = {
       live: this.size,
       shards: this.liveByShard(),
-      registrations: this.issued,
-      releases: this.freed - this.counts.collected,
-      ...this.counts,
+      registrations: this.#issued,
+      releases: this.#freed - this.#counts.collected,
+      ...this.#counts,
     }
-    const events = this.events?.stats()
+    const events = this.#events?.stats()
     if (events !== undefined) stats.events = events
     return stats
   }
 
   /** Releases every handle and leaves the domain. Idempotent. */
   close(): void {
-    if (this.isClosed) return
-    this.isClosed = true
-    this.events?.close() // before the owner index is released: it reads the final event counters
-    this.domain.releaseOwner(this.ownerId, this.pageBlock)
-    this.vals = []
-    this.state = new Int32Array(0)
-    this.pageBlock = []
-    this.pageShard = []
-    this.freed = this.issued // close releases every live handle
-    this.freeHead = -1
-    this.shardNext.fill(L.BLOCK_SIZE) // the next register() reaches bump(), which throws
-    this.finalizer = undefined
-    this.weakLive = this.weakStale = 0
+    if (this.#isClosed) return
+    this.#isClosed = true
+    this.#events?.close() // before the owner index is released: it reads the final event counters
+    reclaim.unregister(this.#lease)
+    releaseLease(this.#lease) // its blocks go back to the pool, with generations above ours
+    this.#vals = []
+    this.#state = new Int32Array(0)
+    this.#lease.state = this.#state
+    this.#pageBlock = []
+    this.#pageShard = []
+    this.#pageBase = []
+    this.#pageLimit = []
+    this.#blockPage = new Map()
+    this.#freed = this.#issued // close releases every live handle
+    this.#freeHead = -1
+    this.#shardNext.fill(L.BLOCK_SIZE) // the next register() reaches bump(), which throws
+    this.#finalizer = undefined
+    this.#weakLive = this.#weakStale = 0
   }
 
   [Symbol.dispose](): void {
@@ -274,10 +311,10 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   /** Live entries as [handle, value]; weak entries whose value is gone are skipped. */
   *entries(): IterableIterator<[Handle<T>, T]> {
     // Re-read the fields each step: a registration during iteration may grow them.
-    for (let at = 0; at < this.vals.length; at++) {
-      const st = this.state[at]
+    for (let at = 0; at < this.#vals.length; at++) {
+      const st = this.#state[at]
       if ((st & L.S_LIVE) === 0) continue
-      let v = this.vals[at]
+      let v = this.#vals[at]
       if ((st & L.S_WEAK) !== 0 && (v = (v as WeakRef<object>).deref()) === undefined) continue
       yield [this.handleAt(at, st) as Handle<T>, v as T]
     }
@@ -296,8 +333,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   [inspect.custom](): string {
-    return `HandleRegistry { size: ${this.size}, shards: ${this.shards}, owner: ${this.ownerId}, ` +
-      `registrations: ${this.issued}, closed: ${this.isClosed} }`
+    return `HandleRegistry { size: ${this.size}, shards: ${this.#shards}, owner: ${this.#owner}, ` +
+      `registrations: ${this.#issued}, closed: ${this.#isClosed} }`
   }
 
   // --- internals -----------------------------------------------------------
@@ -305,7 +342,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   /** @internal for the event channel: the value of live handle `h`, weak ones included, or NOT_LIVE. */
   eventValue(h: number): unknown {
     let at = this.find(h)
-    if (at >= 0) return this.vals[at] // live, strong
+    if (at >= 0) return this.#vals[at] // live, strong
     at = this.locate(h) // weak entries take the slow path
     return at >= 0 ? this.valueAt(at) : NOT_LIVE
   }
@@ -328,34 +365,40 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       slot = h - gen * L.SLOT_SPAN
       if ((slot | 0) !== slot) return -1 // fraction
     }
-    // One read of the domain's block table: owner << 19 | local page (0 once closed).
-    const w = this.words[L.BLOCKS_BASE + ((slot >>> L.OFFSET_BITS) << 1)]
-    if (w >>> L.PAGE_BITS !== this.ownerId) return -1
-    const at = ((w & L.PAGE_MASK) << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
-    return this.state[at] === ((gen << 2) | L.S_LIVE) ? at : -1
+    // One read of the domain's block table: owner << 19 | local page (0 once
+    // closed). Other threads can write it: verify the page against our own
+    // page table, so a scribbled word fails the lookup (locate() then routes
+    // through private memory only), never resolves another slot.
+    const block = slot >>> L.OFFSET_BITS
+    const w = this.#words[L.BLOCKS_BASE + (block << 1)]
+    if (w >>> L.PAGE_BITS !== this.#owner) return -1
+    const page = w & L.PAGE_MASK
+    if (this.#pageBlock[page] !== block) return -1
+    const at = (page << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
+    return this.#state[at] === ((gen << 2) | L.S_LIVE) ? at : -1
   }
 
   /** release() of a weak handle, or of anything that is not a live handle (throws). */
   private releaseSlow(h: unknown): unknown {
     let at = typeof h === 'number' ? this.findWeak(h) : -1
-    if (at < 0 || (this.vals[at] as WeakRef<object>).deref() === undefined) at = this.locate(h)
+    if (at < 0 || (this.#vals[at] as WeakRef<object>).deref() === undefined) at = this.locate(h)
     if (at < 0) throw this.failure(h, at, 'release')
-    let value = this.vals[at]
-    if ((this.state[at] & L.S_WEAK) === 0) {
+    let value = this.#vals[at]
+    if ((this.#state[at] & L.S_WEAK) === 0) {
       this.free(at, 0)
       return value
     }
     value = (value as WeakRef<object>).deref()
     this.free(at, 0)
-    this.weakLive--
-    if (++this.weakStale > Math.max(4096, 8 * this.weakLive, this.vals.length >>> 4)) this.rebuildFinalizer()
+    this.#weakLive--
+    if (++this.#weakStale > Math.max(4096, 8 * this.#weakLive, this.#vals.length >>> 4)) this.rebuildFinalizer()
     return value
   }
 
   private getSlow(h: unknown): unknown {
     const w = typeof h === 'number' ? this.findWeak(h) : -1
     if (w >= 0) {
-      const v = (this.vals[w] as WeakRef<object>).deref()
+      const v = (this.#vals[w] as WeakRef<object>).deref()
       if (v !== undefined) return v
     }
     const at = this.locate(h)
@@ -366,47 +409,58 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private insert(value: unknown, liveBits: number): number {
     // Reuse the last released slot (it stays in its shard); only a new slot
     // needs a shard. Closed registries have no free slots, so bump() throws.
-    let at = this.freeHead
-    if (at >= 0) this.freeHead = this.vals[at] as number
+    let at = this.#freeHead
+    if (at >= 0) this.#freeHead = this.#vals[at] as number
     else at = this.bump()
-    const st = this.state[at] // free: next generation << 2
-    this.vals[at] = value
-    this.state[at] = (st & ~3) | liveBits
-    this.issued++
+    const st = this.#state[at] // free: next generation << 2
+    this.#vals[at] = value
+    this.#state[at] = (st & ~3) | liveBits
+    this.#issued++
     return this.handleAt(at, st)
   }
 
   /** The handle of local slot `at` whose state word is `st` (its generation, its page's block). */
   private handleAt(at: number, st: number): number {
-    return (st >>> 2) * L.SLOT_SPAN + (this.pageBlock[at >>> L.OFFSET_BITS] << L.OFFSET_BITS) + (at & L.OFFSET_MASK)
+    return (st >>> 2) * L.SLOT_SPAN + (this.#pageBlock[at >>> L.OFFSET_BITS] << L.OFFSET_BITS) + (at & L.OFFSET_MASK)
   }
 
   /** A never-used slot of the shard picked for this registration, claiming a block when its page is full. */
   private bump(): number {
-    if (this.isClosed) throw new RegistryClosedError('register')
+    if (this.#isClosed) throw new RegistryClosedError('register')
     // Fibonacci hashing of a counter: sequential registrations spread evenly.
-    const c = (this.counter = (this.counter + 1) | 0)
-    const s = (Math.imul(c, 0x9e3779b1) >>> this.shardShift) & this.shardMask
-    let p = this.shardPage[s]
-    let off = this.shardNext[s]
+    const c = (this.#counter = (this.#counter + 1) | 0)
+    const s = (Math.imul(c, 0x9e3779b1) >>> this.#shardShift) & this.#shardMask
+    let p = this.#shardPage[s]
+    let off = this.#shardNext[s]
     if (off === L.BLOCK_SIZE) {
       p = this.newPage(s)
       off = 0
     }
-    this.shardNext[s] = off + 1
+    this.#shardNext[s] = off + 1
     return (p << L.OFFSET_BITS) | off
   }
 
   private newPage(s: number): number {
-    const p = this.pageBlock.length
+    const p = this.#pageBlock.length
     if (p > L.PAGE_MASK) throw new DomainExhaustedError(`a registry holds at most ${(L.PAGE_MASK + 1) * L.BLOCK_SIZE} slots`)
-    const block = this.domain.claimBlock(this.ownerId, s, p)
-    this.pageBlock.push(block)
-    this.pageShard.push(s)
+    const claimed = this.#domain.claimBlock(this.#lease, s, p)
+    const block = claimed % L.MAX_BLOCKS
+    const base = (claimed - block) / L.MAX_BLOCKS // first generation: above every earlier owner's
+    this.#pageBlock.push(block)
+    this.#pageShard.push(s)
+    this.#pageBase.push(base)
+    this.#pageLimit.push(Math.min(base + this.#retireAfter, L.GEN_MAX + 1))
+    this.#blockPage.set(block, p)
     const need = (p + 1) * L.BLOCK_SIZE
-    if (this.state.length < need) this.state = this.domain.backend.growState(this.ownerId, this.state, this.grownCapacity(this.state.length, need))
-    if (this.vals.length < need) this.vals = growValues(this.vals, this.grownCapacity(this.vals.length, need))
-    this.shardPage[s] = p
+    if (this.#state.length < need) {
+      // With the addon, the old view is detached: replace it at once, and keep
+      // the lease's view (what releases a dropped registry's blocks) current.
+      this.#state = backendOf(this.#domain).growState(this.#lease.token, this.#state, this.grownCapacity(this.#state.length, need))
+      this.#lease.state = this.#state
+    }
+    if (base !== 0) this.#state.fill(base << 2, p << L.OFFSET_BITS, (p + 1) << L.OFFSET_BITS)
+    if (this.#vals.length < need) this.#vals = growValues(this.#vals, this.grownCapacity(this.#vals.length, need))
+    this.#shardPage[s] = p
     return p
   }
 
@@ -424,35 +478,35 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    */
   private grownCapacity(cur: number, need: number): number {
     const grown = (cur + (cur >>> 4) * 5 + L.OFFSET_MASK) & ~L.OFFSET_MASK
-    const first = cur === 0 ? Math.min(this.shards, 16) * L.BLOCK_SIZE : 0
+    const first = cur === 0 ? Math.min(this.#shards, 16) * L.BLOCK_SIZE : 0
     return Math.min(Math.max(need, grown, first), (L.PAGE_MASK + 1) * L.BLOCK_SIZE)
   }
 
   /** Frees the live slot `at`; `extra` marks the freed state (L.S_WEAK = collected). */
   private free(at: number, extra: number): void {
-    const next = (this.state[at] >>> 2) + 1
-    this.state[at] = (next << 2) | extra
-    if (next < this.retireAfter) {
-      this.vals[at] = this.freeHead
-      this.freeHead = at
+    const next = (this.#state[at] >>> 2) + 1
+    this.#state[at] = (next << 2) | extra
+    if (next < this.#pageLimit[at >>> L.OFFSET_BITS]) {
+      this.#vals[at] = this.#freeHead
+      this.#freeHead = at
     } else {
-      this.vals[at] = undefined // retired: never issued again, so no stale handle can alias
-      this.counts.retired++
+      this.#vals[at] = undefined // retired: never issued again, so no stale handle can alias
+      this.#counts.retired++
     }
-    this.freed++
+    this.#freed++
   }
 
   private liveByShard(): number[] {
-    const live = new Array<number>(this.shards).fill(0)
-    for (let p = 0; p < this.pageShard.length; p++) {
+    const live = new Array<number>(this.#shards).fill(0)
+    for (let p = 0; p < this.#pageShard.length; p++) {
       let n = 0
-      for (let at = p << L.OFFSET_BITS, end = at + L.BLOCK_SIZE; at < end; at++) n += this.state[at] & L.S_LIVE
-      live[this.pageShard[p]] += n
+      for (let at = p << L.OFFSET_BITS, end = at + L.BLOCK_SIZE; at < end; at++) n += this.#state[at] & L.S_LIVE
+      live[this.#pageShard[p]] += n
     }
     return live
   }
 
-  /** Like find(), for a live weak entry: its index, or -1. */
+  /** Like find(), for a live weak entry: its index, or -1. Same route check as find(). */
   private findWeak(h: number): number {
     if (!(h > 0)) return -1
     let slot: number
@@ -466,15 +520,19 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       slot = h - gen * L.SLOT_SPAN
       if ((slot | 0) !== slot) return -1
     }
-    const w = this.words[L.BLOCKS_BASE + ((slot >>> L.OFFSET_BITS) << 1)]
-    if (w >>> L.PAGE_BITS !== this.ownerId) return -1
-    const at = ((w & L.PAGE_MASK) << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
-    return this.state[at] === ((gen << 2) | L.S_LIVE | L.S_WEAK) ? at : -1
+    // The shared route word is a hint only: verified against our page table.
+    const block = slot >>> L.OFFSET_BITS
+    const w = this.#words[L.BLOCKS_BASE + (block << 1)]
+    if (w >>> L.PAGE_BITS !== this.#owner) return -1
+    const page = w & L.PAGE_MASK
+    if (this.#pageBlock[page] !== block) return -1
+    const at = (page << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
+    return this.#state[at] === ((gen << 2) | L.S_LIVE | L.S_WEAK) ? at : -1
   }
 
   private newFinalizer(): FinalizationRegistry<number> {
-    const epoch = ++this.finalizerEpoch
-    return (this.finalizer = new FinalizationRegistry((held: number) => this.collect(held, epoch)))
+    const epoch = ++this.#finalizerEpoch
+    return (this.#finalizer = new FinalizationRegistry((held: number) => this.collect(held, epoch)))
   }
 
   /**
@@ -487,16 +545,16 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    */
   private rebuildFinalizer(): void {
     const fin = this.newFinalizer()
-    this.weakStale = 0
-    for (let at = 0; at < this.vals.length; at++) {
-      const st = this.state[at]
+    this.#weakStale = 0
+    for (let at = 0; at < this.#vals.length; at++) {
+      const st = this.#state[at]
       if ((st & (L.S_LIVE | L.S_WEAK)) !== (L.S_LIVE | L.S_WEAK)) continue
-      const v = (this.vals[at] as WeakRef<object>).deref()
+      const v = (this.#vals[at] as WeakRef<object>).deref()
       if (v !== undefined) {
         fin.register(v, this.handleAt(at, st))
       } else {
-        this.counts.collected++
-        this.weakLive--
+        this.#counts.collected++
+        this.#weakLive--
         this.free(at, L.S_WEAK)
       }
     }
@@ -504,47 +562,51 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /** FinalizationRegistry callback (of finalizer `epoch`): the weak value of `h` was collected. */
   private collect(h: number, epoch: number): void {
-    if (this.isClosed) return
+    if (this.#isClosed) return
     const at = this.locateRaw(h)
-    if (at < 0 || (this.state[at] & L.S_WEAK) === 0) {
+    if (at < 0 || (this.#state[at] & L.S_WEAK) === 0) {
       // The cell of a released handle (or one a newer finalizer already handled).
-      if (epoch === this.finalizerEpoch && this.weakStale > 0) this.weakStale--
+      if (epoch === this.#finalizerEpoch && this.#weakStale > 0) this.#weakStale--
       return
     }
-    this.counts.collected++
-    this.weakLive--
+    this.#counts.collected++
+    this.#weakLive--
     this.free(at, L.S_WEAK)
   }
 
   private valueAt(at: number): unknown {
-    const v = this.vals[at]
-    return (this.state[at] & L.S_WEAK) !== 0 ? (v as WeakRef<object>).deref() : v
+    const v = this.#vals[at]
+    return (this.#state[at] & L.S_WEAK) !== 0 ? (v as WeakRef<object>).deref() : v
   }
 
   /** Local index (page << 8 | offset) of the live entry `h`, or an E_* code. */
   private locate(h: unknown): number {
     const at = this.locateRaw(h)
     if (at < 0) return at
-    if ((this.state[at] & L.S_WEAK) !== 0 && (this.vals[at] as WeakRef<object>).deref() === undefined) return E_COLLECTED
+    if ((this.#state[at] & L.S_WEAK) !== 0 && (this.#vals[at] as WeakRef<object>).deref() === undefined) return E_COLLECTED
     return at
   }
 
   /** Like locate, without looking into weak refs. */
   private locateRaw(h: unknown): number {
-    if (this.isClosed) return E_CLOSED
+    if (this.#isClosed) return E_CLOSED
     if (malformed(h) !== undefined) return E_INVALID
     const n = h as number
     const slot = n % L.SLOT_SPAN
     const gen = (n - slot) / L.SLOT_SPAN
     const block = slot >>> L.OFFSET_BITS
-    const meta = this.domain.blockMeta(block)
-    if ((meta & L.B_CLAIMED) === 0) return E_INVALID
-    if ((meta & (L.B_RETIRED | L.B_OWNER_MASK)) !== this.ownerId) return E_FOREIGN
-    const w = this.words[L.BLOCKS_BASE + 2 * block]
-    const p = (w & L.PAGE_MASK) << L.OFFSET_BITS
+    // Routed through private memory only: the page table this registry wrote.
+    const page = this.#blockPage.get(block)
+    if (page === undefined) {
+      // Not ours. The shared block table only tells "never claimed" from "another registry's".
+      return (this.#domain.blockMeta(block) & L.B_CLAIMED) === 0 ? E_INVALID : E_FOREIGN
+    }
+    const p = page << L.OFFSET_BITS
     const off = slot & L.OFFSET_MASK
-    const st = this.state[p | off]
+    const st = this.#state[p | off]
     const sgen = st >>> 2
+    // Below the block's base: issued by an earlier (closed) owner of this block.
+    if (gen < this.#pageBase[page]) return E_FOREIGN
     if (gen > sgen) return E_INVALID
     if (gen === sgen) return (st & L.S_LIVE) !== 0 ? p | off : E_INVALID
     if (gen === sgen - 1 && (st & (L.S_WEAK | L.S_LIVE)) === L.S_WEAK) return E_COLLECTED
@@ -552,9 +614,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   private count(code: number): void {
-    if (code === E_STALE) this.counts.staleLookups++
-    else if (code === E_FOREIGN) this.counts.foreignLookups++
-    else if (code === E_INVALID) this.counts.invalidLookups++
+    if (code === E_STALE) this.#counts.staleLookups++
+    else if (code === E_FOREIGN) this.#counts.foreignLookups++
+    else if (code === E_INVALID) this.#counts.invalidLookups++
   }
 
   private failure(h: unknown, code: number, op: string): Error {
@@ -564,8 +626,10 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       case E_STALE: return new StaleHandleError(h as number)
       case E_COLLECTED: return new CollectedHandleError(h as number)
       case E_FOREIGN: {
-        const who = this.domain.describe(h as number)!
-        return new ForeignHandleError(h as number, who.owner, this.ownerId, who.closed)
+        const who = this.#domain.describe(h as number)
+        // An earlier owner of one of our blocks (who names us), or a scribbled table: a closed registry.
+        const earlier = who === undefined || who.owner === this.#owner
+        return new ForeignHandleError(h as number, earlier ? 0 : who.owner, this.#owner, earlier || who.closed)
       }
       default: return new InvalidHandleError(h, malformed(h) ?? 'it was never issued by this registry')
     }

@@ -36,7 +36,10 @@ let tarball = ''
 beforeAll(() => {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) run('npm', ['run', 'compile'], ROOT)
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hr-consumer-'))
-  const packed = run('npm', ['pack', '--json', '--pack-destination', tmp], ROOT)
+  // --ignore-scripts: no prepack, which would rebuild dist/ and build/ under the
+  // feet of the other test files; `npm test` compiled dist/ already, and a
+  // prebuild, if prebuilds/ has one, is bypassed below (build from source).
+  const packed = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], ROOT)
   tarball = path.join(tmp, JSON.parse(packed.stdout)[0].filename)
   project = path.join(tmp, 'project')
   copyFixture(project)

@@ -248,14 +248,20 @@ describe.runIf(LINUX)('examples/posix-timer (glibc timer_create, SIGEV_THREAD)',
       const { HandleRegistry } = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))})
       const lib = require(${JSON.stringify(path.join(dirOf('posix-timer'), 'build', 'Release', 'posix_timer.node'))})
       const registry = new HandleRegistry()
-      registry.onEvent(() => {})
+      // Closes and exits once 32 timer events arrived: the timers are still armed.
+      const keepAlive = setInterval(() => {}, 1000)
+      let events = 0
+      registry.onEvent(() => {
+        if (++events !== 32) return
+        clearInterval(keepAlive)
+        setImmediate(() => { registry.close(); setImmediate(() => process.exit(0)) })
+      })
       lib.attach(registry)
       for (let i = 0; i < 32; i++) {
         const h = registry.register({ i })
         lib.start(h, 1, 1, 1000000)
         if (i % 2) registry.release(h)
       }
-      setTimeout(() => { registry.close(); setTimeout(() => process.exit(0), 10) }, 30)
     `
     const p = runNode(['-e', code], ROOT)
     expect(p.signal, p.out).toBeNull()

@@ -2,14 +2,18 @@
  *
  * Plain C (C99 and C++), no Node/N-API dependency. A separately compiled
  * addon reaches the registry addon already loaded in the process through one
- * table of function pointers, `hr_api_v1`, whose address JS hands over:
+ * table of function pointers, `hr_api_v1`, that JS hands over as an opaque,
+ * type-tagged napi_external (never as an address):
  *
- *   // JS:     myAddon.attach(registry.nativeApi)      // a bigint
+ *   // JS:     myAddon.attach(registry)   // or registry.nativeApi
  *
- *   // Addon, on the JS thread:
- *   uint64_t addr; bool lossless;
- *   napi_get_value_bigint_uint64(env, argv[0], &addr, &lossless);
- *   const hr_api_v1* api = hr_api_v1_from_address(addr);
+ *   // Addon, on the JS thread: hr::attach (handle_registry_napi.h), or by hand:
+ *   static const napi_type_tag tag = {HR_API_TYPE_TAG_LOWER, HR_API_TYPE_TAG_UPPER};
+ *   bool ok = false; void* data = NULL;
+ *   napi_typeof(env, v, &t) -> napi_external, then
+ *   napi_check_object_type_tag(env, v, &tag, &ok), then if ok:
+ *   napi_get_value_external(env, v, &data);
+ *   const hr_api_v1* api = (const hr_api_v1*)data;
  *   int32_t st = hr_api_v1_check(api);       // HR_STATUS_OK or a reason
  *   if (st != HR_STATUS_OK) { throw: hr_status_name(st) }
  *
@@ -106,10 +110,12 @@ typedef struct hr_api_v1 {
   int32_t (*post_bytes)(uint64_t handle, uint32_t kind, const void* data, uint32_t size);
 } hr_api_v1;
 
-/* The table at `address` (as given by JS `registry.nativeApi`), or NULL. */
-static inline const hr_api_v1* hr_api_v1_from_address(uint64_t address) {
-  return (const hr_api_v1*)(uintptr_t)address;
-}
+/* registry.nativeApi is a napi_external whose data is the table, tagged with
+ * napi_type_tag_object and this 128-bit tag (never an address JS could
+ * forge). hr::attach (handle_registry_napi.h) checks the tag before it reads
+ * the data; plain-C users do the same with napi_check_object_type_tag. */
+#define HR_API_TYPE_TAG_LOWER 0x6a8f3c2d91e74b05ull
+#define HR_API_TYPE_TAG_UPPER 0xb4d27e1f5c0a9836ull
 
 /* HR_STATUS_OK if `api` is a version-1 table this header can use;
  * HR_STATUS_NOT_ATTACHED for NULL; HR_STATUS_VERSION_MISMATCH otherwise. */

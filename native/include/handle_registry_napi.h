@@ -35,7 +35,17 @@
 // which throws a Napi::Error when C++ exceptions are enabled in
 // node-addon-api, and otherwise returns nullptr with the JS exception pending.
 //
+// `registry.nativeApi` is an opaque napi_external tagged (napi_type_tag_object)
+// with HR_API_TYPE_TAG_LOWER/UPPER (handle_registry_abi.h). JS cannot forge
+// one: attach() reads a table only from a value carrying that tag, and no
+// address is ever shown to JS.
+//
 // On failure attach() throws a JS Error with a stable `code`:
+//   ERR_INVALID_NATIVE_API       (TypeError) neither a HandleRegistry nor
+//                                registry.nativeApi: a number, bigint, string,
+//                                symbol, null/undefined, an ArrayBuffer, a plain
+//                                object or one whose `nativeApi` is not the
+//                                tagged external, an external of another addon
 //   ERR_HANDLE_REGISTRY_ABI      the loaded handle-registry speaks another C ABI
 //                                version (or an older, smaller table, or another
 //                                domain layout) than this addon was compiled for:
@@ -43,13 +53,8 @@
 //                                ABI version 1 but the loaded handle-registry
 //                                provides version 2; rebuild it against the
 //                                installed handle-registry"
-//   ERR_NATIVE_UNAVAILABLE       nothing to attach to: a null or out-of-range
-//                                address, an object without `nativeApi`, or (thrown
-//                                by handle-registry itself, passed through) the
-//                                registry's `nativeApi` getter found no native addon
-//   ERR_INVALID_ARG_TYPE         (TypeError) neither a bigint nor an object
-// Any exception thrown by the `nativeApi` getter (ERR_NATIVE_UNAVAILABLE,
-// ERR_REGISTRY_CLOSED) is left pending unchanged.
+// Any exception thrown by the `nativeApi` getter (ERR_NATIVE_UNAVAILABLE: no
+// native addon; ERR_REGISTRY_CLOSED) is left pending unchanged.
 //
 // Testing knob: compile with -DHR_ABI_VERSION_OVERRIDE=N to make this addon
 // expect C ABI version N instead of HR_ABI_VERSION (used by the package's own
@@ -72,8 +77,8 @@
 #include "handle_registry_abi.h"
 #include "handle_registry_diagnostics.h"  // DomainView::check(): the domain layout version
 
-#if !defined(NAPI_VERSION) || NAPI_VERSION < 6
-#error "handle_registry_napi.h needs NAPI_VERSION >= 6 (BigInt)"
+#if !defined(NAPI_VERSION) || NAPI_VERSION < 8
+#error "handle_registry_napi.h needs NAPI_VERSION >= 8 (napi_type_tag_object)"
 #endif
 
 /// The C ABI version this addon expects from the loaded handle-registry:
@@ -91,17 +96,16 @@ inline namespace HANDLE_REGISTRY_ABI_NAMESPACE {
 /// this process and checks that this addon can use it.
 ///
 /// `value` is either a HandleRegistry (its `nativeApi` property is read) or
-/// the bigint `registry.nativeApi` itself. On success sets *out and returns
-/// napi_ok. On failure leaves *out untouched, leaves a JS exception pending
-/// (see the codes at the top of this file) and returns
-/// napi_pending_exception; the addon should return to JS at once.
+/// `registry.nativeApi` itself. On success sets *out and returns napi_ok. On
+/// failure leaves *out untouched, leaves a JS exception pending (see the
+/// codes at the top of this file) and returns napi_pending_exception; the
+/// addon should return to JS at once.
 ///
-/// Checks, in order: the address is not null (ERR_NATIVE_UNAVAILABLE); the
+/// Checks, in order: the value is an external carrying the handle-registry
+/// type tag (ERR_INVALID_NATIVE_API; nothing is read before this holds); the
 /// table's abi_version equals HR_ATTACH_ABI_VERSION, its size covers this
 /// header's hr_api_v1 (hr_api_v1_check), and the domain table it points to
 /// has this header's MAGIC and LAYOUT_VERSION (ERR_HANDLE_REGISTRY_ABI).
-/// The address itself cannot be verified: pass only what handle-registry
-/// gave you.
 ///
 /// JS thread only (the thread of `env`). Cheap: call it once per addon load,
 /// or once per registry.
@@ -129,15 +133,26 @@ inline napi_status throw_attach_error(napi_env env, const char* code, const char
   return napi_pending_exception;
 }
 
-/// The checks of attach() on a table address, against `expected` ABI version.
+/// The type tag of registry.nativeApi (handle_registry_abi.h).
+inline const napi_type_tag* api_type_tag() noexcept {
+  static const napi_type_tag tag = {HR_API_TYPE_TAG_LOWER, HR_API_TYPE_TAG_UPPER};
+  return &tag;
+}
+
+/// Throws ERR_INVALID_NATIVE_API naming what `value` was.
+inline napi_status throw_invalid_api(napi_env env, const char* what) noexcept {
+  char message[200];
+  std::snprintf(message, sizeof message,
+                "handle-registry: expected a HandleRegistry or registry.nativeApi, got %s", what);
+  return throw_attach_error(env, "ERR_INVALID_NATIVE_API", message, true);
+}
+
+/// The checks of attach() on a table taken from a tagged external, against
+/// `expected` ABI version.
 inline napi_status check_api(napi_env env, const hr_api_v1* api, uint32_t expected,
                              const hr_api_v1** out) noexcept {
   char message[320];
-  if (api == nullptr) {
-    return throw_attach_error(env, "ERR_NATIVE_UNAVAILABLE",
-                              "handle-registry: the native API address is null: the "
-                              "handle-registry native addon is not loaded");
-  }
+  if (api == nullptr) return throw_invalid_api(env, "an empty external");
   if (api->abi_version != expected) {
     std::snprintf(message, sizeof message,
                   "handle-registry: this addon was built against C ABI version %u but the "
@@ -174,54 +189,43 @@ inline napi_status attach(napi_env env, napi_value value, const hr_api_v1** out)
   }
   napi_valuetype type = napi_undefined;
   if (value != nullptr && napi_typeof(env, value, &type) != napi_ok) {
-    return detail::throw_attach_error(env, "ERR_INVALID_ARG_TYPE",
-                                      "handle-registry: attach() could not read its argument",
-                                      true);
+    return detail::throw_invalid_api(env, "a value attach() could not read");
   }
   if (type == napi_object) {
     // A registry: its `nativeApi` getter throws ERR_NATIVE_UNAVAILABLE or
     // ERR_REGISTRY_CLOSED itself; leave that exception as it is.
     napi_value api_value = nullptr;
-    const napi_status st = napi_get_named_property(env, value, "nativeApi", &api_value);
-    if (st != napi_ok) {
+    if (napi_get_named_property(env, value, "nativeApi", &api_value) != napi_ok) {
       if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
         return napi_pending_exception;
       }
-      return detail::throw_attach_error(env, "ERR_NATIVE_UNAVAILABLE",
-                                        "handle-registry: could not read the nativeApi property");
+      return detail::throw_invalid_api(env, "an object whose nativeApi could not be read");
     }
-    napi_valuetype api_type = napi_undefined;
-    if (napi_typeof(env, api_value, &api_type) != napi_ok || api_type != napi_bigint) {
-      return detail::throw_attach_error(
-          env, "ERR_NATIVE_UNAVAILABLE",
-          "handle-registry: expected a HandleRegistry or registry.nativeApi (a bigint), got an "
-          "object without a bigint nativeApi property");
+    if (napi_typeof(env, api_value, &type) != napi_ok || type != napi_external) {
+      return detail::throw_invalid_api(env, "an object whose nativeApi is not registry.nativeApi");
     }
     value = api_value;
-    type = napi_bigint;
   }
-  if (type != napi_bigint) {
+  if (type != napi_external) {
     static const char* const kTypeNames[] = {"undefined", "null",     "boolean",  "number",
                                              "string",    "symbol",   "object",   "function",
                                              "external",  "bigint"};
     const char* name = static_cast<size_t>(type) < sizeof kTypeNames / sizeof kTypeNames[0]
                            ? kTypeNames[type]
                            : "another type";
-    char message[160];
-    std::snprintf(message, sizeof message,
-                  "handle-registry: expected a HandleRegistry or registry.nativeApi (a bigint), "
-                  "got %s",
-                  name);
-    return detail::throw_attach_error(env, "ERR_INVALID_ARG_TYPE", message, true);
+    return detail::throw_invalid_api(env, name);
   }
-  uint64_t address = 0;
-  bool lossless = false;
-  if (napi_get_value_bigint_uint64(env, value, &address, &lossless) != napi_ok || !lossless) {
-    return detail::throw_attach_error(env, "ERR_NATIVE_UNAVAILABLE",
-                                      "handle-registry: the native API address is not an "
-                                      "unsigned 64-bit bigint");
+  // Only an external that handle-registry tagged holds its table: check the
+  // tag before reading the external's data.
+  bool tagged = false;
+  if (napi_check_object_type_tag(env, value, detail::api_type_tag(), &tagged) != napi_ok || !tagged) {
+    return detail::throw_invalid_api(env, "an external that is not registry.nativeApi");
   }
-  return detail::check_api(env, hr_api_v1_from_address(address),
+  void* data = nullptr;
+  if (napi_get_value_external(env, value, &data) != napi_ok) {
+    return detail::throw_invalid_api(env, "an external attach() could not read");
+  }
+  return detail::check_api(env, static_cast<const hr_api_v1*>(data),
                            static_cast<uint32_t>(HR_ATTACH_ABI_VERSION), out);
 }
 

@@ -1,18 +1,21 @@
 // addon.cc: the JS-facing functions of the handle-registry addon.
 //
-// Flat snake_case functions; the TypeScript classes (src/) own validation of
+// Flat snake_case functions taking an owner TOKEN (claim_owner) where they
+// touch an owner's memory; the TypeScript classes (src/) own validation of
 // user input and state, these check only what protects native memory. They
 // throw TypeError/RangeError/Error with a `code`:
 //   ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE  bad argument
-//   ERR_REGISTRY_CLOSED                     the owner is not open in this thread
+//   ERR_REGISTRY_CLOSED                     the owner token is not of an open claim of this thread
 //   ERR_INVALID_STATE                       e.g. events already open
 //   ERR_OUT_OF_MEMORY                       allocation failed
 //
-// A thin binding layer: arguments are checked and converted here, the work is
-// done by owners.cc (lifecycle), event_path.cc (delivery) and post.cc
-// (routing). Context-aware: loaded in the main thread and in every worker;
-// per-env data is napi instance data; everything process-wide is static
-// (owners.h).
+// About 420 lines, one short function per export plus the owner-token and
+// nativeApi helpers they share; splitting it would scatter the argument
+// checks that guard native memory. A thin binding layer: arguments are
+// checked and converted here, the work is done by owners.cc (lifecycle),
+// event_path.cc (delivery) and post.cc (routing). Context-aware: loaded in
+// the main thread and in every worker; per-env data is napi instance data;
+// everything process-wide is static (owners.h).
 #include <napi.h>
 
 #if defined(_WIN32)
@@ -24,6 +27,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "event_path.h"
 #include "handle_registry_layout.h"
@@ -64,15 +68,34 @@ bool integer_arg(const Napi::CallbackInfo& info, size_t i, double lo, double hi,
   return true;
 }
 
-// The owner in argument 0, open and claimed by this env; else throws.
+// Owner tokens: claim_owner hands out an external tagged with kOwnerTag whose
+// data is incarnation << 12 | owner (a number, not an address). Every call
+// that touches an owner's memory takes the token, so JS that merely knows an
+// owner index (registry.ownerId) cannot close, grow or claim for it, and a
+// token of an earlier claim of the index fails. JS cannot forge externals.
+const napi_type_tag kOwnerTag = {0x2f6c1e9a7d354b80ull, 0x93e5a0c4b7d21f68ull};
+constexpr uint32_t kTokenOwnerBits = 12;
+static_assert((1u << kTokenOwnerBits) > lay::kMaxOwners, "owner fits the token");
+
+// (owner, incarnation) of the token in argument i, or false.
+bool token_arg(const Napi::CallbackInfo& info, size_t i, uint32_t* owner, uint32_t* incarnation) {
+  if (i >= info.Length() || !info[i].IsExternal()) return false;
+  bool tagged = false;
+  if (napi_check_object_type_tag(info.Env(), info[i], &kOwnerTag, &tagged) != napi_ok || !tagged) return false;
+  const uintptr_t v = reinterpret_cast<uintptr_t>(info[i].As<Napi::External<void>>().Data());
+  *owner = static_cast<uint32_t>(v & ((uintptr_t{1} << kTokenOwnerBits) - 1));
+  *incarnation = static_cast<uint32_t>(v >> kTokenOwnerBits);
+  return true;
+}
+
+// The owner whose token is argument 0, open and claimed by this env; else throws.
 OwnerSlot* own_arg(const Napi::CallbackInfo& info, uint32_t* owner_out) {
-  double v;
-  if (!integer_arg(info, 0, 1, lay::kMaxOwners,
-                   "handle-registry: expected an owner index (an integer from 1 to 4095)", &v)) {
+  uint32_t owner = 0, incarnation = 0;
+  if (!token_arg(info, 0, &owner, &incarnation)) {
+    fail(info.Env(), "ERR_INVALID_ARG_TYPE", "handle-registry: expected an owner token from claim_owner()", 'T');
     return nullptr;
   }
-  const uint32_t owner = static_cast<uint32_t>(v);
-  OwnerSlot* s = owned_slot(env_data(info), owner);
+  OwnerSlot* s = owned_slot(env_data(info), owner, incarnation);
   if (s == nullptr) {
     fail(info.Env(), "ERR_REGISTRY_CLOSED",
          "handle-registry: this owner index is not open in this thread");
@@ -110,8 +133,24 @@ Napi::Value DomainBuffer(const Napi::CallbackInfo& info) {
   return Napi::Value(env, ab);
 }
 
+// claim_owner() -> { owner, token }, or { owner: 0 } when every index is taken.
 Napi::Value ClaimOwner(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), claim_owner(env_data(info)));
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  uint32_t incarnation = 0;
+  const uint32_t owner = claim_owner(env_data(info), &incarnation);
+  o.Set("owner", Napi::Number::New(env, owner));
+  if (owner == 0) return o;
+  const uintptr_t data = static_cast<uintptr_t>(incarnation) << kTokenOwnerBits | owner;
+  napi_value token = nullptr;
+  if (napi_create_external(env, reinterpret_cast<void*>(data), nullptr, nullptr, &token) != napi_ok ||
+      napi_type_tag_object(env, token, &kOwnerTag) != napi_ok) {
+    close_owner(env_data(info), owner);
+    if (env.IsExceptionPending()) return env.Undefined();
+    return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory", 'R');
+  }
+  o.Set("token", Napi::Value(env, token));
+  return o;
 }
 
 Napi::Value ClaimBlock(const Napi::CallbackInfo& info) {
@@ -124,9 +163,10 @@ Napi::Value ClaimBlock(const Napi::CallbackInfo& info) {
       !integer_arg(info, 2, 0, lay::kMaxPages - 1, "handle-registry: expected a page index from 0 to 2^19-1", &page)) {
     return env.Undefined();
   }
-  uint32_t block = 0;
-  switch (claim_block(owner, static_cast<uint32_t>(shard), static_cast<uint32_t>(page), &block)) {
-    case ClaimResult::kOk: return Napi::Number::New(env, block);
+  uint32_t block = 0, base = 0;
+  switch (claim_block(owner, static_cast<uint32_t>(shard), static_cast<uint32_t>(page), &block, &base)) {
+    // block + base * 2^20: the block and the first generation to issue in it.
+    case ClaimResult::kOk: return Napi::Number::New(env, static_cast<double>(base) * lay::kMaxBlocks + block);
     case ClaimResult::kExhausted: return Napi::Number::New(env, 0);
     case ClaimResult::kOutOfMemory: break;
   }
@@ -137,17 +177,7 @@ Napi::Value ReleaseOwner(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t owner;
   if (own_arg(info, &owner) == nullptr) return env.Undefined();
-  const int32_t* extra = nullptr;
-  size_t extra_count = 0;
-  if (info.Length() > 1 && !info[1].IsUndefined()) {
-    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-      return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: expected the owner's blocks as an Int32Array", 'T');
-    }
-    Napi::Int32Array blocks = info[1].As<Napi::Int32Array>();
-    extra = blocks.Data();
-    extra_count = blocks.ElementLength();
-  }
-  close_owner(env_data(info), owner, extra, extra_count);
+  close_owner(env_data(info), owner);  // its blocks: from the private list only
   return env.Undefined();
 }
 
@@ -238,11 +268,15 @@ Napi::Value IsLive(const Napi::CallbackInfo& info) {
 
 Napi::Value EventStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  double owner_d;
-  if (!integer_arg(info, 0, 0, lay::kMaxOwners, "handle-registry: expected an owner index from 0 to 4095", &owner_d)) {
-    return env.Undefined();
+  // Read-only counters: an owner index (0 = unattributed) or an owner token.
+  uint32_t owner = 0, incarnation = 0;
+  if (!token_arg(info, 0, &owner, &incarnation)) {
+    double owner_d;
+    if (!integer_arg(info, 0, 0, lay::kMaxOwners, "handle-registry: expected an owner index from 0 to 4095", &owner_d)) {
+      return env.Undefined();
+    }
+    owner = static_cast<uint32_t>(owner_d);
   }
-  const uint32_t owner = static_cast<uint32_t>(owner_d);
   uint64_t delivered = 0, stale = 0, closed = 0, full = 0, at_close = 0, invalid = 0, too_large = 0, pending = 0;
   if (owner == 0) {
     closed = g_unrouted_closed.load(std::memory_order_relaxed);
@@ -274,8 +308,30 @@ Napi::Value EventStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
-Napi::Value ApiPointer(const Napi::CallbackInfo& info) {
-  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(api_table())));
+// registry.nativeApi: the C ABI table as an external tagged with
+// HR_API_TYPE_TAG_*, so hr::attach can tell it from anything JS makes (JS
+// cannot create externals nor set type tags). One per env, kept by a strong
+// reference; the table itself is static.
+Napi::Value NativeApi(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData* ed = env_data(info);
+  napi_value ext = nullptr;
+  if (ed->native_api != nullptr && napi_get_reference_value(env, ed->native_api, &ext) == napi_ok && ext != nullptr) {
+    return Napi::Value(env, ext);
+  }
+  static const napi_type_tag tag = {HR_API_TYPE_TAG_LOWER, HR_API_TYPE_TAG_UPPER};
+  // The external holds a never-freed heap copy of the table: util.inspect
+  // shows an external's data address, and a heap address does not reveal
+  // where the addon (its code and static domain) is loaded.
+  static hr_api_v1* const copy = new (std::nothrow) hr_api_v1(*api_table());
+  if (copy == nullptr) return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory");
+  if (napi_create_external(env, copy, nullptr, nullptr, &ext) != napi_ok ||
+      napi_type_tag_object(env, ext, &tag) != napi_ok ||
+      napi_create_reference(env, ext, 1, &ed->native_api) != napi_ok) {
+    if (env.IsExceptionPending()) return env.Undefined();
+    return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: could not create the native API object");
+  }
+  return Napi::Value(env, ext);
 }
 
 // Env teardown (worker exit, process exit): close every owner this env still
@@ -287,12 +343,16 @@ void on_env_cleanup(napi_async_cleanup_hook_handle handle, void* arg) {
   for (uint32_t owner = 1; owner <= lay::kMaxOwners; ++owner) {
     OwnerSlot& s = g_owners[owner];
     if (s.env.load(std::memory_order_acquire) == ed && s.status.load(std::memory_order_acquire) == kOpen) {
-      close_owner(ed, owner, nullptr, 0);
+      close_owner(ed, owner);
     }
   }
   if (ed->domain_buffer != nullptr) {
     napi_delete_reference(ed->env, ed->domain_buffer);
     ed->domain_buffer = nullptr;
+  }
+  if (ed->native_api != nullptr) {
+    napi_delete_reference(ed->env, ed->native_api);
+    ed->native_api = nullptr;
   }
   maybe_finish_cleanup(ed);
 }
@@ -355,6 +415,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   o.Set("post", Napi::Function::New(e, Post, "post"));
   o.Set("is_live", Napi::Function::New(e, IsLive, "is_live"));
   o.Set("event_stats", Napi::Function::New(e, EventStats, "event_stats"));
-  o.Set("api_pointer", Napi::Function::New(e, ApiPointer, "api_pointer"));
+  o.Set("native_api", Napi::Function::New(e, NativeApi, "native_api"));
   return exports;
 }

@@ -37,10 +37,38 @@ namespace {
 
 constexpr int kMaxBatchesPerWakeup = 64;
 
+// Wakers of closed paths, kept initialised (and unref'd) for the next path
+// opened on this thread: onEvent() + close() in a loop then costs no uv handle
+// per cycle (a pending uv_close holds ~160 bytes until the loop turns). One
+// env per thread: Node runs each env (main, worker) on its own thread, and the
+// env's cleanup closes the spares (maybe_finish_cleanup). A spare may still
+// have a signal pending from its old path: on_async then finds path null (or,
+// once reused, runs one spurious drain, which the wake-up protocol allows).
+constexpr uint32_t kMaxSpareWakers = 16;
+thread_local Waker* t_spares = nullptr;
+thread_local uint32_t t_spare_count = 0;
+
+Waker* take_spare_waker(EnvData* ed) noexcept {
+  Waker* w = t_spares;
+  if (w == nullptr || w->env_data != ed) return nullptr;
+  t_spares = w->next_spare;
+  --t_spare_count;
+  w->next_spare = nullptr;
+  return w;
+}
+
+bool keep_spare_waker(Waker* w) noexcept {
+  if (w->env_data->in_cleanup || t_spare_count >= kMaxSpareWakers) return false;
+  w->next_spare = t_spares;
+  t_spares = w;
+  ++t_spare_count;
+  return true;
+}
+
 void on_closed(uv_handle_t* handle) {
-  EventPath* p = static_cast<EventPath*>(handle->data);
-  EnvData* ed = p->env_data;
-  delete p;
+  Waker* w = static_cast<Waker*>(handle->data);
+  EnvData* ed = w->env_data;
+  delete w;
   --ed->pending_closes;
   maybe_finish_cleanup(ed);
 }
@@ -91,8 +119,16 @@ struct ToRecords {
 };
 
 void on_async(uv_async_t* handle) {
-  EventPath* p = static_cast<EventPath*>(handle->data);
-  if (p->closing) return;
+  Waker* w = static_cast<Waker*>(handle->data);
+  EventPath* p = w->path;
+  // Closed (and freed) since this wake-up was signalled. After each callback
+  // below, w->path is read again: the callback may close the path (then p is
+  // freed and must not be touched), and even open a new one.
+  if (p == nullptr) return;
+  const uint64_t opened = w->opened;
+  // False once the callback closed p (freed), even if it opened another path
+  // on this Waker at the same address.
+  const auto still_open = [w, p, opened]() noexcept { return w->path == p && w->opened == opened; };
   // `scheduled` stays true while this wake-up drains: producers do not signal.
   napi_env env = p->env_data->env;
   OwnerSlot& s = g_owners[p->owner];
@@ -170,7 +206,7 @@ void on_async(uv_async_t* handle) {
       }
       break;
     }
-    if (p->closing) break;  // the callback closed the registry or its events
+    if (!still_open()) break;  // the callback closed the registry or its events: p is freed
     // Only full batches keep this wake-up going. A short one means the
     // queue was drained: rather than poll it in tiny batches (each cell then
     // bounces between the cores), go idle, or, if events arrived meanwhile,
@@ -178,17 +214,17 @@ void on_async(uv_async_t* handle) {
     // not pay for the signal and the loop's turn lets the next batch fill.
     // A batch cut short by a full arena is not the end of the queue: go on.
     if (n < max && !sink.arena_full) {
-      if (!try_go_idle(p)) uv_async_send(&p->async);
+      if (!try_go_idle(p)) uv_async_send(&w->async);
       end = End::kIdle;  // idle, or signalled again (done either way)
       break;
     }
   }
-  if (!p->closing) {
+  if (still_open()) {
     switch (end) {
       case End::kIdle:
         break;
       case End::kAgain:  // round limit, or the callback threw
-        if (!try_go_idle(p)) uv_async_send(&p->async);
+        if (!try_go_idle(p)) uv_async_send(&w->async);
         break;
       case End::kStop:
         p->scheduled.store(false, std::memory_order_seq_cst);
@@ -218,10 +254,19 @@ EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
   } catch (const std::bad_alloc&) {
     p = nullptr;
   }
-  if (p == nullptr) {
+  // A spare Waker of this thread (already initialised on this env's loop), or a new one.
+  Waker* w = p == nullptr ? nullptr : take_spare_waker(ed);
+  const bool fresh = w == nullptr;
+  if (p != nullptr && fresh) {
+    w = new (std::nothrow) Waker();
+    if (w != nullptr) w->env_data = ed;
+  }
+  if (w == nullptr) {
+    delete p;
     *why = "handle-registry: out of memory for the event queue";
     return nullptr;
   }
+  p->waker = w;
   p->batch_max = batch_max;
   p->max_bytes = arena == nullptr ? 0 : static_cast<uint32_t>(std::min<size_t>(HR_MAX_BYTES, arena_length));
   p->owner = owner;
@@ -233,18 +278,28 @@ EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
       napi_create_object(env, &resource) != napi_ok ||
       napi_create_string_utf8(env, "handle-registry:events", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_async_init(env, resource, name, &p->context) != napi_ok ||
-      uv_async_init(loop, &p->async, on_async) != 0) {
+      (fresh && uv_async_init(loop, &w->async, on_async) != 0)) {
     if (p->callback != nullptr) napi_delete_reference(env, p->callback);
     if (p->batch != nullptr) napi_delete_reference(env, p->batch);
     if (p->arena != nullptr) napi_delete_reference(env, p->arena);
     if (p->context != nullptr) napi_async_destroy(env, p->context);
+    if (fresh) {
+      delete w;  // never initialised
+    } else if (!keep_spare_waker(w)) {
+      ++ed->pending_closes;
+      uv_close(reinterpret_cast<uv_handle_t*>(&w->async), on_closed);
+    }
     delete p;
     *why = "handle-registry: could not set up the event path";
     return nullptr;
   }
-  p->async.data = p;
-  // The path never keeps the process (or worker) alive by itself.
-  uv_unref(reinterpret_cast<uv_handle_t*>(&p->async));
+  if (fresh) {
+    w->async.data = w;
+    // The path never keeps the process (or worker) alive by itself.
+    uv_unref(reinterpret_cast<uv_handle_t*>(&w->async));
+  }
+  w->path = p;
+  ++w->opened;
   s.path = p;
   s.events.store(p, std::memory_order_seq_cst);
   return p;
@@ -258,18 +313,29 @@ void close_event_path(EnvData* ed, OwnerSlot& s) {
   synchronize(s);  // no producer is inside push() or uv_async_send() any more
   const auto discard = [](const Event& e, size_t) noexcept { free_event(e); };
   for (size_t n; (n = p->queue.consume(p->batch_max, discard)) > 0;) bump(s.dropped_at_close, n);
-  p->closing = true;
   napi_delete_reference(ed->env, p->callback);
   napi_delete_reference(ed->env, p->batch);
   if (p->arena != nullptr) napi_delete_reference(ed->env, p->arena);
   napi_async_destroy(ed->env, p->context);
-  p->callback = p->batch = p->arena = nullptr;
-  p->context = nullptr;
+  // No producer holds p (synchronize above), and a wake-up already signalled
+  // finds waker->path null: free the ring now, not when the loop turns.
+  Waker* w = p->waker;
+  w->path = nullptr;
+  delete p;
+  if (keep_spare_waker(w)) return;
   ++ed->pending_closes;
-  uv_close(reinterpret_cast<uv_handle_t*>(&p->async), on_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->async), on_closed);
 }
 
 void maybe_finish_cleanup(EnvData* ed) {
+  if (ed->in_cleanup) {
+    while (Waker* w = t_spares) {
+      t_spares = w->next_spare;
+      --t_spare_count;
+      ++ed->pending_closes;
+      uv_close(reinterpret_cast<uv_handle_t*>(&w->async), on_closed);
+    }
+  }
   if (ed->in_cleanup && ed->cleanup != nullptr && ed->pending_closes == 0) {
     napi_async_cleanup_hook_handle h = ed->cleanup;
     ed->cleanup = nullptr;

@@ -52,8 +52,23 @@ inline void free_event(const Event& e) noexcept {
 // Either the consumer's re-check sees the claim, or the producer's load sees
 // `false` and signals. A plain load on the hot path: while a wake-up is
 // pending, posts only read the flag's cache line (shared, never bounced).
+// The uv_async_t of an event path, in its own small allocation: the path
+// itself (its queue ring, about 2 MiB at the default capacity) is freed at
+// once by close_event_path, while its Waker is kept, initialised, for the
+// next path opened on the same thread (up to kMaxSpareWakers), or uv_closed
+// and freed in a later loop turn (on_closed). Before, N onEvent() + close()
+// cycles in one synchronous loop held N rings until the loop turned (issue
+// 10, item 5).
+struct Waker {
+  uv_async_t async;            // first member: async.data points to the Waker
+  EventPath* path = nullptr;   // null while closed (and the path freed) or spare
+  uint64_t opened = 0;         // paths opened on it: a new path at a freed one's address differs
+  EnvData* env_data = nullptr;
+  Waker* next_spare = nullptr;
+};
+
 struct EventPath {
-  uv_async_t async;  // first member: async.data also points here
+  Waker* waker = nullptr;  // producers signal waker->async
   EventQueue queue;
   // Most bytes a post_bytes event may carry on this path: min(HR_MAX_BYTES,
   // arena length), 0 without an arena. Set before the path is published.
@@ -67,7 +82,6 @@ struct EventPath {
   napi_ref arena = nullptr;  // Uint8Array the bytes of byte events are copied to (or null)
   napi_async_context context = nullptr;
   size_t batch_max = 0;
-  bool closing = false;
 
   explicit EventPath(size_t capacity) : queue(capacity) {}
 };
@@ -79,7 +93,7 @@ inline void wake(EventPath* p) noexcept {
   // clearing it sees the claim. Only a post that finds no wake-up pending
   // writes the line.
   if (p->scheduled.load(std::memory_order_seq_cst)) return;
-  if (!p->scheduled.exchange(true, std::memory_order_seq_cst)) uv_async_send(&p->async);
+  if (!p->scheduled.exchange(true, std::memory_order_seq_cst)) uv_async_send(&p->waker->async);
 }
 
 // Creates and publishes an event path. Returns nullptr and sets *why on error.
@@ -87,10 +101,12 @@ EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
                            napi_value batch, size_t batch_max,
                            napi_value callback, napi_value arena, size_t arena_length,
                            const char** why);
-// Unpublishes, waits out producers, drops (and counts) queued events, and
-// uv_closes the async handle; the path is freed by its close callback.
+// Unpublishes, waits out producers, drops (and counts) queued events, frees
+// the path, and uv_closes its Waker (freed by the close callback).
 void close_event_path(EnvData* ed, OwnerSlot& s);
-// Called from each uv close callback when env cleanup is waiting.
+// Called from each uv close callback when env cleanup is waiting, and once by
+// the env cleanup hook: closes this thread's spare Wakers, and ends the
+// cleanup once every uv close callback ran.
 void maybe_finish_cleanup(EnvData* ed);
 
 }  // namespace hr_native

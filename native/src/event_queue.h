@@ -11,7 +11,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <type_traits>
 #include <utility>
 
@@ -45,7 +47,11 @@ static_assert(std::is_trivially_copyable<Event>::value, "Event is POD");
 /// MPMC ring: a sequence number per cell, one CAS per push, no locks).
 ///
 /// - Capacity is fixed at construction (rounded up to a power of two, at
-///   least 2); the ring is the only allocation, made by the constructor.
+///   least 2); the ring is the only allocation, made by the constructor
+///   (std::bad_alloc, or abort() without exceptions, if it fails). The ring
+///   comes zeroed from calloc and the constructor does not write it: the
+///   pages of a large ring cost memory (RSS) and time only once events
+///   reach them.
 /// - try_push never blocks and never allocates: it returns Status::kQueueFull
 ///   when the ring is full, and the event is not stored (the producer decides:
 ///   drop and count, or retry later). Pushed events are never lost.
@@ -111,12 +117,18 @@ class BoundedQueue {
 
  private:
   struct Cell {
-    std::atomic<size_t> seq;
+    std::atomic<size_t> seq;  // relative to the cell's index (see below)
     T data;
   };
+  struct FreeCells {
+    void operator()(Cell* c) const noexcept { std::free(c); }
+  };
+  static Cell* alloc_cells(size_t n);
+  // The start of the lap that `pos` falls in: pos minus its cell index.
+  size_t lap_start(size_t pos) const noexcept { return pos & ~mask_; }
 
   const size_t mask_;
-  const std::unique_ptr<Cell[]> cells_;
+  const std::unique_ptr<Cell[], FreeCells> cells_;
   alignas(64) std::atomic<size_t> enqueue_pos_{0};  // producers
   std::atomic<uint64_t> rejected_{0};
   alignas(64) std::atomic<size_t> dequeue_pos_{0};  // consumer; alignas also
@@ -130,20 +142,33 @@ using EventQueue = BoundedQueue<Event>;
 // BoundedQueue (Vyukov bounded MPMC ring, used with a single consumer)
 // ---------------------------------------------------------------------------
 //
-// Cell i starts with seq = i. A producer that reads pos with
-// cells[pos & mask].seq == pos owns the cell once its CAS advances
-// enqueue_pos_; it writes data and publishes seq = pos + 1 (release). The
-// consumer at pos waits for seq == pos + 1, reads data, and frees the cell
-// for the next lap with seq = pos + capacity (release).
+// Vyukov's sequence number of cell i starts at i; a producer that reads pos
+// with seq == pos owns the cell once its CAS advances enqueue_pos_; it writes
+// data and publishes seq = pos + 1 (release). The consumer at pos waits for
+// seq == pos + 1, reads data, and frees the cell for the next lap with
+// seq = pos + capacity (release). Each cell stores its sequence number minus
+// its own index i (= pos - lap_start(pos)): the same comparisons, but the
+// starting values are all 0, which calloc's zeroed pages already hold.
+
+template <class T>
+typename BoundedQueue<T>::Cell* BoundedQueue<T>::alloc_cells(size_t n) {
+  // Cell is trivially default constructible and destructible (an atomic
+  // integer and a trivially copyable T): zeroed storage is a valid ring.
+  void* mem = std::calloc(n, sizeof(Cell));
+  if (mem == nullptr) {
+#if defined(__cpp_exceptions)
+    throw std::bad_alloc();
+#else
+    std::abort();
+#endif
+  }
+  return static_cast<Cell*>(mem);
+}
 
 template <class T>
 BoundedQueue<T>::BoundedQueue(size_t capacity)
     : mask_(detail::round_up_pow2(capacity < 2 ? 2 : capacity) - 1),
-      cells_(new Cell[mask_ + 1]()) {
-  for (size_t i = 0; i <= mask_; ++i) {
-    cells_[i].seq.store(i, std::memory_order_relaxed);
-  }
-}
+      cells_(alloc_cells(mask_ + 1)) {}
 
 template <class T>
 Status BoundedQueue<T>::try_push(const T& item) noexcept {
@@ -152,7 +177,7 @@ Status BoundedQueue<T>::try_push(const T& item) noexcept {
   for (;;) {
     cell = &cells_[pos & mask_];
     const size_t seq = cell->seq.load(std::memory_order_acquire);
-    const intptr_t dif = static_cast<intptr_t>(seq) - static_cast<intptr_t>(pos);
+    const intptr_t dif = static_cast<intptr_t>(seq) - static_cast<intptr_t>(lap_start(pos));
     if (dif == 0) {
       // seq_cst (on x86 the same locked instruction as relaxed): a consumer
       // that clears its wake-up flag, then issues a seq_cst fence and reads
@@ -173,7 +198,7 @@ Status BoundedQueue<T>::try_push(const T& item) noexcept {
     }
   }
   cell->data = item;
-  cell->seq.store(pos + 1, std::memory_order_release);
+  cell->seq.store(lap_start(pos) + 1, std::memory_order_release);
   return Status::kOk;
 }
 
@@ -195,7 +220,7 @@ size_t BoundedQueue<T>::try_push_many(const T* items, size_t count) noexcept {
       // before it), so is the whole run, and none is claimed while
       // enqueue_pos_ is still pos.
       const size_t last = pos + m - 1;
-      if (cells_[last & mask_].seq.load(std::memory_order_acquire) == last) {
+      if (cells_[last & mask_].seq.load(std::memory_order_acquire) == lap_start(last)) {
         // seq_cst for the same reason as in try_push.
         if (!enqueue_pos_.compare_exchange_weak(pos, pos + m, std::memory_order_seq_cst,
                                                 std::memory_order_relaxed)) {
@@ -204,7 +229,7 @@ size_t BoundedQueue<T>::try_push_many(const T* items, size_t count) noexcept {
         for (size_t j = 0; j < m; ++j) {
           Cell& cell = cells_[(pos + j) & mask_];
           cell.data = items[done + j];
-          cell.seq.store(pos + j + 1, std::memory_order_release);
+          cell.seq.store(lap_start(pos + j) + 1, std::memory_order_release);
         }
         done += m;
         continue;
@@ -236,7 +261,7 @@ size_t BoundedQueue<T>::consume(size_t max, F&& sink) noexcept {
   while (n < max) {
     Cell& cell = cells[pos & mask_];
     const size_t seq = cell.seq.load(std::memory_order_acquire);
-    if (static_cast<intptr_t>(seq) - static_cast<intptr_t>(pos + 1) < 0) {
+    if (static_cast<intptr_t>(seq) - static_cast<intptr_t>(lap_start(pos) + 1) < 0) {
       break;  // empty, or its producer is still writing it
     }
     if constexpr (std::is_same<decltype(sink(std::declval<const T&>(), n)), bool>::value) {
@@ -245,7 +270,7 @@ size_t BoundedQueue<T>::consume(size_t max, F&& sink) noexcept {
       sink(static_cast<const T&>(cell.data), n);
     }
     ++n;
-    cell.seq.store(pos + lap, std::memory_order_release);
+    cell.seq.store(lap_start(pos) + lap, std::memory_order_release);
     ++pos;
   }
   dequeue_pos_.store(pos, std::memory_order_relaxed);

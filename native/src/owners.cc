@@ -9,10 +9,12 @@
 #include <thread>
 
 #include "event_path.h"
+#include "handle_registry_diagnostics.h"  // detail::load_relaxed of the state words
 
 namespace hr_native {
 
 alignas(64) Word g_domain[dom::kDomainWords];
+BlockInfo g_blocks[lay::kMaxBlocks];
 OwnerSlot g_owners[dom::kOwnerWords];
 std::atomic<uint64_t> g_unrouted_invalid;
 std::atomic<uint64_t> g_unrouted_closed;
@@ -20,6 +22,42 @@ std::atomic<uint64_t> g_unrouted_closed;
 namespace {
 
 std::atomic<int32_t> g_domain_state;  // 0 = untouched, 1 = initialising, 2 = ready
+
+// Native-private counters (the mirror's header words follow them).
+std::atomic<uint32_t> g_next_block{1};  // next never-used block; block 0 is never claimed
+std::atomic<uint32_t> g_owner_hint;
+std::atomic<int32_t> g_live_owners;
+
+// The pool of blocks returned by closed owners: a FIFO ring (oldest first, so
+// reuse spreads over all blocks and generations stay small), under a spin
+// lock (claims and releases are rare: one per 256 slots).
+uint32_t g_pool[lay::kMaxBlocks];
+uint32_t g_pool_head;  // next to pop
+uint32_t g_pool_tail;  // next free cell
+std::atomic<bool> g_pool_lock;
+
+class PoolLock {
+ public:
+  PoolLock() noexcept {
+    for (uint32_t spins = 0; g_pool_lock.exchange(true, std::memory_order_acquire); ++spins) {
+      if (spins < 128) {
+        hr::detail::cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+  ~PoolLock() { g_pool_lock.store(false, std::memory_order_release); }
+  PoolLock(const PoolLock&) = delete;
+  PoolLock& operator=(const PoolLock&) = delete;
+};
+
+// Writes block b's private words to the mirror JS reads.
+void mirror_block(uint32_t b) noexcept {
+  const size_t i = dom::block_word_index(b);
+  g_domain[i + dom::kMetaWord].store(g_blocks[b].meta.load(std::memory_order_relaxed), std::memory_order_seq_cst);
+  g_domain[i + dom::kRouteWord].store(g_blocks[b].route.load(std::memory_order_relaxed), std::memory_order_seq_cst);
+}
 
 void init_domain() noexcept {
   int32_t expected = 0;
@@ -70,18 +108,15 @@ void synchronize(OwnerSlot& s) noexcept {
   }
 }
 
-uint32_t claim_owner(EnvData* ed) noexcept {
+uint32_t claim_owner(EnvData* ed, uint32_t* incarnation) noexcept {
   Word* w = domain();
-  uint32_t hint = static_cast<uint32_t>(w[dom::kOwnerHintIndex].load(std::memory_order_relaxed));
+  uint32_t hint = g_owner_hint.load(std::memory_order_relaxed);
   if (hint >= lay::kMaxOwners) hint = 0;
   for (uint32_t i = 0; i < lay::kMaxOwners; ++i) {
     const uint32_t owner = (hint + i) % lay::kMaxOwners + 1;
-    int32_t expected = 0;
-    if (!w[dom::owner_word_index(owner)].compare_exchange_strong(expected, dom::kOwnerClaimed,
-                                                                std::memory_order_seq_cst)) {
-      continue;
-    }
     OwnerSlot& s = g_owners[owner];
+    int32_t expected = kFree;
+    if (!s.status.compare_exchange_strong(expected, kClaiming, std::memory_order_seq_cst)) continue;
     // Producers that saw the previous incarnation CLOSED may still be adding
     // to its drop counters: let them finish before the reset.
     synchronize(s);
@@ -95,25 +130,41 @@ uint32_t claim_owner(EnvData* ed) noexcept {
     s.path = nullptr;
     s.state_ref = nullptr;
     s.block_count = 0;
+    *incarnation = s.incarnation.load(std::memory_order_relaxed) + 1;
+    s.incarnation.store(*incarnation, std::memory_order_relaxed);
     s.env.store(ed, std::memory_order_seq_cst);
     s.status.store(kOpen, std::memory_order_seq_cst);
+    g_owner_hint.store(owner % lay::kMaxOwners, std::memory_order_relaxed);
+    const int32_t live = g_live_owners.fetch_add(1, std::memory_order_seq_cst) + 1;
+    w[dom::owner_word_index(owner)].store(dom::kOwnerClaimed, std::memory_order_seq_cst);
     w[dom::kOwnerHintIndex].store(static_cast<int32_t>(owner % lay::kMaxOwners), std::memory_order_relaxed);
-    w[dom::kLiveOwnersIndex].fetch_add(1, std::memory_order_seq_cst);
+    w[dom::kLiveOwnersIndex].store(live, std::memory_order_relaxed);
     return owner;
   }
   return 0;
 }
 
-OwnerSlot* owned_slot(EnvData* ed, uint32_t owner) noexcept {
+OwnerSlot* owned_slot(EnvData* ed, uint32_t owner, uint32_t incarnation) noexcept {
   if (owner == 0 || owner > lay::kMaxOwners) return nullptr;
   OwnerSlot& s = g_owners[owner];
-  if (s.env.load(std::memory_order_acquire) != ed || s.status.load(std::memory_order_acquire) != kOpen) {
+  if (s.env.load(std::memory_order_acquire) != ed || s.status.load(std::memory_order_acquire) != kOpen ||
+      s.incarnation.load(std::memory_order_relaxed) != incarnation) {
     return nullptr;
   }
   return &s;
 }
 
-ClaimResult claim_block(uint32_t owner, uint32_t shard, uint32_t page, uint32_t* block) noexcept {
+uint32_t fresh_blocks() noexcept {
+  const uint32_t next = g_next_block.load(std::memory_order_relaxed);
+  return next >= lay::kMaxBlocks ? 0 : lay::kMaxBlocks - next;
+}
+
+uint32_t pooled_blocks() noexcept {
+  PoolLock lock;
+  return g_pool_tail - g_pool_head;
+}
+
+ClaimResult claim_block(uint32_t owner, uint32_t shard, uint32_t page, uint32_t* block, uint32_t* base) noexcept {
   OwnerSlot& s = g_owners[owner];
   if (s.block_count == s.block_capacity) {
     const uint32_t cap = s.block_capacity == 0 ? 64 : s.block_capacity * 2;
@@ -123,15 +174,26 @@ ClaimResult claim_block(uint32_t owner, uint32_t shard, uint32_t page, uint32_t*
     s.block_capacity = cap;
   }
   Word* w = domain();
-  const int32_t b = w[dom::kNextBlockIndex].fetch_add(1, std::memory_order_seq_cst);
-  if (b < 1 || static_cast<uint32_t>(b) >= lay::kMaxBlocks) {
-    w[dom::kNextBlockIndex].store(static_cast<int32_t>(lay::kMaxBlocks), std::memory_order_seq_cst);
-    return ClaimResult::kExhausted;
+  // Never-used blocks first (generation 0: small handles), then the pool.
+  uint32_t b = 0;
+  uint32_t next = g_next_block.load(std::memory_order_relaxed);
+  while (next < lay::kMaxBlocks &&
+         !g_next_block.compare_exchange_weak(next, next + 1, std::memory_order_seq_cst)) {
   }
-  *block = static_cast<uint32_t>(b);
-  s.blocks[s.block_count++] = *block;
-  meta_word(*block).store(dom::meta_word_value(owner, shard), std::memory_order_seq_cst);
-  route_word(*block).store(dom::route_word_value(owner, page), std::memory_order_seq_cst);
+  if (next < lay::kMaxBlocks) {
+    b = next;
+    w[dom::kNextBlockIndex].store(static_cast<int32_t>(next + 1), std::memory_order_relaxed);
+  } else {
+    PoolLock lock;
+    if (g_pool_head == g_pool_tail) return ClaimResult::kExhausted;
+    b = g_pool[g_pool_head++ % lay::kMaxBlocks];
+  }
+  *block = b;
+  *base = g_blocks[b].base.load(std::memory_order_relaxed);
+  s.blocks[s.block_count++] = b;
+  meta_word(b).store(dom::meta_word_value(owner, shard), std::memory_order_seq_cst);
+  route_word(b).store(dom::route_word_value(owner, page), std::memory_order_seq_cst);
+  mirror_block(b);
   return ClaimResult::kOk;
 }
 
@@ -163,37 +225,49 @@ napi_value alloc_state(EnvData* ed, uint32_t owner, uint32_t slots, bool* out_of
   return ab;
 }
 
-void close_owner(EnvData* ed, uint32_t owner, const int32_t* extra, size_t extra_count) {
+void close_owner(EnvData* ed, uint32_t owner) {
   OwnerSlot& s = g_owners[owner];
   s.status.store(kClosed, std::memory_order_seq_cst);
   synchronize(s);  // producers that saw OPEN are done; the rest see CLOSED
-  auto retire = [owner](uint32_t b) {
-    if (b == 0 || b >= lay::kMaxBlocks) return;
+  StateRegion* r = s.region.load(std::memory_order_seq_cst);
+  for (uint32_t i = 0; i < s.block_count; ++i) {
+    const uint32_t b = s.blocks[i];
     const int32_t route = route_word(b).load(std::memory_order_seq_cst);
-    const int32_t meta = meta_word(b).load(std::memory_order_seq_cst);
-    if (route == 0 || dom::route_owner(route) != owner ||
-        (static_cast<uint32_t>(meta) & dom::kOwnerMask) != owner) {
-      return;
+    if (b == 0 || b >= lay::kMaxBlocks || route == 0 || dom::route_owner(route) != owner) continue;
+    // The next owner's first generation: above every generation this owner's
+    // state words name (bounds-checked; garbage there can only raise it).
+    uint64_t base = static_cast<uint64_t>(g_blocks[b].base.load(std::memory_order_relaxed)) + 1;
+    const uint64_t first = static_cast<uint64_t>(dom::route_page(route)) << lay::kOffsetBits;
+    if (r != nullptr && first < r->slots) {
+      const uint64_t end = std::min<uint64_t>(first + lay::kSlotsPerBlock, r->slots);
+      for (uint64_t k = first; k < end; ++k) {
+        const uint32_t sw = static_cast<uint32_t>(hr::detail::load_relaxed(r->words() + k));
+        base = std::max<uint64_t>(base, (sw >> lay::kStateGenShift) + uint64_t{1});
+      }
     }
     // RETIRED before the route word goes to 0: a producer that reads 0 there
     // then finds RETIRED (registry_closed), never a bare "unclaimed".
     meta_word(b).fetch_or(dom::kRetired, std::memory_order_seq_cst);
     route_word(b).store(0, std::memory_order_seq_cst);
-  };
-  for (uint32_t i = 0; i < s.block_count; ++i) retire(s.blocks[i]);
-  for (size_t i = 0; i < extra_count; ++i) retire(static_cast<uint32_t>(extra[i]));
+    mirror_block(b);
+    if (base > lay::kGenMax) continue;  // retired for ever: no generation left
+    g_blocks[b].base.store(static_cast<uint32_t>(base), std::memory_order_relaxed);
+    PoolLock lock;
+    g_pool[g_pool_tail++ % lay::kMaxBlocks] = b;
+  }
   std::free(s.blocks);
   s.blocks = nullptr;
   s.block_count = s.block_capacity = 0;
   close_event_path(ed, s);
-  StateRegion* r = s.region.exchange(nullptr, std::memory_order_seq_cst);
+  r = s.region.exchange(nullptr, std::memory_order_seq_cst);
   drop_state_buffer(ed, s);
   std::free(r);
   s.env.store(nullptr, std::memory_order_seq_cst);
-  s.status.store(kFree, std::memory_order_seq_cst);
+  const int32_t live = g_live_owners.fetch_sub(1, std::memory_order_seq_cst) - 1;
   Word* w = domain();
   w[dom::owner_word_index(owner)].store(0, std::memory_order_seq_cst);
-  w[dom::kLiveOwnersIndex].fetch_sub(1, std::memory_order_seq_cst);
+  w[dom::kLiveOwnersIndex].store(live, std::memory_order_relaxed);
+  s.status.store(kFree, std::memory_order_seq_cst);  // last: the index may be claimed again
 }
 
 }  // namespace hr_native

@@ -2,6 +2,16 @@
 // domain table, the owner slots, and claim / block claim / state allocation /
 // close / synchronize (owners.cc). Routing a post through it: post.cc.
 //
+// Trust: every decision that protects memory or routes a post is made from
+// NATIVE-PRIVATE memory here (owner status, the block table g_blocks, the
+// block pool). The domain words JS can see (g_domain, an ArrayBuffer that any
+// thread may scribble on) are a MIRROR native writes at claim and release for
+// JS diagnostics (describe(), stats()) and as a routing hint that registries
+// verify against their own private memory; native code never reads it.
+// State regions (slot-state words shown to JS) are read only at indexes
+// bounds-checked against the region's private header, and freed only by the
+// close protocol, after the JS view is detached.
+//
 // Everything process-wide lives in static storage that is zero-initialised at
 // load time and trivially destructible (arrays of std::atomic and plain
 // pointers, no constructors or destructors): native threads that outlive a
@@ -48,18 +58,30 @@ using Word = std::atomic<int32_t>;
 static_assert(sizeof(Word) == sizeof(int32_t) && Word::is_always_lock_free,
               "JS Atomics and std::atomic<int32_t> must share the words");
 
-// The domain words (static, 8.4 MB of .bss), initialised on first use.
+// The domain words JS sees (static, 8.4 MB of .bss), initialised on first
+// use: a mirror, written by native, never read by native for a decision.
 Word* domain() noexcept;
-// No init check: block words are 0 until a claim, and claims go through domain().
 extern Word g_domain[dom::kDomainWords];
-inline Word& route_word(uint32_t b) noexcept { return g_domain[dom::block_word_index(b) + dom::kRouteWord]; }
-inline Word& meta_word(uint32_t b) noexcept { return g_domain[dom::block_word_index(b) + dom::kMetaWord]; }
+
+// The native-private block table: what post() routes on. route and meta have
+// the values of the mirror's block words (handle_registry_layout.h); base is
+// the first generation the block's current (or next) owner issues: 1 + the
+// highest generation any earlier owner of the block could have issued, so a
+// handle of an earlier owner never matches a slot of a later one.
+struct BlockInfo {
+  Word route;
+  Word meta;
+  std::atomic<uint32_t> base;
+};
+extern BlockInfo g_blocks[lay::kMaxBlocks];
+inline Word& route_word(uint32_t b) noexcept { return g_blocks[b].route; }
+inline Word& meta_word(uint32_t b) noexcept { return g_blocks[b].meta; }
 
 // ---------------------------------------------------------------------------
 // Owner slots
 // ---------------------------------------------------------------------------
 
-enum OwnerStatus : int32_t { kFree = 0, kOpen = 1, kClosed = 2 };
+enum OwnerStatus : int32_t { kFree = 0, kOpen = 1, kClosed = 2, kClaiming = 3 };
 
 // The published slot-state words of one owner: a header then `slots` words.
 struct StateRegion {
@@ -80,6 +102,7 @@ struct alignas(64) OwnerSlot {
   std::atomic<StateRegion*> region;  // published state words (or null)
   std::atomic<EventPath*> events;    // open event path (or null)
   std::atomic<EnvData*> env;         // env that claimed the owner (or null)
+  std::atomic<uint32_t> incarnation; // bumped by each claim: tokens of earlier claims fail
   // Drops counted by producers (relaxed). Reset by claim_owner.
   std::atomic<uint64_t> dropped_stale;
   std::atomic<uint64_t> dropped_closed;
@@ -136,6 +159,7 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n) noexcept {
 struct EnvData {
   napi_env env = nullptr;
   napi_ref domain_buffer = nullptr;
+  napi_ref native_api = nullptr;  // the tagged external of native_api()
   napi_async_cleanup_hook_handle cleanup = nullptr;  // set while cleaning up
   bool in_cleanup = false;
   uint32_t pending_closes = 0;  // uv_close callbacks still to run
@@ -145,17 +169,21 @@ struct EnvData {
 // Lifecycle (owners.cc). All on the JS thread of `ed`.
 // ---------------------------------------------------------------------------
 
-// Claims a free owner index for this env (OWNERS[i] 0 -> kOwnerClaimed) and
-// opens it; 0 if all kMaxOwners are in use.
-uint32_t claim_owner(EnvData* ed) noexcept;
+// Claims a free owner index for this env (CAS on the private status, kFree ->
+// kClaiming -> kOpen; the mirror's OWNERS word follows) and opens it; 0 if all
+// kMaxOwners are in use. *incarnation: the claim's number (for its token).
+uint32_t claim_owner(EnvData* ed, uint32_t* incarnation) noexcept;
 
-// The slot of `owner` if it is open and was claimed by `ed`, else nullptr.
-OwnerSlot* owned_slot(EnvData* ed, uint32_t owner) noexcept;
+// The slot of `owner` if it is open, was claimed by `ed`, and `incarnation`
+// is that claim's, else nullptr.
+OwnerSlot* owned_slot(EnvData* ed, uint32_t owner, uint32_t incarnation) noexcept;
 
 enum class ClaimResult { kOk, kExhausted, kOutOfMemory };
-// Claims the next block of the domain for `owner` (open, of this env), as its
-// page `page` in shard `shard`: publishes the meta word, then the route word.
-ClaimResult claim_block(uint32_t owner, uint32_t shard, uint32_t page, uint32_t* block) noexcept;
+// Claims a block for `owner` (open, of this env), as its page `page` in shard
+// `shard`: a never-used block while there are any, else the oldest block
+// returned to the pool. Publishes the meta word, then the route word (and
+// mirrors both). *base: the first generation the owner may issue in it.
+ClaimResult claim_block(uint32_t owner, uint32_t shard, uint32_t page, uint32_t* block, uint32_t* base) noexcept;
 
 // Publishes a zeroed state region of `slots` words (keeping the old region's
 // words), waits out producers that read the old one, frees it, and returns an
@@ -164,10 +192,15 @@ ClaimResult claim_block(uint32_t owner, uint32_t shard, uint32_t page, uint32_t*
 napi_value alloc_state(EnvData* ed, uint32_t owner, uint32_t slots, bool* out_of_memory) noexcept;
 
 // Releases an owner (release_owner, env cleanup): the close protocol above.
-// `extra` are block numbers JS passed in, retired too when they belong to the
-// owner. In cleanup, JS objects are not touched (the state ArrayBuffer is not
-// detached).
-void close_owner(EnvData* ed, uint32_t owner, const int32_t* extra, size_t extra_count);
+// Its blocks (from the private list) go back to the pool with base = 1 + the
+// highest generation its state words name (never below old base + 1); a block
+// whose base would pass kGenMax is retired for ever. In cleanup, JS objects
+// are not touched (the state ArrayBuffer is not detached).
+void close_owner(EnvData* ed, uint32_t owner);
+
+// Blocks never claimed, and blocks waiting in the pool (for stats).
+uint32_t fresh_blocks() noexcept;
+uint32_t pooled_blocks() noexcept;
 
 }  // namespace hr_native
 

@@ -76,18 +76,26 @@ inline int32_t admit(OwnerSlot& s, uint32_t b, int32_t w0, bool count) noexcept 
 }
 
 // Step 3, admitted: the slot's state word holds h's generation and is live
-// (strong or weak). kInvalid if the slot lies outside the published region.
+// (strong or weak). kInvalid if the slot lies outside the published region;
+// kRegistryClosed if h's generation is below its block's base (a handle of an
+// earlier, closed owner of the block: the base is the private one, fixed
+// before the block was claimed, and stable while its owner holds it).
 inline int32_t liveness(StateRegion* r, uint64_t h, int32_t w0) noexcept {
+  const uint32_t gen = static_cast<uint32_t>(h >> lay::kSlotBits) & lay::kGenMax;
+  if (gen < g_blocks[block_of(h)].base.load(std::memory_order_relaxed)) return kClosedSt;
   const uint32_t local = (dom::route_page(w0) << lay::kOffsetBits) |
                          static_cast<uint32_t>(h & lay::kOffsetMask);
   if (r == nullptr || local >= r->slots) return kInvalid;
   const uint32_t sw = static_cast<uint32_t>(hr::detail::load_relaxed(r->words() + local));
-  const uint32_t gen = static_cast<uint32_t>(h >> lay::kSlotBits) & lay::kGenMax;
   // Live (strong or weak) with h's generation: ignore the weak bit.
   return (sw | lay::kStateWeak) == (gen << lay::kStateGenShift | lay::kStateWeak | lay::kStateLive) ? kOk : kStale;
 }
 
 inline void count_liveness_drop(OwnerSlot& s, int32_t st) noexcept {
+  if (st == kClosedSt) {  // an earlier owner's handle: not this owner's drop
+    g_unrouted_closed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   (st == kStale ? s.dropped_stale : s.dropped_invalid).fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -98,7 +98,7 @@ compile_check() {  # name, language (c++ | c | core), flags...
   case $lang in
     core) src=$CORE_ONLY; lang=c++ ;;
     c) src='#include "handle_registry_abi.h"
-int main(void) { return hr_api_v1_check(hr_api_v1_from_address(0)) == HR_STATUS_NOT_ATTACHED ? 0 : 1; }'
+int main(void) { unsigned long long tag = HR_API_TYPE_TAG_LOWER ^ HR_API_TYPE_TAG_UPPER; return tag != 0 && hr_api_v1_check(NULL) == HR_STATUS_NOT_ATTACHED ? 0 : 1; }'
        compiler=${CC:-gcc} ;;
   esac
   if printf '%s\n' "$src" |

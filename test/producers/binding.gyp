@@ -1,7 +1,7 @@
 # Test-only addon: native producer threads for the package's own tests
 # (test/native-binding.test.ts, test/events.test.ts, test/fixtures/native-*.js).
 # Built against the public C ABI only, like any other addon: it attaches to the
-# loaded handle-registry addon through registry.nativeApi / api_pointer().
+# loaded handle-registry addon through registry.nativeApi / native_api().
 # Built by test/fixtures/producers.js (cached; never shipped, never in the
 # product's binding.gyp).
 {

@@ -2,7 +2,7 @@
 // against handle-registry's public C ABI (handle_registry_napi.h) exactly as a
 // user's addon would be. Never part of the shipped addon.
 //
-//   attach(registry | registry.nativeApi | api_pointer())
+//   attach(registry | registry.nativeApi | native_api())
 //     Resolves and checks the C ABI table (hr::attach); every other function
 //     throws ERR_NOT_ATTACHED until this succeeded once in the process.
 //   start_producers(handles: Float64Array, threads, eventsPerThread,

@@ -1,0 +1,100 @@
+'use strict'
+// Registry lifetimes in one process (issue 10, item 4): create a registry,
+// register 16 values, close it (or drop it: --drop, reclaimed by the
+// FinalizationRegistry), N times. Blocks and owner indexes are reused, so the
+// domain never runs out; a closed registry's handles must be rejected by
+// every later registry that reuses their blocks.
+//
+//   node --expose-gc test/stress/lifetimes.js [count=10000000] [native|shared] [--drop]
+//
+// Prints progress (RSS) every 10% to stderr and a JSON summary on stdout.
+// The loop turns the event loop every 1,000 lifetimes; a fully synchronous
+// loop holds about 200 bytes per native state buffer (16 a lifetime) until
+// the loop turns (Node defers that cleanup), so its RSS grows meanwhile.
+// test/lifetimes.test.ts runs it with smaller counts; this script with the
+// default count is not part of `npm test` (about 300-450 us a lifetime here).
+const path = require('node:path')
+const { HandleRegistry, HandleDomain, hasNative } = require(path.join(__dirname, '..', '..', 'dist'))
+
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'))
+const COUNT = Number(args[0] ?? 10_000_000)
+const MODE = args[1] ?? (hasNative() ? 'native' : 'shared')
+const DROP = process.argv.includes('--drop')
+const domain = MODE === 'shared' ? HandleDomain.create() : HandleDomain.default
+if (MODE === 'native' && !domain.isNative) throw new Error('the native addon is not loaded')
+const opts = MODE === 'shared' ? { domain } : {}
+// Native mode: posts of old handles must get REGISTRY_CLOSED (4), not reach the block's new owner.
+const addon = MODE === 'native' ? require('node-gyp-build')(path.join(__dirname, '..', '..')) : null
+const HR_STATUS_REGISTRY_CLOSED = 4
+let nativeClosed = 0
+
+const SLOT_SPAN = 2 ** 28
+const blockOf = (h) => Math.floor((h % SLOT_SPAN) / 256)
+const genOf = (h) => Math.floor(h / SLOT_SPAN)
+// Handles of earlier lifetimes, by block: one per lifetime, kept until a later
+// registry holding their block has been checked against them (bounded memory).
+const SAMPLE_EVERY = Math.max(1, Math.floor(COUNT / 200_000))
+const samples = new Map()
+let sampled = 0
+let checks = 0
+let aliases = 0
+let maxGen = 0
+const errors = {}
+const mb = (n) => Math.round(n / 2 ** 20)
+const rss0 = process.memoryUsage().rss
+let rssMax = rss0
+const t0 = Date.now()
+
+async function main() {
+  for (let i = 0; i < COUNT; i++) {
+    const r = new HandleRegistry(opts)
+    const hs = []
+    for (let k = 0; k < 16; k++) hs.push(r.register(k))
+    // Earlier registries' handles on the blocks this one now holds: rejected with a typed error.
+    for (const h of hs) {
+      const g = genOf(h)
+      if (g > maxGen) maxGen = g
+      const old = samples.get(blockOf(h))
+      if (old === undefined) continue
+      samples.delete(blockOf(h))
+      for (const o of old) {
+        checks++
+        try {
+          r.get(o)
+          aliases++
+        } catch (e) {
+          errors[e.code] = (errors[e.code] ?? 0) + 1
+        }
+        if (addon !== null && addon.post(o, 1, 0) === HR_STATUS_REGISTRY_CLOSED && !addon.is_live(o)) nativeClosed++
+      }
+    }
+    if (i % SAMPLE_EVERY === 0) {
+      const h = hs[i % 16]
+      const list = samples.get(blockOf(h))
+      if (list === undefined) samples.set(blockOf(h), [h])
+      else list.push(h)
+      sampled++
+    }
+    if (!DROP) r.close()
+    if (i % 1000 === 999) {
+      // Turn the event loop now and then, as a server does: Node frees some
+      // memory of external ArrayBuffers (the native state views) only then,
+      // and runs FinalizationRegistry callbacks (--drop) only then.
+      if (DROP) globalThis.gc?.()
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    if (i % Math.max(1, Math.floor(COUNT / 10)) === 0 && i > 0) {
+      const rss = process.memoryUsage().rss
+      if (rss > rssMax) rssMax = rss
+      process.stderr.write(`${i} lifetimes, ${Math.round((Date.now() - t0) / 1000)} s, rss ${mb(rss)} MB, ` +
+        `max generation ${maxGen}, ${checks} old handles checked\n`)
+    }
+  }
+  const rss = process.memoryUsage().rss
+  console.log(JSON.stringify({
+    mode: MODE, drop: DROP, lifetimes: COUNT, ms: Date.now() - t0, usPerLifetime: ((Date.now() - t0) * 1000) / COUNT,
+    rssStartMB: mb(rss0), rssMaxMB: mb(Math.max(rssMax, rss)), rssEndMB: mb(rss), sampled, checks, aliases, errors, maxGen, nativeClosed,
+    domain: domain.stats(),
+  }))
+}
+main()
