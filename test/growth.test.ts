@@ -12,7 +12,7 @@ const COUNTS = [1, 255, 256, 257, 511, 512, 513, 4095, 4096, 4097, 6144, 6145, 9
 
 const domains: [string, () => HandleDomain][] = [
   ['SharedArrayBuffer domain', () => HandleDomain.create()],
-  [`default domain (${HandleDomain.default.backend.isNative ? 'native' : 'shared'} backend)`, () => HandleDomain.default],
+  [`default domain (${HandleDomain.default.isNative ? 'native' : 'shared'} backend)`, () => HandleDomain.default],
 ]
 
 describe.each(domains)('growth on a %s', (_name, makeDomain) => {

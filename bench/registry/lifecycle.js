@@ -20,7 +20,7 @@ function lifecycle (cfg) {
   const gc = typeof global.gc === 'function' ? global.gc : () => {}
   const HR = cfg.impl === 'registry' || cfg.impl === 'native' ? loadRegistry() : null
   let domain = cfg.impl === 'native' ? HR.HandleDomain.default : null
-  if (cfg.impl === 'native' && !domain.backend.isNative) throw new Error('the native addon is not loaded')
+  if (cfg.impl === 'native' && !domain.isNative) throw new Error('the native addon is not loaded')
   const blocksPerInstance = Math.ceil(N / 256) + 256
   // Blocks are never reused within a domain: stop before the default one runs out.
   const blocksLeft = () => 2 ** 20 - 2 - domain.stats().blocksClaimed

@@ -33,7 +33,7 @@ const WEAK_SIZE = 200000 // live weak handles (issue 11)
 const WEAK_IMPLS = ['registry', 'weakmap', 'deref', 'strong']
 // The lifecycle regime also runs the registry on the addon's default domain
 // ('native': its state words live in native memory) when the addon is built.
-const HAS_NATIVE = (() => { try { return require(DIST).HandleDomain.default.backend.isNative } catch { return false } })()
+const HAS_NATIVE = (() => { try { return require(DIST).HandleDomain.default.isNative } catch { return false } })()
 const OUT = opt('out') ? path.resolve(String(opt('out'))) : path.join(__dirname, '..', 'results', 'registry.json')
 
 if (!fs.existsSync(DIST)) {
