@@ -1,6 +1,8 @@
 'use strict'
 // Turns bench/results/*.json into self-contained SVG bar charts in docs/:
-//   registry.json   -> docs/bench-registry.svg
+//   registry.json   -> docs/bench-registry.svg, and (issue 11 regimes, if
+//                      present) docs/bench-lifecycle.svg, docs/bench-weak.svg
+//   producers.json  -> docs/bench-producers.svg    (if present)
 //   memory.json     -> docs/bench-memory.svg
 //   native-map.json -> docs/bench-native-map.svg   (if present)
 //   events.json     -> docs/bench-events.svg       (if present)
@@ -15,7 +17,7 @@ const RESULTS = arg('results') ?? path.join(root, 'bench', 'results')
 const DOCS = arg('out') ?? path.join(root, 'docs')
 
 const COLORS = ['#d9480f', '#1c7ed6', '#74c0fc', '#868e96', '#2f9e44', '#ae3ec9', '#f59f00', '#495057']
-const IMPL_COLOR = { registry: COLORS[0], genslab: COLORS[1], bareslab: COLORS[2], map: COLORS[3] }
+const IMPL_COLOR = { registry: COLORS[0], genslab: COLORS[1], bareslab: COLORS[2], map: COLORS[3], native: COLORS[6], weakmap: COLORS[3], deref: COLORS[2], strong: COLORS[5] }
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 const fmt = (v) => {
@@ -171,6 +173,75 @@ function renderRegistry (r) {
   }))
 }
 
+// Lifecycle regime (bench/registry/lifecycle.js): fill from empty, get each,
+// release each, per size; then register into a growing instance vs into reused slots.
+function renderLifecycle (r) {
+  const rows = r.rows.filter((x) => x.op === 'life')
+  if (!rows.length) return
+  const groups = []
+  for (const size of [...new Set(rows.map((x) => x.size))].sort((a, b) => a - b)) {
+    const rs = rows.filter((x) => x.size === size)
+    const gs = rs.find((x) => x.impl === 'genslab')
+    groups.push({
+      label: `lifecycle (fill from empty + get + release), ${fmtSize(size)} handles`,
+      bars: rs.map((x) => ({ label: x.name, value: x.nsPerOp, color: IMPL_COLOR[x.impl] ?? COLORS[5], note: gs ? `(${(x.nsPerOp / gs.nsPerOp).toFixed(2)}x gen-slab)` : '' })),
+    })
+  }
+  for (const size of [...new Set(rows.map((x) => x.size))].sort((a, b) => a - b)) {
+    const rs = rows.filter((x) => x.size === size)
+    groups.push({
+      label: `register: into a growing instance vs into a reused slot, ${fmtSize(size)}`,
+      bars: rs.flatMap((x) => [
+        { label: `${x.name}, growing`, value: x.phases.grow, color: IMPL_COLOR[x.impl] ?? COLORS[5], note: `(${(x.phases.grow / x.phases.reuse).toFixed(1)}x reused)` },
+        { label: `${x.name}, reused`, value: x.phases.reuse, color: IMPL_COLOR[x.impl] ?? COLORS[5] },
+      ]),
+    })
+  }
+  write('bench-lifecycle.svg', barChart(groups, {
+    title: 'Lifecycle: ns per handle from an empty instance (lower is better)',
+    subtitle: `Node ${r.node}, ${r.cpus}-core shared machine, ${r.rounds} round(s), ${r.date.slice(0, 10)}; ratios in the same run`,
+    unit: 'ns per handle',
+    log: true,
+  }))
+}
+
+// Weak regime (bench/registry/weak.js): register / get / release of 200K weak handles.
+function renderWeak (r) {
+  const rows = r.rows.filter((x) => x.op === 'weak')
+  if (!rows.length) return
+  const groups = ['register', 'get', 'release'].map((phase) => ({
+    label: `weak ${phase}, ${fmtSize(rows[0].size)} live`,
+    bars: rows.map((x) => ({ label: x.name, value: x.phases[phase], color: IMPL_COLOR[x.impl] ?? COLORS[5] })),
+  }))
+  write('bench-weak.svg', barChart(groups, {
+    title: 'Weak handles: ns per handle (lower is better)',
+    subtitle: `Node ${r.node}, ${r.cpus}-core shared machine, ${r.rounds} round(s), ${r.date.slice(0, 10)}`,
+    unit: 'ns per handle',
+    log: true,
+  }))
+}
+
+// Many producers (bench/events/producers.js): events per second by thread count.
+function renderProducers (p) {
+  const groups = []
+  for (const impl of [...new Set(p.rows.map((x) => x.impl))]) {
+    for (const registries of [1, 4]) {
+      const rs = p.rows.filter((x) => x.impl === impl && x.registries === registries)
+      if (!rs.length) continue
+      groups.push({
+        label: `${rs[0].name}, ${registries} registr${registries === 1 ? 'y' : 'ies'}`,
+        bars: rs.map((x) => ({ label: `${x.threads} producer thread${x.threads === 1 ? '' : 's'}`, value: x.eventsPerSec, color: COLORS[[1, 2, 4].indexOf(x.threads)], note: `(${x.vsOneThread.toFixed(2)}x of 1)` })),
+      })
+    }
+  }
+  write('bench-producers.svg', barChart(groups, {
+    title: 'Many producer threads to JS: events per second (higher is better)',
+    subtitle: `Node ${p.node}, ${p.cpus}-core shared machine (threads time-share cores), ${p.rounds} round(s), ${p.date.slice(0, 10)}`,
+    unit: 'events/s',
+    log: true,
+  }))
+}
+
 function renderMemory (m) {
   const groups = []
   for (const size of [...new Set(m.rows.map((x) => x.size))].sort((a, b) => a - b)) {
@@ -246,7 +317,8 @@ function renderEvents (e) {
 }
 
 const jobs = [
-  ['registry.json', renderRegistry],
+  ['registry.json', (r) => { renderRegistry(r); renderLifecycle(r); renderWeak(r) }],
+  ['producers.json', renderProducers],
   ['memory.json', renderMemory],
   ['native-map.json', renderNativeMap],
   ['events.json', renderEvents],

@@ -196,10 +196,13 @@ export class NativeBackend implements DomainBackend {
     this.#addon.release_owner(lease.token as OwnerToken)
   }
 
-  growState(token: unknown, _old: Int32Array, slots: number): Int32Array {
+  growState(token: unknown, old: Int32Array, slots: number): Int32Array {
     // Native memory that producer threads read for is_live; the addon copies
     // the old words and frees the old region (it detaches the old view first).
-    return new Int32Array(this.#addon.alloc_state(token as OwnerToken, slots))
+    // At least double: untouched native pages cost neither RSS nor a page
+    // fault, so slack is free here and every growth saved is a copy saved.
+    const doubled = Math.min(Math.max(slots, 2 * old.length), L.PAGE_MASK * L.BLOCK_SIZE + L.BLOCK_SIZE)
+    return new Int32Array(this.#addon.alloc_state(token as OwnerToken, doubled))
   }
 
   publishValues(token: unknown, vals: unknown[]): void {

@@ -1,10 +1,11 @@
 // HandleRegistry: integer handles for JS values, sharded, generation-checked.
 // Layout and invariants: docs/design.md. Events live in events.ts, the
-// domain's memory in backends.ts. This file is about 580 lines on purpose: the
-// hot path (find, insert, free) and the slow paths that classify a failed
-// lookup read the same private slot storage, and keeping them in one class
-// lets V8 inline them (splitting them into modules measured slower); the
-// storage is in ES private fields, which only code in this class body reaches.
+// domain's memory in backends.ts. This file is about 650 lines on purpose: the
+// hot path (find, insert, free), the weak path (findWeak, the finalizer) and
+// the slow paths that classify a failed lookup read the same private slot
+// storage, and keeping them in one class lets V8 inline them (splitting them
+// into modules measured slower); the storage is in ES private fields, which
+// only code in this class body reaches.
 import { inspect } from 'node:util'
 import type { OwnerLease } from './backends'
 import { HandleDomain, backendOf, releaseLease } from './domain'
@@ -107,6 +108,13 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   #isClosed = false
   #isRef = true // ref() / unref(): Node's convention, ref'd by default
   #finalizer: FinalizationRegistry<number> | undefined
+  // Weak registrations are never unregistered from the finalizer (an
+  // unregister token makes register ~4x dearer): released weak handles leave a
+  // cell behind, whose callback finds its handle stale. #weakStale counts those
+  // cells; past a bound, a new finalizer takes the live ones (rebuildFinalizer).
+  #weakLive = 0
+  #weakStale = 0
+  #finalizerEpoch = 0
   #events: EventChannel<T> | undefined // created by the first onEvent()
   readonly #counts = {
     staleLookups: 0, foreignLookups: 0, invalidLookups: 0, collected: 0, retired: 0,
@@ -168,11 +176,10 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       throw new InvalidOptionError(`registerWeak expects an object or function, got ${describeValue(value)}`)
     }
     if (this.#isClosed) throw new RegistryClosedError('register')
-    const ref = new WeakRef(value)
-    const h = this.insert(ref, L.S_LIVE | L.S_WEAK)
+    const h = this.insert(new WeakRef(value), L.S_LIVE | L.S_WEAK)
     backendOf(this.#domain).noteWeak(this.#lease.token, h, value) // api->resolve reads the target without a JS call
-    this.#finalizer ??= new FinalizationRegistry((held: number) => this.collect(held))
-    this.#finalizer.register(value, h, ref)
+    ;(this.#finalizer ?? this.newFinalizer()).register(value, h)
+    this.#weakLive++
     return h as Handle<V>
   }
 
@@ -319,6 +326,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.#freeHead = -1
     this.#shardNext.fill(L.BLOCK_SIZE) // the next register() reaches bump(), which throws
     this.#finalizer = undefined
+    this.#weakLive = this.#weakStale = 0
   }
 
   [Symbol.dispose](): void {
@@ -397,19 +405,27 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /** release() of a weak handle, or of anything that is not a live handle (throws). */
   private releaseSlow(h: unknown): unknown {
-    const at = this.locate(h)
+    let at = typeof h === 'number' ? this.findWeak(h) : -1
+    if (at < 0 || (this.#vals[at] as WeakRef<object>).deref() === undefined) at = this.locate(h)
     if (at < 0) throw this.failure(h, at, 'release')
     let value = this.#vals[at]
-    if ((this.#state[at] & L.S_WEAK) !== 0) {
-      const ref = value as WeakRef<object>
-      this.#finalizer?.unregister(ref)
-      value = ref.deref()
+    if ((this.#state[at] & L.S_WEAK) === 0) {
+      this.free(at, 0)
+      return value
     }
+    value = (value as WeakRef<object>).deref()
     this.free(at, 0)
+    this.#weakLive--
+    if (++this.#weakStale > Math.max(4096, 8 * this.#weakLive, this.#vals.length >>> 4)) this.rebuildFinalizer()
     return value
   }
 
   private getSlow(h: unknown): unknown {
+    const w = typeof h === 'number' ? this.findWeak(h) : -1
+    if (w >= 0) {
+      const v = (this.#vals[w] as WeakRef<object>).deref()
+      if (v !== undefined) return v
+    }
     const at = this.locate(h)
     if (at < 0) throw this.failure(h, at, 'get')
     return this.valueAt(at)
@@ -462,25 +478,36 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.#blockPage.set(block, p)
     const need = (p + 1) * L.BLOCK_SIZE
     if (this.#state.length < need) {
-      // Grow by 1/8 (at least one page): little slack, amortised copies.
-      const slots = Math.max(need, (this.#state.length + (this.#state.length >>> 3) + L.OFFSET_MASK) & ~L.OFFSET_MASK)
-      // With the addon, the old view is detached: replace it at once.
-      this.#state = backendOf(this.#domain).growState(this.#lease.token, this.#state, slots)
+      // With the addon, the old view is detached: replace it at once, and keep
+      // the lease's view (what releases a dropped registry's blocks) current.
+      this.#state = backendOf(this.#domain).growState(this.#lease.token, this.#state, this.grownCapacity(this.#state.length, need))
       this.#lease.state = this.#state
     }
     if (base !== 0) this.#state.fill(base << 2, p << L.OFFSET_BITS, (p + 1) << L.OFFSET_BITS)
     if (this.#vals.length < need) {
-      // Grow by 1/4 ourselves: push() would grow V8's backing store by 1/2,
-      // which at 10M handles costs 2+ bytes a handle of slack.
-      const old = this.#vals
-      const vals = new Array<unknown>(Math.max(need, (old.length + (old.length >>> 2) + L.OFFSET_MASK) & ~L.OFFSET_MASK))
-      for (let i = 0; i < old.length; i++) vals[i] = old[i]
-      for (let i = old.length; i < vals.length; i++) vals[i] = undefined
-      this.#vals = vals
-      backendOf(this.#domain).publishValues(this.#lease.token, vals) // api->resolve reads slots from it
+      this.#vals = growValues(this.#vals, this.grownCapacity(this.#vals.length, need))
+      backendOf(this.#domain).publishValues(this.#lease.token, this.#vals) // api->resolve reads slots from it
     }
     this.#shardPage[s] = p
     return p
+  }
+
+  /**
+   * Capacity in slots after growing `cur` to hold at least `need`: by 5/16, in
+   * whole pages. Every grown array is fresh memory, and where touching a fresh
+   * page costs more than copying it (11 us a page on the reference VM), the
+   * bytes allocated over a fill decide its speed: (8 + 4)(1 + f) / f per
+   * handle when values and states grow by f. Slack right after a growth is
+   * (8 + 4) x f bytes a handle, which the 16-byte budget caps at f = 1/3;
+   * 5/16 leaves room for the page tables (docs/benchmark.md). The first
+   * growth takes a page per shard (at most 16): registrations spread over
+   * every shard, so a small registry needs them after a few dozen handles, and
+   * one allocation beats a growth per page (each a native call with the addon).
+   */
+  private grownCapacity(cur: number, need: number): number {
+    const grown = (cur + (cur >>> 4) * 5 + L.OFFSET_MASK) & ~L.OFFSET_MASK
+    const first = cur === 0 ? Math.min(this.#shards, 16) * L.BLOCK_SIZE : 0
+    return Math.min(Math.max(need, grown, first), (L.PAGE_MASK + 1) * L.BLOCK_SIZE)
   }
 
   /** Frees the live slot `at`; `extra` marks the freed state (L.S_WEAK = collected). */
@@ -507,13 +534,71 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     return live
   }
 
-  /** FinalizationRegistry callback: the weak value of `h` was collected. */
-  private collect(h: number): void {
+  /** Like find(), for a live weak entry: its index, or -1. Same route check as find(). */
+  private findWeak(h: number): number {
+    if (!(h > 0)) return -1
+    let slot: number
+    let gen: number
+    if ((h | 0) === h) {
+      slot = h & L.SLOT_MASK
+      gen = h >>> 28
+    } else {
+      gen = Math.floor(h / L.SLOT_SPAN)
+      if (gen > L.GEN_MAX) return -1
+      slot = h - gen * L.SLOT_SPAN
+      if ((slot | 0) !== slot) return -1
+    }
+    // The shared route word is a hint only: verified against our page table.
+    const block = slot >>> L.OFFSET_BITS
+    const w = this.#words[L.BLOCKS_BASE + (block << 1)]
+    if (w >>> L.PAGE_BITS !== this.#owner) return -1
+    const page = w & L.PAGE_MASK
+    if (this.#pageBlock[page] !== block) return -1
+    const at = (page << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
+    return this.#state[at] === ((gen << 2) | L.S_LIVE | L.S_WEAK) ? at : -1
+  }
+
+  private newFinalizer(): FinalizationRegistry<number> {
+    const epoch = ++this.#finalizerEpoch
+    return (this.#finalizer = new FinalizationRegistry((held: number) => this.collect(held, epoch)))
+  }
+
+  /**
+   * A new finalizer holding the live weak entries only: the old one, with the
+   * cells of released handles, becomes garbage. Run after max(4096,
+   * 8 x live weak, capacity / 16) weak releases: a rebuild scans the capacity
+   * and re-registers the live weak entries, so per release that is at most
+   * 16 slots scanned and 1/8 of a registration, while the cells outstanding
+   * stay under 9 x live weak + max(4096, capacity / 16).
+   */
+  private rebuildFinalizer(): void {
+    const fin = this.newFinalizer()
+    this.#weakStale = 0
+    for (let at = 0; at < this.#vals.length; at++) {
+      const st = this.#state[at]
+      if ((st & (L.S_LIVE | L.S_WEAK)) !== (L.S_LIVE | L.S_WEAK)) continue
+      const v = (this.#vals[at] as WeakRef<object>).deref()
+      if (v !== undefined) {
+        fin.register(v, this.handleAt(at, st))
+      } else {
+        this.#counts.collected++
+        this.#weakLive--
+        this.free(at, L.S_WEAK)
+      }
+    }
+  }
+
+  /** FinalizationRegistry callback (of finalizer `epoch`): the weak value of `h` was collected. */
+  private collect(h: number, epoch: number): void {
     if (this.#isClosed) return
     const at = this.locateRaw(h)
-    if (at < 0) return
-    if ((this.#state[at] & L.S_WEAK) === 0) return
+    if (at < 0 || (this.#state[at] & L.S_WEAK) === 0) {
+      // The cell of a released handle (or one a newer finalizer already handled).
+      if (epoch === this.#finalizerEpoch && this.#weakStale > 0) this.#weakStale--
+      return
+    }
     this.#counts.collected++
+    this.#weakLive--
     this.free(at, L.S_WEAK)
   }
 
@@ -577,4 +662,12 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       default: return new InvalidHandleError(h, malformed(h) ?? 'it was never issued by this registry')
     }
   }
+}
+
+/** A copy of `old` with `slots` cells, the new ones undefined (holey, like `vals` always is). */
+function growValues(old: unknown[], slots: number): unknown[] {
+  const vals = new Array<unknown>(slots)
+  for (let i = 0; i < old.length; i++) vals[i] = old[i]
+  for (let i = old.length; i < slots; i++) vals[i] = undefined
+  return vals
 }

@@ -4,7 +4,8 @@ import { describe, test, expect } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { HandleRegistry, InvalidOptionError, HandleRegistryError } from '../src/index'
+import { HandleDomain, HandleRegistry, InvalidOptionError, HandleRegistryError } from '../src/index'
+import { BLOCK_SIZE, BLOCKS_BASE, OFFSET_BITS, SLOT_SPAN } from '../src/layout'
 import { codeOf, describeValue, errorOf } from './fixtures/helpers'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -40,6 +41,30 @@ describe('registerWeak with a real GC (child process, --expose-gc)', () => {
     expect(out.strongAlive).toBe(true)
     expect(out.weakKeptSame).toBe(true)
     expect(out.release.threw).toBe(true)
+  }, 60_000)
+})
+
+describe('registerWeak churn with a real GC (child process, --expose-gc)', () => {
+  test('released weak handles and finalizer rebuilds never miscount: each dropped live value is collected once, released ones never', () => {
+    const r = spawnSync(process.execPath, ['--expose-gc', path.join(ROOT, 'test', 'fixtures', 'weak-churn-child.js')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toMatchObject({ status: 0, signal: null })
+    const lines = r.stdout.trim().split('\n')
+    const out = JSON.parse(lines[lines.length - 1]!)
+    expect(out.error).toBeUndefined()
+    expect(out.before).toEqual({ size: 5000, collected: 0 })
+    expect(out.probes).toBe(103000) // V8 really finalized every dropped and churned value
+    expect(out.collected).toBe(3000)
+    expect(out.size).toBe(2000)
+    expect(out.releases).toBe(100000)
+    expect(out.keptResolve).toBe(true)
+    expect(out.droppedCodes).toEqual(['ERR_HANDLE_COLLECTED'])
+    expect(out.churnCodes).toEqual(['ERR_HANDLE_STALE'])
+    expect(out.keptReleased).toBe(true)
+    expect(out.sizeAfter).toBe(0)
   }, 60_000)
 })
 
@@ -81,5 +106,31 @@ describe('registerWeak in process', () => {
     expect(reg.get(hStrong)).toBe(obj)
     expect(reg.size).toBe(3)
     reg.close()
+  })
+})
+
+describe('weak lookups and the shared route words (issue 10 on the weak path)', () => {
+  test('two route words swapped in the domain: every weak handle still resolves to its own value, never its neighbour', () => {
+    const domain = HandleDomain.create()
+    const r = new HandleRegistry<{ i: number }>({ shards: 1, domain })
+    const kept = Array.from({ length: 2 * BLOCK_SIZE }, (_, i) => ({ i }))
+    const hs = kept.map((v) => r.registerWeak(v))
+    const blockOf = (h: number): number => (h % SLOT_SPAN) >>> OFFSET_BITS
+    const b0 = blockOf(hs[0]!)
+    const b1 = blockOf(hs[BLOCK_SIZE]!)
+    expect(b0).not.toBe(b1)
+    // Same owner, pages swapped: a lookup trusting the word lands in the other page.
+    const w = domain.words
+    const w0 = w[BLOCKS_BASE + (b0 << 1)]!
+    w[BLOCKS_BASE + (b0 << 1)] = w[BLOCKS_BASE + (b1 << 1)]!
+    w[BLOCKS_BASE + (b1 << 1)] = w0
+    let wrong = 0
+    for (let i = 0; i < hs.length; i++) {
+      if (r.get(hs[i]!).i !== i || r.tryGet(hs[i]!)?.i !== i) wrong++
+    }
+    for (let i = 0; i < hs.length; i += 2) if (r.release(hs[i]!).i !== i) wrong++
+    expect(wrong).toBe(0)
+    expect(r.size).toBe(BLOCK_SIZE)
+    r.close()
   })
 })

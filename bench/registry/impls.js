@@ -156,6 +156,10 @@ const NAMES = {
   genslab: 'gen-check slab (gen*2^24+i+1)',
   bareslab: 'bare slab, no gen (wasm-bindgen)',
   map: 'Map + counter (cgo.Handle)',
+  native: 'HandleRegistry, native domain',
+  weakmap: 'Map of WeakRefs + FinalizationRegistry',
+  deref: 'WeakRef.deref() alone (floor for get)',
+  strong: 'HandleRegistry, strong register/get/release',
 }
 
 module.exports = { BareSlab, GenSlab, MapHandles, loadRegistry, NAMES, DIST }

@@ -2,6 +2,9 @@
 // One measurement in its own process: node --expose-gc runner.js '<json>'
 //   { impl: registry|genslab|bareslab|map, size: N, regime: fresh|sustained,
 //     op: rgr|get, timeMs, minSamples }
+// or { impl: registry|native|genslab|bareslab|map, size, regime: 'lifecycle' }
+// (lifecycle.js: fill from empty, get each, release each), or
+// { impl: registry|weakmap|deref|strong, size, regime: 'weak' } (weak.js).
 // Prints one JSON line. bench/registry/run.js forks one of these per
 // (implementation, size, regime, op) so that no implementation's JIT feedback
 // (inline caches, elements kinds, optimised kernels) leaks into another's.
@@ -38,6 +41,14 @@ const { Bench } = require('tinybench')
 const { BareSlab, GenSlab, MapHandles, loadRegistry } = require('./impls')
 
 const cfg = JSON.parse(process.argv[2])
+if (cfg.regime === 'lifecycle') {
+  process.stdout.write(JSON.stringify(require('./lifecycle').lifecycle(cfg)) + '\n')
+  process.exit(0)
+}
+if (cfg.regime === 'weak') {
+  process.stdout.write(JSON.stringify(require('./weak').weak(cfg)) + '\n')
+  process.exit(0)
+}
 const N = cfg.size
 const FRESH = cfg.regime === 'fresh'
 const SMI_LIMIT = 2 ** 31

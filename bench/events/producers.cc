@@ -1,0 +1,196 @@
+// producers.cc: the native side of the many-producers benchmark
+// (bench/events/producers.js). T native std::threads post `count` events each,
+// at once:
+//   startLib(handleSets, count)            api->post per event; thread t posts
+//                                          the handles of handleSets[t] (so one
+//                                          registry or several), retrying with
+//                                          a yield on HR_STATUS_QUEUE_FULL
+//   startTsfn(fns, handleSets, count, q)   one Napi::TypedThreadSafeFunction per
+//                                          thread (calling fns[t]): q > 0:
+//                                          BlockingCall with a queue of q;
+//                                          q = 0: NonBlockingCall, unbounded
+// join() waits for every thread: { error, retries, producerNs (slowest thread) }.
+#include <napi.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "handle_registry_abi.h"
+
+namespace {
+
+inline int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+const hr_api_v1* g_api = nullptr;
+
+struct Ev {
+  uint64_t handle;
+  uint32_t kind;
+  double payload;
+};
+
+void TypedCallJsEvent(Napi::Env env, Napi::Function fn, std::nullptr_t*, Ev* e) {
+  if (env == nullptr || fn == nullptr) return;
+  fn.Call({Napi::Number::New(env, static_cast<double>(e->handle)), Napi::Number::New(env, e->kind),
+           Napi::Number::New(env, e->payload)});
+}
+using EventTsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, Ev, TypedCallJsEvent>;
+
+struct Job {
+  std::vector<std::thread> threads;
+  std::vector<std::vector<Ev>> rings;  // TSFN: per thread, one cell per event (never overwritten)
+  std::atomic<uint64_t> retries{0};
+  std::atomic<int32_t> error{0};
+  std::atomic<int64_t> producer_ns{0};  // the slowest thread's start-to-last-post
+};
+std::unique_ptr<Job> g_job;
+
+Napi::Value Throw(Napi::Env env, const char* message) {
+  Napi::Error::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool handle_sets(const Napi::Value& v, std::vector<std::vector<uint64_t>>* out) {
+  if (!v.IsArray()) return false;
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() == 0 || a.Length() > 64) return false;
+  for (uint32_t t = 0; t < a.Length(); ++t) {
+    Napi::Value e = a.Get(t);
+    if (!e.IsTypedArray() || e.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) return false;
+    Napi::Float64Array f = e.As<Napi::Float64Array>();
+    if (f.ElementLength() == 0) return false;
+    out->emplace_back(f.ElementLength());
+    for (size_t k = 0; k < f.ElementLength(); ++k) out->back()[k] = static_cast<uint64_t>(f[k]);
+  }
+  return true;
+}
+
+void record_time(Job* job, int64_t ns) {
+  int64_t prev = job->producer_ns.load();
+  while (ns > prev && !job->producer_ns.compare_exchange_weak(prev, ns)) {
+  }
+}
+
+Napi::Value Attach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBigInt()) return Throw(env, "attach(registry.nativeApi): expected a bigint");
+  bool lossless = false;
+  const hr_api_v1* api = hr_api_v1_from_address(info[0].As<Napi::BigInt>().Uint64Value(&lossless));
+  const int32_t st = lossless ? hr_api_v1_check(api) : HR_STATUS_NOT_ATTACHED;
+  if (st != HR_STATUS_OK) return Throw(env, hr_status_name(st));
+  g_api = api;
+  return env.Undefined();
+}
+
+Napi::Value StartLib(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<std::vector<uint64_t>> sets;
+  if (g_api == nullptr) return Throw(env, "producers_bench: attach() first");
+  if (g_job != nullptr) return Throw(env, "producers_bench: join() first");
+  if (info.Length() < 2 || !handle_sets(info[0], &sets) || !info[1].IsNumber()) {
+    return Throw(env, "startLib(handleSets: Float64Array[], countPerThread)");
+  }
+  const uint64_t count = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  g_job = std::make_unique<Job>();
+  Job* job = g_job.get();
+  const hr_api_v1* api = g_api;
+  for (size_t t = 0; t < sets.size(); ++t) {
+    job->threads.emplace_back([job, api, hs = std::move(sets[t]), count]() {
+      const int64_t t0 = now_ns();
+      const size_t nh = hs.size();
+      uint64_t retries = 0;
+      size_t at = 0;
+      for (uint64_t i = 0; i < count; ++i) {
+        const uint64_t h = hs[at];
+        if (++at == nh) at = 0;
+        for (;;) {
+          const int32_t st = api->post(h, 1, static_cast<double>(i));
+          if (st == HR_STATUS_OK) break;
+          if (st != HR_STATUS_QUEUE_FULL) {
+            job->error.store(st);
+            return;
+          }
+          ++retries;
+          std::this_thread::yield();
+        }
+      }
+      record_time(job, now_ns() - t0);
+      job->retries.fetch_add(retries);
+    });
+  }
+  return env.Undefined();
+}
+
+Napi::Value StartTsfn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<std::vector<uint64_t>> sets;
+  if (g_job != nullptr) return Throw(env, "producers_bench: join() first");
+  if (info.Length() < 4 || !info[0].IsArray() || !handle_sets(info[1], &sets) || !info[2].IsNumber() ||
+      !info[3].IsNumber() || info[0].As<Napi::Array>().Length() != sets.size()) {
+    return Throw(env, "startTsfn(fns: Function[], handleSets: Float64Array[], countPerThread, maxQueue)");
+  }
+  const uint64_t count = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
+  const size_t max_queue = info[3].As<Napi::Number>().Uint32Value();
+  Napi::Array fns = info[0].As<Napi::Array>();
+  g_job = std::make_unique<Job>();
+  Job* job = g_job.get();
+  // BlockingCall: at most max_queue pending and one being delivered, so a ring
+  // of 2 * max_queue + 2 cells is never overwritten; unbounded: one per event.
+  job->rings.resize(sets.size());
+  for (auto& r : job->rings) r.resize(max_queue > 0 ? std::min<uint64_t>(count, 2 * max_queue + 2) : count);
+  for (size_t t = 0; t < sets.size(); ++t) {
+    EventTsfn tsfn = EventTsfn::New(env, fns.Get(static_cast<uint32_t>(t)).As<Napi::Function>(),
+                                    "producers_bench:tsfn", max_queue, 1);
+    std::vector<Ev>* ring = &job->rings[t];
+    job->threads.emplace_back([job, tsfn, ring, hs = std::move(sets[t]), count, max_queue]() mutable {
+      const int64_t t0 = now_ns();
+      const size_t nh = hs.size(), nr = ring->size();
+      for (uint64_t i = 0; i < count; ++i) {
+        Ev* e = &(*ring)[i % nr];
+        e->handle = hs[i % nh];
+        e->kind = 1;
+        e->payload = static_cast<double>(i);
+        const napi_status st = max_queue > 0 ? tsfn.BlockingCall(e) : tsfn.NonBlockingCall(e);
+        if (st != napi_ok) {
+          job->error.store(st);
+          break;
+        }
+      }
+      record_time(job, now_ns() - t0);
+      tsfn.Release();
+    });
+  }
+  return env.Undefined();
+}
+
+Napi::Value Join(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (g_job == nullptr) return Throw(env, "producers_bench: nothing to join");
+  for (auto& t : g_job->threads) t.join();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("retries", Napi::Number::New(env, static_cast<double>(g_job->retries.load())));
+  o.Set("error", Napi::Number::New(env, g_job->error.load()));
+  o.Set("producerNs", Napi::Number::New(env, static_cast<double>(g_job->producer_ns.load())));
+  g_job.reset();
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("attach", Napi::Function::New(env, Attach, "attach"));
+  exports.Set("startLib", Napi::Function::New(env, StartLib, "startLib"));
+  exports.Set("startTsfn", Napi::Function::New(env, StartTsfn, "startTsfn"));
+  exports.Set("join", Napi::Function::New(env, Join, "join"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(producers_bench, Init)
