@@ -14,10 +14,29 @@
 #include <intrin.h>  // _mm_pause / __yield
 #endif
 
-#include "handle_registry_layout.h"
-
 namespace hr {
 inline namespace HANDLE_REGISTRY_ABI_NAMESPACE {
+
+// Handle bits: the first entries of the layout table (handle_registry_layout.h
+// holds the rest). Not an ABI promise: addons rely on the guarantees only.
+namespace layout {
+//   52                  28 27             8 7      0
+//   +---------------------+----------------+--------+
+//   |    gen (25 bits)    | block (20 bits)| offset |
+//   +---------------------+----------------+--------+
+//                         |<---- slot (28 bits) --->|
+inline constexpr uint32_t kOffsetBits = 8;   ///< slot index inside its block
+inline constexpr uint32_t kBlockBits = 20;   ///< global block number (0: never a handle)
+inline constexpr uint32_t kSlotBits = kBlockBits + kOffsetBits;  ///< 28
+inline constexpr uint32_t kGenBits = 25;     ///< generation of the slot
+static_assert(kSlotBits + kGenBits == 53, "a handle is a JS safe integer");
+inline constexpr uint32_t kSlotsPerBlock = 1u << kOffsetBits;  ///< 256
+inline constexpr uint32_t kOffsetMask = kSlotsPerBlock - 1;    ///< 0xff
+inline constexpr uint32_t kMaxBlocks = 1u << kBlockBits;       ///< blocks 1..2^20-1
+inline constexpr uint32_t kBlockMask = kMaxBlocks - 1;         ///< 0xfffff
+inline constexpr uint32_t kSlotMask = (1u << kSlotBits) - 1;   ///< 0x0fffffff
+inline constexpr uint32_t kGenMax = (1u << kGenBits) - 1;      ///< a slot retires here
+}  // namespace layout
 
 namespace detail {
 

@@ -10,8 +10,8 @@
 // these values as JSON so that a test compares the two. docs/design.md
 // ("Handles", "Domain") explains them.
 //
-// Included by handle_registry-inl.h (is_valid), handle_registry_diagnostics.h
-// and the addon's sources; no need to include it directly.
+// Included by handle_registry_diagnostics.h and the addon's sources; no
+// need to include it directly.
 #ifndef HANDLE_REGISTRY_LAYOUT_H_
 #define HANDLE_REGISTRY_LAYOUT_H_
 
@@ -26,27 +26,8 @@ namespace hr {
 inline namespace HANDLE_REGISTRY_ABI_NAMESPACE {
 namespace layout {
 
-// ---------------------------------------------------------------------------
-// Handle bits
-//
-//   52                  28 27             8 7      0
-//   +---------------------+----------------+--------+
-//   |    gen (25 bits)    | block (20 bits)| offset |
-//   +---------------------+----------------+--------+
-//                         |<---- slot (28 bits) --->|
-// ---------------------------------------------------------------------------
-inline constexpr uint32_t kOffsetBits = 8;   ///< slot index inside its block
-inline constexpr uint32_t kBlockBits = 20;   ///< global block number (0: never a handle)
-inline constexpr uint32_t kSlotBits = kBlockBits + kOffsetBits;  ///< 28
-inline constexpr uint32_t kGenBits = 25;     ///< generation of the slot
-static_assert(kSlotBits + kGenBits == 53, "a handle is a JS safe integer");
-
-inline constexpr uint32_t kSlotsPerBlock = 1u << kOffsetBits;  ///< 256
-inline constexpr uint32_t kOffsetMask = kSlotsPerBlock - 1;    ///< 0xff
-inline constexpr uint32_t kMaxBlocks = 1u << kBlockBits;       ///< blocks 1..2^20-1
-inline constexpr uint32_t kBlockMask = kMaxBlocks - 1;         ///< 0xfffff
-inline constexpr uint32_t kSlotMask = (1u << kSlotBits) - 1;   ///< 0x0fffffff
-inline constexpr uint32_t kGenMax = (1u << kGenBits) - 1;      ///< a slot retires here
+// Handle bits (kOffsetBits .. kGenMax): in handle_registry-inl.h, which
+// is_valid() needs; the core header must not pull in the rest of this table.
 
 // ---------------------------------------------------------------------------
 // Owners, shards, pages
