@@ -9,7 +9,7 @@
 //   ERR_INVALID_STATE                       e.g. events already open
 //   ERR_OUT_OF_MEMORY                       allocation failed
 //
-// About 420 lines, one short function per export plus the owner-token and
+// About 450 lines, one short function per export plus the owner-token and
 // nativeApi helpers they share; splitting it would scatter the argument
 // checks that guard native memory. A thin binding layer: arguments are
 // checked and converted here, the work is done by owners.cc (lifecycle),
