@@ -4,6 +4,8 @@
 #
 #   scripts/build-sanitized.sh asan   # -fsanitize=address,undefined
 #   scripts/build-sanitized.sh tsan   # -fsanitize=thread
+#   scripts/build-sanitized.sh noext  # no sanitizer: -DNODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
+#                                     # (Electron's memory cage; JS-owned buffers)
 #
 # The same sources, defines and include paths as binding.gyp, compiled directly
 # with $CXX (no node-gyp: a second configure would fight over build/). Rebuilt
@@ -13,11 +15,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-variant=${1:?usage: build-sanitized.sh asan|tsan}
+variant=${1:?usage: build-sanitized.sh asan|tsan|noext}
 CXX=${CXX:-g++}
 case $variant in
   asan) SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer) ;;
   tsan) SAN=(-fsanitize=thread) ;;
+  noext) SAN=(-DNODE_API_NO_EXTERNAL_BUFFERS_ALLOWED) ;;
   *) echo "unknown variant: $variant" >&2; exit 2 ;;
 esac
 out=build-$variant/handle_registry.node

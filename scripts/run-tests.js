@@ -92,7 +92,24 @@ if (process.platform !== 'linux') {
   }
 }
 
-// 4. The C++ header tests; the runner's last line is its total. run.sh needs
+// 4. The binding, event and registry suites again, against the build without
+//    external ArrayBuffers (Electron's variant: JS-owned memory;
+//    scripts/test-no-external-buffers.js, into build-noext/). Needs bash.
+if (process.platform === 'win32') {
+  suites.push(['vitest (addon without external buffers)', 0, 0, ' (not run on Windows: the build script needs bash)'])
+} else {
+  const noext = require('./test-no-external-buffers')
+  const b = noext.build()
+  if (b.error) {
+    suites.push(['vitest (addon without external buffers)', 0, 1, ` (${b.error})`])
+  } else {
+    const started = Date.now()
+    vitest('vitest (addon without external buffers)', 'vitest-no-external-buffers.json', noext.SUITES, b.env)
+    suites[suites.length - 1][3] += ` (${Math.round((Date.now() - started) / 1000)} s)`
+  }
+}
+
+// 5. The C++ header tests; the runner's last line is its total. run.sh needs
 //    bash and a GCC/Clang with ASan/TSan: Linux and macOS. On Windows the
 //    summary says they did not run (MSVC has no TSan).
 const native = path.join(root, 'native', 'test', 'run.sh')

@@ -47,6 +47,12 @@ export interface DomainBackend {
   setRef(token: unknown, ref: boolean): void
   /** The addon, for what needs the native domain (`what` names it); throws ERR_NATIVE_UNAVAILABLE with the reason. */
   native(what: string): NativeBinding
+  /**
+   * Only when `buffer` is a per-thread copy of the domain (the addon built
+   * without external ArrayBuffers, for Electron): refreshes words
+   * [first, first + count) of the copy before they are read.
+   */
+  readonly sync?: (first: number, count: number) => void
 }
 
 // Spins of the pure-TypeScript pool lock before giving up: a lock word left
@@ -177,9 +183,17 @@ export class NativeBackend implements DomainBackend {
   readonly buffer: ArrayBuffer
   readonly #addon: NativeBinding
 
+  readonly sync?: (first: number, count: number) => void
+
   constructor(addon: NativeBinding) {
     this.#addon = addon
     this.buffer = addon.domain_buffer()
+    // Built without external ArrayBuffers: `buffer` is this thread's copy of
+    // the domain. The addon writes there what this thread's calls change;
+    // words other threads change are refreshed where they are read
+    // (HandleDomain.blockMeta, stats).
+    const sync = addon.domain_sync
+    if (sync !== undefined) this.sync = (first, count) => sync(first, count)
   }
 
   claimOwner(): { owner: number; token: unknown } | undefined {

@@ -116,6 +116,7 @@ export class HandleDomain {
   }
 
   stats(): { liveOwners: number; blocksClaimed: number } {
+    this.#backend.sync?.(0, L.HEADER_WORDS)
     return {
       liveOwners: Atomics.load(this.words, L.W_LIVE_OWNERS),
       blocksClaimed: Math.min(Atomics.load(this.words, L.W_NEXT_BLOCK), L.MAX_BLOCKS) - 1,
@@ -124,7 +125,9 @@ export class HandleDomain {
 
   /** @internal block word 1: CLAIMED | RETIRED | shard << 12 | owner. */
   blockMeta(block: number): number {
-    return block > 0 && block < L.MAX_BLOCKS ? Atomics.load(this.words, L.BLOCKS_BASE + 2 * block + 1) : 0
+    if (!(block > 0 && block < L.MAX_BLOCKS)) return 0
+    this.#backend.sync?.(L.BLOCKS_BASE + 2 * block, 2)
+    return Atomics.load(this.words, L.BLOCKS_BASE + 2 * block + 1)
   }
 
   /** @internal takes a free owner index (1..4095): its lease (see backends.ts), for `blocks`. */

@@ -7,6 +7,8 @@ import * as path from 'node:path'
 export interface NativeBinding {
   abi_version: number
   domain_buffer(): ArrayBuffer
+  /** Only in a build without external ArrayBuffers (Electron): refreshes words of this thread's domain copy. */
+  domain_sync?(first: number, count: number): void
   /** A free owner index and its token (owner 0, no token: all taken). */
   claim_owner(): { owner: number; token: OwnerToken }
   /** block + base * 2^20 (base: the first generation to issue in it), or 0 when none is left. */

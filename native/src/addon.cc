@@ -9,7 +9,7 @@
 //   ERR_INVALID_STATE                       e.g. events already open
 //   ERR_OUT_OF_MEMORY                       allocation failed
 //
-// About 470 lines, one short function per export plus the owner-token and
+// About 500 lines, one short function per export plus the owner-token and
 // nativeApi helpers they share; splitting it would scatter the argument
 // checks that guard native memory. A thin binding layer: arguments are
 // checked and converted here, the work is done by owners.cc (lifecycle),
@@ -25,6 +25,7 @@
 #include <dlfcn.h>
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -115,7 +116,9 @@ uint64_t handle_of(double d) {
   return static_cast<uint64_t>(d);
 }
 
+#ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
 void noop_finalize(napi_env, void*, void*) {}
+#endif
 
 // ---------------------------------------------------------------------------
 
@@ -128,13 +131,42 @@ Napi::Value DomainBuffer(const Napi::CallbackInfo& info) {
     return Napi::Value(env, ab);
   }
   Word* words = domain();
+#ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
   if (napi_create_external_arraybuffer(env, words, dom::kDomainBytes, noop_finalize, nullptr, &ab) != napi_ok) {
     return env.Undefined();  // exception pending
   }
+#else
+  // No external ArrayBuffers (Electron): a JS-owned copy per env, refreshed
+  // by domain_sync() on this thread only (never written from another thread,
+  // so a transferred or detached copy is never written after it is gone).
+  (void)words;
+  void* data = nullptr;
+  if (napi_create_arraybuffer(env, dom::kDomainBytes, &data, &ab) != napi_ok) {
+    return env.Undefined();  // exception pending
+  }
+  copy_domain_words(static_cast<int32_t*>(data), 0, dom::kDomainWords);
+#endif
   if (ed->domain_buffer != nullptr) napi_delete_reference(env, ed->domain_buffer);
   napi_create_reference(env, ab, 1, &ed->domain_buffer);
   return Napi::Value(env, ab);
 }
+
+#ifdef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
+// domain_sync(first, count): copies domain words [first, first + count) (clamped)
+// into this env's copy of the domain (words other threads changed).
+Napi::Value DomainSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData* ed = env_data(info);
+  const double first = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  const double count = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+  if (!(first >= 0 && first < static_cast<double>(dom::kDomainWords)) || !(count > 0)) return env.Undefined();
+  const size_t begin = static_cast<size_t>(first);
+  const size_t end = static_cast<size_t>(
+      std::min<double>(static_cast<double>(dom::kDomainWords), static_cast<double>(begin) + std::floor(count)));
+  sync_domain_copy(ed, begin, end - begin);
+  return env.Undefined();
+}
+#endif
 
 // claim_owner() -> { owner, token }, or { owner: 0 } when every index is taken.
 Napi::Value ClaimOwner(const Napi::CallbackInfo& info) {
@@ -448,6 +480,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   Napi::Object o(env, exports);
   o.Set("abi_version", Napi::Number::New(e, HANDLE_REGISTRY_ABI_VERSION));
   o.Set("domain_buffer", Napi::Function::New(e, DomainBuffer, "domain_buffer"));
+#ifdef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
+  o.Set("domain_sync", Napi::Function::New(e, DomainSync, "domain_sync"));
+#endif
   o.Set("claim_owner", Napi::Function::New(e, ClaimOwner, "claim_owner"));
   o.Set("claim_block", Napi::Function::New(e, ClaimBlock, "claim_block"));
   o.Set("release_owner", Napi::Function::New(e, ReleaseOwner, "release_owner"));

@@ -73,7 +73,9 @@ void init_domain() noexcept {
   while (g_domain_state.load(std::memory_order_acquire) != 2) std::this_thread::yield();
 }
 
+#ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
 void noop_finalize(napi_env, void*, void*) {}
+#endif
 
 // Drops the ArrayBuffer over the owner's current state region: detached, so
 // views JS may still hold read as empty instead of freed memory.
@@ -89,7 +91,34 @@ void drop_state_buffer(EnvData* ed, OwnerSlot& s) {
   s.state_ref = nullptr;
 }
 
+#ifdef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
+// The calling env's copy of the words it just changed.
+void touch(EnvData* ed, size_t first, size_t count) noexcept { sync_domain_copy(ed, first, count); }
+#else
+inline void touch(EnvData*, size_t, size_t) noexcept {}  // JS views the domain itself
+#endif
+
 }  // namespace
+
+#ifdef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
+void copy_domain_words(int32_t* to, size_t begin, size_t end) noexcept {
+  Word* words = domain();
+  for (size_t i = begin; i < end && i < dom::kDomainWords; ++i) to[i] = words[i].load(std::memory_order_relaxed);
+}
+
+void sync_domain_copy(EnvData* ed, size_t first, size_t count) noexcept {
+  if (ed == nullptr || ed->in_cleanup || ed->domain_buffer == nullptr) return;
+  napi_value ab = nullptr;
+  void* data = nullptr;
+  size_t length = 0;
+  if (napi_get_reference_value(ed->env, ed->domain_buffer, &ab) != napi_ok || ab == nullptr ||
+      napi_get_arraybuffer_info(ed->env, ab, &data, &length) != napi_ok || data == nullptr ||
+      length != dom::kDomainBytes) {
+    return;  // detached or transferred by JS: nothing of ours to write
+  }
+  copy_domain_words(static_cast<int32_t*>(data), first, first + count);
+}
+#endif
 
 Word* domain() noexcept {
   if (g_domain_state.load(std::memory_order_acquire) != 2) init_domain();
@@ -141,6 +170,8 @@ uint32_t claim_owner(EnvData* ed, uint32_t* incarnation) noexcept {
     w[dom::owner_word_index(owner)].store(dom::kOwnerClaimed, std::memory_order_seq_cst);
     w[dom::kOwnerHintIndex].store(static_cast<int32_t>(owner % lay::kMaxOwners), std::memory_order_relaxed);
     w[dom::kLiveOwnersIndex].store(live, std::memory_order_relaxed);
+    touch(ed, 0, dom::kHeaderWords);
+    touch(ed, dom::owner_word_index(owner), 1);
     return owner;
   }
   return 0;
@@ -196,6 +227,9 @@ ClaimResult claim_block(uint32_t owner, uint32_t shard, uint32_t page, uint32_t*
   meta_word(b).store(dom::meta_word_value(owner, shard), std::memory_order_seq_cst);
   route_word(b).store(dom::route_word_value(owner, page), std::memory_order_seq_cst);
   mirror_block(b);
+  EnvData* ed = s.env.load(std::memory_order_relaxed);
+  touch(ed, 0, dom::kHeaderWords);
+  touch(ed, dom::block_word_index(b), dom::kWordsPerBlock);
   return ClaimResult::kOk;
 }
 
@@ -203,27 +237,50 @@ napi_value alloc_state(EnvData* ed, uint32_t owner, uint32_t slots, bool* out_of
   napi_env env = ed->env;
   OwnerSlot& s = g_owners[owner];
   const size_t bytes = sizeof(int32_t) * static_cast<size_t>(slots);
+#ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
   void* mem = std::calloc(1, sizeof(StateRegion) + bytes);
+#else
+  void* mem = std::calloc(1, sizeof(StateRegion));
+#endif
   if (mem == nullptr) {
     *out_of_memory = true;
     return nullptr;
   }
   StateRegion* r = static_cast<StateRegion*>(mem);
   r->slots = slots;
+  napi_value ab;
+#ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
+  if (napi_create_external_arraybuffer(env, r->words(), bytes, noop_finalize, nullptr, &ab) != napi_ok) {
+    std::free(mem);
+    return nullptr;  // exception pending
+  }
+  const uint32_t ref_count = 0;  // weak: to detach it later
+#else
+  // JS-owned (zeroed; V8 backing stores do not move). The strong ref keeps it
+  // alive for producers until drop_state_buffer, after synchronize().
+  void* data = nullptr;
+  if (napi_create_arraybuffer(env, bytes, &data, &ab) != napi_ok || (data == nullptr && bytes != 0)) {
+    std::free(mem);
+    return nullptr;  // exception pending
+  }
+  r->data = static_cast<int32_t*>(data);
+  const uint32_t ref_count = 1;
+#endif
   StateRegion* old = s.region.load(std::memory_order_relaxed);
   if (old != nullptr) {
     std::memcpy(r->words(), old->words(), sizeof(int32_t) * std::min(old->slots, slots));
   }
-  napi_value ab;
-  if (napi_create_external_arraybuffer(env, r->words(), bytes, noop_finalize, nullptr, &ab) != napi_ok) {
-    std::free(mem);
-    return nullptr;  // exception pending
+  napi_ref ref = nullptr;
+  if (napi_create_reference(env, ab, ref_count, &ref) != napi_ok) {
+    std::free(mem);  // not published: the old region stays
+    *out_of_memory = true;
+    return nullptr;
   }
   s.region.store(r, std::memory_order_seq_cst);
   synchronize(s);  // no producer reads `old` any more
   drop_state_buffer(ed, s);
   std::free(old);
-  napi_create_reference(env, ab, 0, &s.state_ref);  // weak: to detach it later
+  s.state_ref = ref;
   return ab;
 }
 
@@ -252,6 +309,7 @@ void close_owner(EnvData* ed, uint32_t owner) {
     meta_word(b).fetch_or(dom::kRetired, std::memory_order_seq_cst);
     route_word(b).store(0, std::memory_order_seq_cst);
     mirror_block(b);
+    touch(ed, dom::block_word_index(b), dom::kWordsPerBlock);
     if (base > lay::kGenMax) continue;  // retired for ever: no generation left
     g_blocks[b].base.store(static_cast<uint32_t>(base), std::memory_order_relaxed);
     PoolLock lock;
@@ -271,6 +329,8 @@ void close_owner(EnvData* ed, uint32_t owner) {
   Word* w = domain();
   w[dom::owner_word_index(owner)].store(0, std::memory_order_seq_cst);
   w[dom::kLiveOwnersIndex].store(live, std::memory_order_relaxed);
+  touch(ed, 0, dom::kHeaderWords);
+  touch(ed, dom::owner_word_index(owner), 1);
   s.status.store(kFree, std::memory_order_seq_cst);  // last: the index may be claimed again
 }
 

@@ -84,12 +84,23 @@ inline Word& meta_word(uint32_t b) noexcept { return g_blocks[b].meta; }
 enum OwnerStatus : int32_t { kFree = 0, kOpen = 1, kClosed = 2, kClaiming = 3 };
 
 // The published slot-state words of one owner: a header then `slots` words.
+#ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
 struct StateRegion {
   uint32_t slots;
   uint32_t reserved[3];  // keeps words 16-byte aligned
   int32_t* words() noexcept { return reinterpret_cast<int32_t*>(this + 1); }
 };
 static_assert(sizeof(StateRegion) == 16, "StateRegion header");
+#else
+// No external ArrayBuffers (Electron): the words are the backing store of a
+// JS-owned ArrayBuffer the owner holds with a strong ref (state_ref) until the
+// close protocol has waited out producers; the header stays native-private.
+struct StateRegion {
+  uint32_t slots;
+  int32_t* data;
+  int32_t* words() noexcept { return data; }
+};
+#endif
 
 struct EventPath;
 struct EnvData;
@@ -115,7 +126,7 @@ struct alignas(64) OwnerSlot {
   std::atomic<uint64_t> dropped_at_close;
   // --- the owning env's JS thread only ---
   EventPath* path;                 // same as `events` while open
-  napi_ref state_ref;              // weak ref to the ArrayBuffer over `region`
+  napi_ref state_ref;              // ref to the ArrayBuffer over `region` (strong without external buffers)
   uint32_t* blocks;                // blocks claimed by this owner (malloc'd)
   uint32_t block_count;
   uint32_t block_capacity;
@@ -166,6 +177,20 @@ struct EnvData {
   uint32_t pending_closes = 0;  // uv_close callbacks still to run
   HoldLoop* holds = nullptr;  // api->hold's loop handle (hold.cc), from the first claim
 };
+
+#ifdef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
+// No external ArrayBuffers (Electron): each env sees a JS-owned copy of the
+// domain (EnvData::domain_buffer), written only on that env's JS thread: by
+// the lifecycle functions below for the words they change, and on request
+// (domain_sync) for words other threads changed. A copy JS detached or
+// transferred is never written (its pointer is looked up at each write).
+
+// Copies domain words [begin, end) into `to`.
+void copy_domain_words(int32_t* to, size_t begin, size_t end) noexcept;
+// Copies domain words [first, first + count) into ed's copy, if it has one
+// attached; on ed's JS thread, outside env cleanup.
+void sync_domain_copy(EnvData* ed, size_t first, size_t count) noexcept;
+#endif
 
 // ---------------------------------------------------------------------------
 // Lifecycle (owners.cc). All on the JS thread of `ed`.

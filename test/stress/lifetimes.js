@@ -24,7 +24,10 @@ const domain = MODE === 'shared' ? HandleDomain.create() : HandleDomain.default
 if (MODE === 'native' && !domain.isNative) throw new Error('the native addon is not loaded')
 const opts = MODE === 'shared' ? { domain } : {}
 // Native mode: posts of old handles must get REGISTRY_CLOSED (4), not reach the block's new owner.
-const addon = MODE === 'native' ? require('node-gyp-build')(path.join(__dirname, '..', '..')) : null
+// The addon the library loaded (HANDLE_REGISTRY_ADDON: an explicit build, as in src/native.ts).
+const explicitAddon = process.env.HANDLE_REGISTRY_ADDON
+const addon = MODE !== 'native' ? null
+  : explicitAddon ? require(path.resolve(explicitAddon)) : require('node-gyp-build')(path.join(__dirname, '..', '..'))
 const HR_STATUS_REGISTRY_CLOSED = 4
 let nativeClosed = 0
 
