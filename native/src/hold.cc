@@ -18,6 +18,7 @@
 // with the owner admitted (post.cc); close_owner clears it after
 // synchronize(), and env cleanup closes every owner before the HoldLoop.
 #include "hold.h"
+#include "status_codes.h"
 
 #include <uv.h>
 
@@ -136,7 +137,7 @@ int32_t add_hold(uint32_t owner) noexcept {
   HoldLoop* hl = oh.loop.load(std::memory_order_seq_cst);
   if (hl == nullptr) return static_cast<int32_t>(Status::kNotAttached);
   if (oh.count.fetch_add(1, std::memory_order_acq_rel) == 0) changed(hl, oh);
-  return static_cast<int32_t>(Status::kOk);
+  return status::kOk;
 }
 
 int32_t drop_hold(uint32_t owner) noexcept {
@@ -148,7 +149,7 @@ int32_t drop_hold(uint32_t owner) noexcept {
     if (n <= 0) return static_cast<int32_t>(Status::kInvalidHandle);  // more unholds than holds
   } while (!oh.count.compare_exchange_weak(n, n - 1, std::memory_order_acq_rel));
   if (n == 1) changed(hl, oh);
-  return static_cast<int32_t>(Status::kOk);
+  return status::kOk;
 }
 
 void set_ref(uint32_t owner, bool ref) noexcept {

@@ -7,6 +7,7 @@
 #include "event_path.h"
 #include "handle_registry_diagnostics.h"  // detail::load_relaxed of the state words
 #include "owners.h"
+#include "status_codes.h"
 #include "hold.h"     // api->hold / unhold
 #include "resolve.h"  // api->resolve, appended to the table
 
@@ -16,12 +17,7 @@ namespace {
 
 using hr::Status;
 
-constexpr int32_t kOk = static_cast<int32_t>(Status::kOk);
-constexpr int32_t kInvalid = static_cast<int32_t>(Status::kInvalidHandle);
-constexpr int32_t kStale = static_cast<int32_t>(Status::kStaleHandle);
-constexpr int32_t kClosedSt = static_cast<int32_t>(Status::kRegistryClosed);
-constexpr int32_t kFull = static_cast<int32_t>(Status::kQueueFull);
-constexpr int32_t kTooLarge = static_cast<int32_t>(Status::kPayloadTooLarge);
+using namespace status;  // kOk, kInvalid, ...: status_codes.h
 
 static_assert(sizeof(hr_event_v1) == sizeof(Event) &&
                   offsetof(hr_event_v1, kind) == offsetof(Event, kind) &&

@@ -24,6 +24,7 @@
 
 #include "handle_registry_diagnostics.h"  // detail::load_relaxed of the state words
 #include "owners.h"
+#include "status_codes.h"
 
 namespace hr_native {
 
@@ -31,13 +32,7 @@ namespace {
 
 using hr::Status;
 
-constexpr int32_t kOk = static_cast<int32_t>(Status::kOk);
-constexpr int32_t kInvalid = static_cast<int32_t>(Status::kInvalidHandle);
-constexpr int32_t kStale = static_cast<int32_t>(Status::kStaleHandle);
-constexpr int32_t kClosedSt = static_cast<int32_t>(Status::kRegistryClosed);
-constexpr int32_t kWrongThread = static_cast<int32_t>(Status::kWrongThread);
-constexpr int32_t kCollected = static_cast<int32_t>(Status::kCollected);
-constexpr int32_t kNapiFailed = static_cast<int32_t>(Status::kNapiFailed);
+using namespace status;  // kOk, kInvalid, ...: status_codes.h
 
 // A cached value: `ref` (weak) was made while the slot's state word was `key`
 // (never 0 for a live slot: the live bit is set).
