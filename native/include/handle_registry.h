@@ -127,11 +127,15 @@ enum class Status : int32_t {
   kWrongThread = HR_STATUS_WRONG_THREAD,          ///< resolve off the owner's JS thread
   kCollected = HR_STATUS_COLLECTED,               ///< weak value garbage-collected
   kNapiFailed = HR_STATUS_NAPI_FAILED,            ///< N-API refused (exception pending)
+  kTimeout = HR_STATUS_TIMEOUT,                   ///< a blocking entry waited its limit
+  kWouldDeadlock = HR_STATUS_WOULD_DEADLOCK,      ///< blocking entry on the owner's JS thread
+  kThrew = HR_STATUS_THREW,                       ///< the JS call handler threw
 };
 
 /// "ok", "invalid_handle", "stale_handle", "foreign_handle",
 /// "registry_closed", "queue_full", "version_mismatch", "not_attached",
-/// "payload_too_large", "wrong_thread", "collected", "napi_failed";
+/// "payload_too_large", "wrong_thread", "collected", "napi_failed",
+/// "timeout", "would_deadlock", "threw";
 /// "unknown" for any other value. Never nullptr.
 constexpr const char* status_name(Status s) noexcept;
 

@@ -29,7 +29,10 @@
   X(PAYLOAD_TOO_LARGE, 8, "payload_too_large") /* post_bytes over the limit */ \
   X(WRONG_THREAD, 9, "wrong_thread")         /* resolve off the owner's JS thread */ \
   X(COLLECTED, 10, "collected")              /* weak value garbage-collected */  \
-  X(NAPI_FAILED, 11, "napi_failed")          /* N-API refused (exception pending) */
+  X(NAPI_FAILED, 11, "napi_failed")          /* N-API refused (exception pending) */ \
+  X(TIMEOUT, 12, "timeout")                  /* a blocking entry waited its limit */ \
+  X(WOULD_DEADLOCK, 13, "would_deadlock")    /* blocking entry on the owner's JS thread */ \
+  X(THREW, 14, "threw")                      /* the JS call handler threw */
 
 #define HR_STATUS_ENUMERATOR_(name, value, text) HR_STATUS_##name = value,
 #define HR_STATUS_NAME_CASE_(name, value, text) \

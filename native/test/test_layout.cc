@@ -206,17 +206,21 @@ TEST(status_values_and_names) {
   CHECK_EQ(static_cast<int32_t>(hr::Status::kWrongThread), 9);
   CHECK_EQ(static_cast<int32_t>(hr::Status::kCollected), 10);
   CHECK_EQ(static_cast<int32_t>(hr::Status::kNapiFailed), 11);
+  CHECK_EQ(static_cast<int32_t>(hr::Status::kTimeout), 12);
+  CHECK_EQ(static_cast<int32_t>(hr::Status::kWouldDeadlock), 13);
+  CHECK_EQ(static_cast<int32_t>(hr::Status::kThrew), 14);
   CHECK_EQ(sizeof(hr::Status), sizeof(int32_t));
   const std::string names[] = {"ok",           "invalid_handle",  "stale_handle",
                                "foreign_handle", "registry_closed", "queue_full",
                                "version_mismatch", "not_attached", "payload_too_large",
-                               "wrong_thread",  "collected",      "napi_failed"};
-  for (int i = 0; i < 12; ++i) {
+                               "wrong_thread",  "collected",      "napi_failed",
+                               "timeout",       "would_deadlock", "threw"};
+  for (int i = 0; i < 15; ++i) {
     CHECK_EQ(std::string(hr::status_name(static_cast<hr::Status>(i))), names[i]);
   }
-  for (int i = 0; i < 12; ++i) CHECK_EQ(std::string(hr_status_name(i)), names[i]);  // the C twin
-  CHECK_EQ(std::string(hr::status_name(static_cast<hr::Status>(12))), "unknown");
-  CHECK_EQ(std::string(hr_status_name(12)), "unknown");
+  for (int i = 0; i < 15; ++i) CHECK_EQ(std::string(hr_status_name(i)), names[i]);  // the C twin
+  CHECK_EQ(std::string(hr::status_name(static_cast<hr::Status>(15))), "unknown");
+  CHECK_EQ(std::string(hr_status_name(15)), "unknown");
   CHECK_EQ(std::string(hr::status_name(static_cast<hr::Status>(-1))), "unknown");
 }
 
