@@ -38,6 +38,7 @@
 #include <node_api.h>
 
 #include <atomic>
+#include <thread>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -136,6 +137,11 @@ static_assert(std::is_trivially_destructible<OwnerSlot>::value,
 
 extern OwnerSlot g_owners[dom::kOwnerWords];  // index 1..kMaxOwners
 
+// True on the JS thread of the env that claimed `s` (a blocking entry there
+// would wait for itself). Call under an InflightGuard of `s` after admit():
+// the env outlives every owner it claimed, so s.env is safe to read.
+inline bool on_owner_thread(const OwnerSlot& s) noexcept;
+
 // Posts that could not be attributed to any owner (malformed handle,
 // unclaimed block, block of an owner that has since gone). event_stats(0).
 extern std::atomic<uint64_t> g_unrouted_invalid;
@@ -170,6 +176,9 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n) noexcept {
 // Per-env data (napi instance data), created at module init.
 struct EnvData {
   napi_env env = nullptr;
+  // The JS thread of this env, fixed at module init: blocking entries (call,
+  // post_wait) refuse with WOULD_DEADLOCK on the thread they would wait for.
+  std::thread::id thread = std::this_thread::get_id();
   napi_ref domain_buffer = nullptr;
   napi_ref native_api = nullptr;  // the tagged external of native_api()
   napi_async_cleanup_hook_handle cleanup = nullptr;  // set while cleaning up
@@ -177,6 +186,11 @@ struct EnvData {
   uint32_t pending_closes = 0;  // uv_close callbacks still to run
   HoldLoop* holds = nullptr;  // api->hold's loop handle (hold.cc), from the first claim
 };
+
+inline bool on_owner_thread(const OwnerSlot& s) noexcept {
+  const EnvData* ed = s.env.load(std::memory_order_acquire);
+  return ed != nullptr && ed->thread == std::this_thread::get_id();
+}
 
 #ifdef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
 // No external ArrayBuffers (Electron): each env sees a JS-owned copy of the
