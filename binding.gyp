@@ -25,7 +25,11 @@
     'defines': ['NAPI_VERSION=8', 'NAPI_DISABLE_CPP_EXCEPTIONS'],
     'cflags!': ['-fno-exceptions'],
     'cflags_cc!': ['-fno-exceptions', '-std=gnu++17'],
-    'cflags_cc': ['-std=c++17', '-Wall', '-Wextra'],
+    # Hidden visibility: only the module's init is exported, so the addon's
+    # globals (the block and owner tables every post and resolve reads) are
+    # reached directly rather than through the GOT.
+    'cflags': ['-fvisibility=hidden'],
+    'cflags_cc': ['-std=c++17', '-Wall', '-Wextra', '-fvisibility=hidden', '-fvisibility-inlines-hidden'],
     'conditions': [
       ["OS=='linux'", { 'libraries': ['-ldl'] }],  # dladdr/dlopen (pin_module) on glibc < 2.34
       ['no_external_buffers==1', { 'defines': ['NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED'] }],
@@ -34,6 +38,7 @@
       'GCC_ENABLE_CPP_EXCEPTIONS': 'YES',
       'CLANG_CXX_LANGUAGE_STANDARD': 'c++17',
       'MACOSX_DEPLOYMENT_TARGET': '10.15',
+      'GCC_SYMBOLS_PRIVATE_EXTERN': 'YES',
       'OTHER_CPLUSPLUSFLAGS': ['-Wall', '-Wextra'],
     },
     'msvs_settings': {
