@@ -41,8 +41,24 @@ struct CacheEntry {
   napi_ref ref;
 };
 
+// Who the current thread is, as one word (0 is nobody). On Linux x86-64 and
+// aarch64 the thread pointer register itself (glibc and musl: the thread's
+// control block, unique among live threads): one register read, where
+// std::this_thread::get_id() is a call to pthread_self through the PLT on
+// the hot path of every resolve. Elsewhere the address of a thread_local
+// (distinct per live thread).
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__)) && \
+    (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 11))
+inline uintptr_t current_thread() noexcept { return reinterpret_cast<uintptr_t>(__builtin_thread_pointer()); }
+#else
+inline uintptr_t current_thread() noexcept {
+  static thread_local const char marker = 0;  // a distinct address per live thread
+  return reinterpret_cast<uintptr_t>(&marker);
+}
+#endif
+
 struct alignas(64) ResolveSlot {
-  std::atomic<std::thread::id> thread;  // any thread reads; id() = nobody
+  std::atomic<uintptr_t> thread;  // current_thread() of the owner's JS thread; any thread reads; 0 = nobody
   // --- the owner's JS thread only ---
   napi_env env;
   napi_ref vals;        // strong reference to the registry's values array
@@ -51,7 +67,7 @@ struct alignas(64) ResolveSlot {
 };
 static_assert(std::is_trivially_destructible<ResolveSlot>::value,
               "process-wide state must be trivially destructible");
-static_assert(std::atomic<std::thread::id>::is_always_lock_free, "thread ids are words");
+
 
 ResolveSlot g_resolve[dom::kOwnerWords];
 
@@ -84,7 +100,7 @@ inline int32_t locate_here(uint64_t h, Located* out) noexcept {
   const uint32_t gen = static_cast<uint32_t>(h >> lay::kSlotBits) & lay::kGenMax;
   if (gen < g_blocks[b].base.load(std::memory_order_relaxed)) return kClosedSt;
   ResolveSlot& r = g_resolve[owner];
-  if (r.thread.load(std::memory_order_acquire) != std::this_thread::get_id()) return kWrongThread;
+  if (r.thread.load(std::memory_order_acquire) != current_thread()) return kWrongThread;
   // The owner's JS thread from here on: nothing below can change under us.
   const StateRegion* region = g_owners[owner].region.load(std::memory_order_relaxed);
   const uint32_t local = dom::route_page(w) << lay::kOffsetBits | static_cast<uint32_t>(h & lay::kOffsetMask);
@@ -165,7 +181,12 @@ HR_NOINLINE int32_t resolve_miss(const Located& at, napi_value* value_out) noexc
 
 }  // namespace
 
-int32_t resolve(uint64_t h, napi_value* value_out) noexcept {
+namespace {
+
+// The full resolve: every check in the documented order, then the cache or
+// the values array. Out of line: resolve() below takes it only when its
+// optimistic path cannot answer OK.
+HR_NOINLINE int32_t resolve_checked(uint64_t h, napi_value* value_out) noexcept {
   Located at;
   const int32_t st = locate_here(h, &at);
   if (st != kOk) return st;
@@ -187,6 +208,40 @@ int32_t resolve(uint64_t h, napi_value* value_out) noexcept {
   return resolve_miss(at, value_out);
 }
 
+}  // namespace
+
+// The hit path of a handle resolved before: the same checks as locate_here
+// (valid, routed, not below its block's base, this thread, live with h's
+// generation) with nothing but loads and compares, then the cached weak ref.
+// Any check that does not pass hands over to resolve_checked, which redoes
+// them in the documented order to pick the status: this path only ever
+// answers OK, so the order of statuses is resolve_checked's.
+int32_t resolve(uint64_t h, napi_value* value_out) noexcept {
+  if (!hr::is_valid(h)) return resolve_checked(h, value_out);
+  const uint32_t b = static_cast<uint32_t>(h >> lay::kOffsetBits) & lay::kBlockMask;
+  const int32_t w = route_word(b).load(std::memory_order_acquire);
+  const uint32_t owner = dom::route_owner(w);
+  const uint32_t gen = static_cast<uint32_t>(h >> lay::kSlotBits) & lay::kGenMax;
+  if (w == 0 || owner - 1 >= lay::kMaxOwners || gen < g_blocks[b].base.load(std::memory_order_relaxed)) {
+    return resolve_checked(h, value_out);
+  }
+  const ResolveSlot& r = g_resolve[owner];
+  if (r.thread.load(std::memory_order_acquire) != current_thread()) return resolve_checked(h, value_out);
+  const StateRegion* region = g_owners[owner].region.load(std::memory_order_relaxed);
+  const uint32_t local = dom::route_page(w) << lay::kOffsetBits | static_cast<uint32_t>(h & lay::kOffsetMask);
+  if (region == nullptr || local >= region->slots || local >= r.cache_size) return resolve_checked(h, value_out);
+  const uint32_t sw = static_cast<uint32_t>(
+      hr::detail::load_relaxed(const_cast<StateRegion*>(region)->words() + local));
+  const CacheEntry& e = r.cache[local];
+  if ((sw >> lay::kStateGenShift) != gen || (sw & lay::kStateLive) == 0 || e.key != sw || e.ref == nullptr) {
+    return resolve_checked(h, value_out);
+  }
+  napi_value v = nullptr;
+  if (napi_get_reference_value(r.env, e.ref, &v) != napi_ok || v == nullptr) return resolve_checked(h, value_out);
+  *value_out = v;
+  return kOk;
+}
+
 napi_status publish_values(EnvData* ed, uint32_t owner, napi_value vals) noexcept {
   ResolveSlot& r = g_resolve[owner];
   napi_ref ref = nullptr;
@@ -195,7 +250,7 @@ napi_status publish_values(EnvData* ed, uint32_t owner, napi_value vals) noexcep
   if (r.vals != nullptr) napi_delete_reference(r.env, r.vals);
   r.env = ed->env;
   r.vals = ref;
-  r.thread.store(std::this_thread::get_id(), std::memory_order_release);
+  r.thread.store(current_thread(), std::memory_order_release);
   return napi_ok;
 }
 
@@ -210,7 +265,7 @@ int32_t note_weak(uint32_t owner, uint64_t h, napi_value target) noexcept {
 
 void close_resolve(uint32_t owner) noexcept {
   ResolveSlot& r = g_resolve[owner];
-  r.thread.store(std::thread::id(), std::memory_order_release);
+  r.thread.store(0, std::memory_order_release);
   for (uint32_t i = 0; i < r.cache_size; ++i) {
     if (r.cache[i].ref != nullptr) napi_delete_reference(r.env, r.cache[i].ref);
   }
