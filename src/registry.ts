@@ -18,7 +18,7 @@ import { L, malformed } from './layout'
 import type { NativeApi, OwnerToken } from './native'
 import { checkOptions, integerOption } from './options'
 
-export type { EventErrorHandler, EventHandler, EventOptions, EventStats } from './events'
+export type { EventErrorHandler, EventHandler, EventOptions, EventStats, WhenFull } from './events'
 
 declare const brand: unique symbol
 /** An integer that stands for a registered value of type T. */
