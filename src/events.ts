@@ -104,7 +104,7 @@ let spareArena: Uint8Array | undefined
 
 /** Checks whenFull and the options that only apply to one policy. */
 function fullPolicy(o: EventOptions, capacity: number): FullPolicy {
-  const whenFull = o.whenFull ?? 'drop'
+  const whenFull = o.whenFull === undefined ? 'drop' : o.whenFull
   if (!Object.hasOwn(WHEN_FULL_CODES, whenFull)) {
     throw new InvalidOptionError(`Expected the "whenFull" option to be 'drop', 'block' or 'grow', got ${describeValue(o.whenFull)}`)
   }
