@@ -169,9 +169,29 @@ int32_t post_once(const Event& ev, WaitTicket& t) noexcept {
 
 int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
   const Event ev{h, kind, 0, payload};
-  WaitTicket t;
-  const int32_t st = post_once(ev, t);
-  return st == kMustWait ? wait_and_post(ev, t) : st;  // whenFull 'block'
+  // The fast path: room in the queue, or the default policy's drop. Nothing
+  // else is done here (no WaitTicket on the hot path): every other case is
+  // routed again by post_once, with nothing counted yet.
+  const int32_t st = with_live_handle(h, true, [&](OwnerSlot& s) noexcept {
+    EventPath* p = s.events.load(std::memory_order_seq_cst);
+    if (p == nullptr) {
+      s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
+      return kClosedSt;
+    }
+    if (enqueue(p->queue, p->full, ev, 0) == Status::kOk) {
+      wake(p);
+      return kOk;
+    }
+    if (p->full.policy() != WhenFull::kBlock) {
+      s.dropped_full.fetch_add(1, std::memory_order_relaxed);
+      return kFull;
+    }
+    return kMustWait;
+  });
+  if (st != kMustWait) return st;
+  WaitTicket t;  // whenFull 'block': wait for room (post_wait.cc)
+  const int32_t again = post_once(ev, t);
+  return again == kMustWait ? wait_and_post(ev, t) : again;
 }
 
 int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) noexcept {
