@@ -2,6 +2,7 @@
 // any thread) arrive here in batches, are resolved to values and handed to the
 // user's handler. Validation of onEvent's arguments, the byte arena, delivery
 // and the event counters live here; the registry only resolves handles.
+import type { HandleContexts } from './async-context'
 import type { DomainBackend } from './backends'
 import { InvalidOptionError, describeValue } from './errors'
 import type { NativeBinding, NativeEventStats, OwnerToken } from './native'
@@ -81,9 +82,10 @@ export interface EventStats extends NativeEventStats {
   handled: number
 }
 
-/** What the channel needs from its registry: the value of a live handle, or NOT_LIVE. */
+/** What the channel needs from its registry: the value of a live handle, or NOT_LIVE; the handles' async contexts, if captured. */
 export interface EventTarget {
   eventValue(h: number): unknown
+  readonly handleContexts?: HandleContexts
 }
 
 /** eventValue()'s answer for a handle that is not live (released, collected, foreign, malformed). */
@@ -162,7 +164,9 @@ export class EventChannel<T> {
   open(handler: unknown, options: unknown): void {
     const o = validate(handler, options)
     const addon = this.backend.native('registry.onEvent')
-    this.handler = handler as EventHandler<T>
+    // asyncContext: each call runs in the context its handle (argument 3) was registered in.
+    const contexts = this.target.handleContexts
+    this.handler = contexts === undefined ? handler as EventHandler<T> : contexts.bind(handler as EventHandler<T>, 3)
     this.onError = o.onError
     if (!this.isOpen) {
       let records = spareRecords
