@@ -195,30 +195,58 @@ class Overflow {
   /// may be taken before it), hands up to `max` items, oldest first, to
   /// sink(item, offset + i); a sink returning false leaves that item (and the
   /// rest) queued and ends the call. extra(item) is the item's extra bytes.
-  /// Returns how many items were taken.
+  /// Returns how many items were taken. The sink runs without the lock (on
+  /// the items of the first chunk present when it was taken: producers only
+  /// append behind them, and only the consumer frees a chunk), so producers
+  /// spilling meanwhile are not held up by the consumer's work.
   template <class Ready, class F, class Extra>
   size_t consume(size_t max, size_t offset, Ready&& ready, F&& sink, Extra&& extra) noexcept {
-    std::lock_guard<std::mutex> lock(m_);
-    if (first_ == nullptr || !ready()) return 0;
     size_t n = 0;
-    while (n < max && first_ != nullptr) {
-      Chunk* c = first_;
-      const T& item = c->items[c->head];
-      if constexpr (std::is_same<decltype(sink(item, offset)), bool>::value) {
-        if (!sink(item, offset + n)) break;
-      } else {
-        sink(item, offset + n);
+    while (n < max) {
+      Chunk* c;
+      size_t head, end;
+      {
+        std::lock_guard<std::mutex> lock(m_);
+        // Checked again for each chunk: items pushed while the lock was free
+        // may follow a producer's event the ring got meanwhile.
+        if (first_ == nullptr || !ready()) break;
+        c = first_;
+        head = c->head;
+        end = c->tail;  // items [head, end) were published under the lock
       }
-      bytes_ -= extra(item);
-      ++n;
-      if (++c->head == c->tail && (c->tail == kChunkItems || c == last_)) {
-        first_ = c->next;
-        if (first_ == nullptr) last_ = nullptr;
-        bytes_ -= sizeof(Chunk);
-        std::free(c);
+      size_t taken = 0;
+      size_t freed_bytes = 0;
+      bool stopped = false;
+      for (size_t i = head; i < end && n + taken < max; ++i) {
+        const T& item = c->items[i];
+        if constexpr (std::is_same<decltype(sink(item, offset)), bool>::value) {
+          if (!sink(item, offset + n + taken)) {
+            stopped = true;
+            break;
+          }
+        } else {
+          sink(item, offset + n + taken);
+        }
+        freed_bytes += extra(item);
+        ++taken;
       }
+      {
+        std::lock_guard<std::mutex> lock(m_);
+        c->head = head + taken;
+        bytes_ -= freed_bytes;
+        // Emptied, and no producer can append to it any more (full, or the
+        // last chunk: drop it, the next push makes a new one).
+        if (c->head == c->tail && (c->tail == kChunkItems || c == last_)) {
+          first_ = c->next;
+          if (first_ == nullptr) last_ = nullptr;
+          bytes_ -= sizeof(Chunk);
+          std::free(c);
+        }
+        count_.fetch_sub(taken, std::memory_order_seq_cst);
+      }
+      n += taken;
+      if (stopped || taken == 0) break;
     }
-    count_.fetch_sub(n, std::memory_order_seq_cst);
     return n;
   }
 
