@@ -12,6 +12,7 @@
       'native/src/event_path.cc',
       'native/src/owners.cc',
       'native/src/post.cc',
+      'native/src/post_wait.cc',
       'native/src/resolve.cc',
       'native/src/hold.cc',
     ],

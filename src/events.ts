@@ -2,6 +2,7 @@
 // any thread) arrive here in batches, are resolved to values and handed to the
 // user's handler. Validation of onEvent's arguments, the byte arena, delivery
 // and the event counters live here; the registry only resolves handles.
+import type { HandleContexts } from './async-context'
 import type { DomainBackend } from './backends'
 import { InvalidOptionError, describeValue } from './errors'
 import type { NativeBinding, NativeEventStats, OwnerToken } from './native'
@@ -19,9 +20,35 @@ export type EventHandler<T> = (value: T, kind: number, payload: number | Uint8Ar
 /** Receives what a handler threw, with the event that it threw for. */
 export type EventErrorHandler = (error: unknown, handle: Handle, kind: number) => void
 
+/**
+ * What a native post does when the registry's event queue is full:
+ * - `'drop'` (default): the post returns QUEUE_FULL at once; the event is not
+ *   queued and is counted in `droppedFull`.
+ * - `'block'`: the posting thread waits until there is room, at most
+ *   `blockTimeoutMs`; then TIMEOUT (counted in `droppedTimeout`). On this
+ *   registry's own JS thread (which would have to drain the queue) a post to
+ *   a full queue returns WOULD_DEADLOCK at once. close(), offEvent() and the
+ *   end of the worker wake every waiting thread (REGISTRY_CLOSED).
+ * - `'grow'`: the queue takes more events than `capacity`, up to
+ *   `maxQueueBytes` of memory in all; beyond it, QUEUE_FULL as with 'drop'.
+ * Events of one producer thread keep their order under every policy.
+ */
+export type WhenFull = 'drop' | 'block' | 'grow'
+
 export interface EventOptions {
-  /** Bound of the native queue; a post to a full queue returns QUEUE_FULL. Default 65536. */
+  /** Events the native queue holds (its ring); what a post to a full one does: `whenFull`. Default 65536. */
   capacity?: number
+  /** The policy for a full queue: 'drop' (default), 'block' or 'grow' (see WhenFull). */
+  whenFull?: WhenFull
+  /** 'block' only: how long a post waits for room, in ms (an integer up to 2^31-1, or Infinity). Default 5000. */
+  blockTimeoutMs?: number
+  /**
+   * 'grow' only: the most memory the queued events may take, in bytes: the
+   * ring (32 bytes per cell of `capacity`) plus the overflow (24 bytes per
+   * event, in chunks of 1024, plus the bytes of byte events). At least
+   * 32 * capacity + 24600 (one chunk). Default 64 MiB.
+   */
+  maxQueueBytes?: number
   /** Events delivered per boundary crossing. Default 4096. */
   batch?: number
   /**
@@ -32,7 +59,18 @@ export interface EventOptions {
   onError?: EventErrorHandler
 }
 
-const OPTION_NAMES = ['capacity', 'batch', 'onError'] as const
+const OPTION_NAMES = ['capacity', 'batch', 'onError', 'whenFull', 'blockTimeoutMs', 'maxQueueBytes'] as const
+
+// The native side's codes and sizes (native/src/back_pressure.h, event_queue.h).
+const WHEN_FULL_CODES = { drop: 0, block: 1, grow: 2 } as const
+const RING_CELL_BYTES = 32 // a BoundedQueue cell: sequence word + 24-byte event
+const OVERFLOW_CHUNK_BYTES = 24 + 1024 * 24 // Overflow<Event>: header + 1024 events
+const WAIT_FOREVER = 0xffffffff // HR_WAIT_FOREVER
+const DEFAULT_BLOCK_TIMEOUT_MS = 5000
+const DEFAULT_MAX_QUEUE_BYTES = 64 * 2 ** 20
+
+/** whenFull and its options as the addon takes them: [code, timeout ms, overflow bytes]. */
+type FullPolicy = readonly [code: number, timeoutMs: number, overflowBytes: number]
 
 /** Event counters: native ones (posted, dropped at the source) and those counted in JS. */
 export interface EventStats extends NativeEventStats {
@@ -44,9 +82,10 @@ export interface EventStats extends NativeEventStats {
   handled: number
 }
 
-/** What the channel needs from its registry: the value of a live handle, or NOT_LIVE. */
+/** What the channel needs from its registry: the value of a live handle, or NOT_LIVE; the handles' async contexts, if captured. */
 export interface EventTarget {
   eventValue(h: number): unknown
+  readonly handleContexts?: HandleContexts
 }
 
 /** eventValue()'s answer for a handle that is not live (released, collected, foreign, malformed). */
@@ -65,8 +104,33 @@ const ARENA_BYTES = 1 << 20
 let spareRecords: Float64Array | undefined
 let spareArena: Uint8Array | undefined
 
+/** Checks whenFull and the options that only apply to one policy. */
+function fullPolicy(o: EventOptions, capacity: number): FullPolicy {
+  const whenFull = o.whenFull === undefined ? 'drop' : o.whenFull
+  if (!Object.hasOwn(WHEN_FULL_CODES, whenFull)) {
+    throw new InvalidOptionError(`Expected the "whenFull" option to be 'drop', 'block' or 'grow', got ${describeValue(o.whenFull)}`)
+  }
+  if (o.blockTimeoutMs !== undefined && whenFull !== 'block') {
+    throw new InvalidOptionError(`The "blockTimeoutMs" option applies only to whenFull: 'block' (whenFull is '${whenFull}')`)
+  }
+  if (o.maxQueueBytes !== undefined && whenFull !== 'grow') {
+    throw new InvalidOptionError(`The "maxQueueBytes" option applies only to whenFull: 'grow' (whenFull is '${whenFull}')`)
+  }
+  let timeoutMs = DEFAULT_BLOCK_TIMEOUT_MS
+  if (o.blockTimeoutMs === Infinity) timeoutMs = WAIT_FOREVER
+  else {
+    timeoutMs = integerOption(o.blockTimeoutMs, DEFAULT_BLOCK_TIMEOUT_MS, 'blockTimeoutMs',
+      'an integer from 0 to 2^31-1 or Infinity', (n) => n >= 0 && n <= 2 ** 31 - 1)
+  }
+  const ring = RING_CELL_BYTES * capacity
+  const least = ring + OVERFLOW_CHUNK_BYTES
+  const max = integerOption(o.maxQueueBytes, Math.max(DEFAULT_MAX_QUEUE_BYTES, least), 'maxQueueBytes',
+    `an integer from ${least} (32 * capacity + one overflow chunk) to 2^53-1`, (n) => n >= least && Number.isSafeInteger(n))
+  return [WHEN_FULL_CODES[whenFull], timeoutMs, whenFull === 'grow' ? max - ring : 0]
+}
+
 /** Checks onEvent's arguments; returns the options with defaults filled in. */
-function validate(handler: unknown, options: unknown): Required<Omit<EventOptions, 'onError'>> & EventOptions {
+function validate(handler: unknown, options: unknown): Required<Pick<EventOptions, 'capacity' | 'batch'>> & EventOptions & { full: FullPolicy } {
   if (typeof handler !== 'function') {
     throw new InvalidOptionError(`onEvent expects a handler function, got ${describeValue(handler)}`)
   }
@@ -78,7 +142,7 @@ function validate(handler: unknown, options: unknown): Required<Omit<EventOption
   if (o.onError !== undefined && typeof o.onError !== 'function') {
     throw new InvalidOptionError(`Expected the "onError" option to be a function, got ${describeValue(o.onError)}`)
   }
-  return { capacity, batch, onError: o.onError }
+  return { capacity, batch, onError: o.onError, full: fullPolicy(o, capacity) }
 }
 
 export class EventChannel<T> {
@@ -100,7 +164,9 @@ export class EventChannel<T> {
   open(handler: unknown, options: unknown): void {
     const o = validate(handler, options)
     const addon = this.backend.native('registry.onEvent')
-    this.handler = handler as EventHandler<T>
+    // asyncContext: each call runs in the context its handle (argument 3) was registered in.
+    const contexts = this.target.handleContexts
+    this.handler = contexts === undefined ? handler as EventHandler<T> : contexts.bind(handler as EventHandler<T>, 3)
     this.onError = o.onError
     if (!this.isOpen) {
       let records = spareRecords
@@ -124,6 +190,8 @@ export class EventChannel<T> {
       this.isOpen = true
       this.opened++
     }
+    // On every onEvent(): its whenFull replaces the previous one.
+    addon.set_when_full(this.owner, ...o.full)
   }
 
   /** offEvent(): stops delivery; queued events are dropped (and counted natively). */

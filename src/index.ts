@@ -1,6 +1,6 @@
 // handle-registry: stable integer handles for JS values (see README.md).
 export { HandleRegistry } from './registry'
-export type { EventErrorHandler, EventHandler, EventOptions, EventStats, Handle, RegistryOptions, RegistryStats, ScopedHandle } from './registry'
+export type { EventErrorHandler, EventHandler, EventOptions, EventStats, WhenFull, Handle, RegistryOptions, RegistryStats, ScopedHandle } from './registry'
 import { HandleDomain } from './domain'
 export { HandleDomain }
 export type { HandleOwner } from './domain'

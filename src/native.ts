@@ -18,6 +18,8 @@ export interface NativeBinding {
   /** batch: [handle, kind, payload, size] records; arena: where byte events' bytes are copied (optional). */
   open_events(owner: OwnerToken, capacity: number, batch: Float64Array, callback: (count: number) => void, arena?: Uint8Array): void
   close_events(owner: OwnerToken): void
+  /** onEvent's whenFull for the open path: code (0 drop, 1 block, 2 grow), timeout ms (2^32-1: none), overflow bytes. */
+  set_when_full(owner: OwnerToken, code: number, timeoutMs: number, overflowBytes: number): void
   post(handle: number, kind: number, payload: number): number
   is_live(handle: number): boolean
   /** Counters of an owner (its token or index; 0: events no owner could be charged with). */
@@ -53,6 +55,8 @@ export interface NativeEventStats {
   droppedInvalid: number
   /** Byte events (api->post_bytes) larger than HR_MAX_BYTES (64 KiB): status payload_too_large. */
   droppedTooLarge: number
+  /** Posts that waited for room (whenFull 'block', api->post_wait) until their timeout: status timeout. */
+  droppedTimeout: number
   /** Events queued and not yet delivered. */
   pending: number
 }

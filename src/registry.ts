@@ -17,8 +17,9 @@ import { EventChannel, NOT_LIVE, type EventHandler, type EventOptions, type Even
 import { L, malformed } from './layout'
 import type { NativeApi, OwnerToken } from './native'
 import { checkOptions, integerOption } from './options'
+import { asyncContextOption, installHandleContexts, type HandleContexts } from './async-context'
 
-export type { EventErrorHandler, EventHandler, EventOptions, EventStats } from './events'
+export type { EventErrorHandler, EventHandler, EventOptions, EventStats, WhenFull } from './events'
 
 declare const brand: unique symbol
 /** An integer that stands for a registered value of type T. */
@@ -31,6 +32,12 @@ export interface RegistryOptions {
   domain?: HandleDomain
   /** Retire a slot after this many issues (1..2^25). Default 2^25; lower it only to test retirement. */
   retireAfter?: number
+  /**
+   * Capture the async context (AsyncLocalStorage stores) at register() and run
+   * the handlers of each handle's native events inside it. Default false (it
+   * costs an AsyncResource per live handle and a context switch per event).
+   */
+  asyncContext?: boolean
 }
 
 export interface RegistryStats {
@@ -65,7 +72,7 @@ const E_COLLECTED = -4
 const E_CLOSED = -5
 
 const DEFAULT_SHARDS = 16
-const OPTION_NAMES = ['shards', 'domain', 'retireAfter'] as const
+const OPTION_NAMES = ['shards', 'domain', 'retireAfter', 'asyncContext'] as const
 
 // Releases the owner index and blocks of registries dropped without close().
 // It holds each registry's lease, never the registry.
@@ -116,6 +123,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   #weakStale = 0
   #finalizerEpoch = 0
   #events: EventChannel<T> | undefined // created by the first onEvent()
+  #contexts: HandleContexts | undefined // asyncContext: true (async-context.ts)
   readonly #counts = {
     staleLookups: 0, foreignLookups: 0, invalidLookups: 0, collected: 0, retired: 0,
   }
@@ -138,6 +146,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.#retireAfter = retireAfter
     this.#shardPage = new Int32Array(shards).fill(-1)
     this.#shardNext = new Int32Array(shards).fill(L.BLOCK_SIZE)
+    // Opt-in: own register/registerWeak/release wrappers; the prototype's stay branch-free.
+    if (asyncContextOption(options.asyncContext)) this.#contexts = installHandleContexts(this)
     this.#lease = domain.claimOwner(this.#pageBlock)
     this.#owner = this.#lease.owner
     reclaim.register(this, this.#lease, this.#lease)
@@ -323,6 +333,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.#pageLimit = []
     this.#blockPage = new Map()
     this.#freed = this.#issued // close releases every live handle
+    this.#contexts?.clear()
     this.#freeHead = -1
     this.#shardNext.fill(L.BLOCK_SIZE) // the next register() reaches bump(), which throws
     this.#finalizer = undefined
@@ -363,6 +374,11 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   // --- internals -----------------------------------------------------------
+
+  /** @internal for the event channel (and calls): the async contexts of the handles, with asyncContext: true. */
+  get handleContexts(): HandleContexts | undefined {
+    return this.#contexts
+  }
 
   /** @internal for the event channel: the value of live handle `h`, weak ones included, or NOT_LIVE. */
   eventValue(h: number): unknown {

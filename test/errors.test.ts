@@ -303,7 +303,7 @@ describe('errors a user can act on', () => {
     [{ retireAfter: '2' }, 'Expected the "retireAfter" option to be an integer from 1 to 33554432, got "2" (a string)'],
     [{ retireAfter: true }, 'Expected the "retireAfter" option to be an integer from 1 to 33554432, got true (a boolean)'],
     [{ domain: {} }, 'Expected the "domain" option to be a HandleDomain, got an object'],
-    [{ shard: 4 }, 'Unknown option "shard" for new HandleRegistry(options); known options: shards, domain, retireAfter'],
+    [{ shard: 4 }, 'Unknown option "shard" for new HandleRegistry(options); known options: shards, domain, retireAfter, asyncContext'],
     [null, 'Expected the options of new HandleRegistry(options) to be an object, got null'],
     [5, 'Expected the options of new HandleRegistry(options) to be an object, got 5'],
     ['x', 'Expected the options of new HandleRegistry(options) to be an object, got "x" (a string)'],

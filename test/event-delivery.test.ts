@@ -221,7 +221,7 @@ describe.runIf(NATIVE)('onEvent argument errors', () => {
     expect(errorOf(() => reg.onEvent(handler, { capacity: '16' as never })).message)
       .toBe('handle-registry: Expected the "capacity" option to be a power of two from 2 to 16777216, got "16" (a string)')
     expect(errorOf(() => reg.onEvent(handler, { shard: 4 } as never)).message)
-      .toBe('handle-registry: Unknown option "shard" for registry.onEvent(handler, options); known options: capacity, batch, onError')
+      .toBe('handle-registry: Unknown option "shard" for registry.onEvent(handler, options); known options: capacity, batch, onError, whenFull, blockTimeoutMs, maxQueueBytes')
     expect(errorOf(() => reg.onEvent(handler, null as never)).message)
       .toBe('handle-registry: Expected the options of registry.onEvent(handler, options) to be an object, got null')
   })

@@ -138,7 +138,7 @@ function record(o: Owner, capacity = 1024, batchEvents = 256) {
 }
 
 function totalDropped(s: ReturnType<Binding['event_stats']>): number {
-  return s.droppedStale + s.droppedClosed + s.droppedFull + s.droppedAtClose + s.droppedInvalid + s.droppedTooLarge
+  return s.droppedStale + s.droppedClosed + s.droppedFull + s.droppedAtClose + s.droppedInvalid + s.droppedTooLarge + s.droppedTimeout
 }
 
 afterEach(() => {
@@ -162,7 +162,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       expect(Object.keys(b).sort()).toEqual([
         'abi_version', 'alloc_state', 'claim_block', 'claim_owner', 'close_events',
         'domain_buffer', ...noExternal, 'event_stats', 'is_live', 'native_api', 'note_weak', 'open_events', 'post',
-        'publish_values', 'release_owner', 'set_ref',
+        'publish_values', 'release_owner', 'set_ref', 'set_when_full',
       ])
       expect(b.abi_version).toBe(1)
       const api = b.native_api()

@@ -4,7 +4,9 @@
 // through one of these paths:
 //   startLib          this library: api->post per event, or api->post_many in
 //                     chunks; retries (with a yield) on HR_STATUS_QUEUE_FULL,
-//                     so no event is lost
+//                     so no event is lost (under whenFull 'block' or 'grow'
+//                     there is none to retry); or api->post_wait per event
+//                     (wait = true: waits for room, never retries)
 //   startTsfn         one Napi::ThreadSafeFunction::BlockingCall per event
 //                     (typed = false: node-addon-api's callback form, which
 //                     allocates a wrapper per call; typed = true:
@@ -137,8 +139,9 @@ Napi::Value Now(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), static_cast<int64_t>(now_ns()));
 }
 
-// startLib(handles: Float64Array, count, chunk, spacingUs?, base?): chunk 0 =
-// api->post per event, else api->post_many in chunks of `chunk`.
+// startLib(handles: Float64Array, count, chunk, spacingUs?, base?, wait?): chunk 0 =
+// api->post per event (api->post_wait with wait = true), else api->post_many
+// in chunks of `chunk`.
 Napi::Value StartLib(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (g_api == nullptr) return Throw(env, "events_bench: attach() first");
@@ -151,10 +154,11 @@ Napi::Value StartLib(const Napi::CallbackInfo& info) {
   const uint64_t count = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
   const size_t chunk = info[2].As<Napi::Number>().Uint32Value();
   if (spacing > 0 && chunk != 0) return Throw(env, "startLib: lone events use post (chunk 0)");
+  const bool wait = info.Length() > 5 && info[5].ToBoolean().Value();
   if (!begin_job(env)) return env.Undefined();
   Job* job = g_job.get();
   const hr_api_v1* api = g_api;
-  job->thread = std::thread([job, api, hs = std::move(hs), count, chunk, spacing, base]() {
+  job->thread = std::thread([job, api, hs = std::move(hs), count, chunk, spacing, base, wait]() {
     const int64_t t0 = now_ns();
     const size_t nh = hs.size();
     const uint32_t kind = spacing > 0 ? 2 : 1;
@@ -166,7 +170,7 @@ Napi::Value StartLib(const Napi::CallbackInfo& info) {
         if (++at == nh) at = 0;
         const double payload = spacing > 0 ? lone_payload(base) : static_cast<double>(i);
         for (;;) {
-          const int32_t st = api->post(h, kind, payload);
+          const int32_t st = wait ? api->post_wait(h, kind, payload, HR_WAIT_FOREVER) : api->post(h, kind, payload);
           if (st == HR_STATUS_OK) break;
           if (st != HR_STATUS_QUEUE_FULL) {
             job->error.store(st);

@@ -79,12 +79,18 @@ void record_time(Job* job, int64_t ns) {
   }
 }
 
+// attach(registry.nativeApi): the type-tagged external (as bench.cc; the
+// bigint address this took before the security merge is gone).
 Napi::Value Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsBigInt()) return Throw(env, "attach(registry.nativeApi): expected a bigint");
-  bool lossless = false;
-  const hr_api_v1* api = hr_api_v1_from_address(info[0].As<Napi::BigInt>().Uint64Value(&lossless));
-  const int32_t st = lossless ? hr_api_v1_check(api) : HR_STATUS_NOT_ATTACHED;
+  static const napi_type_tag tag = {HR_API_TYPE_TAG_LOWER, HR_API_TYPE_TAG_UPPER};
+  bool tagged = false;
+  if (info.Length() < 1 || !info[0].IsExternal() ||
+      napi_check_object_type_tag(env, info[0], &tag, &tagged) != napi_ok || !tagged) {
+    return Throw(env, "attach(registry.nativeApi): expected registry.nativeApi");
+  }
+  const hr_api_v1* api = static_cast<const hr_api_v1*>(info[0].As<Napi::External<void>>().Data());
+  const int32_t st = hr_api_v1_check(api);
   if (st != HR_STATUS_OK) return Throw(env, hr_status_name(st));
   g_api = api;
   return env.Undefined();

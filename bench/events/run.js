@@ -5,7 +5,7 @@
 //   node bench/events/run.js                  # ~15 s; builds bench/events/build if missing
 //   options: --events=1000000  --rounds=3  --lone=2000  --spacing-us=1000
 //            --capacity=65536  --no-latency  --no-split  --out=FILE  --rebuild
-//            --only=lib-post,lib-many,tsfn,tsfn-typed,tsfn-nb,tsfn-256,tsfn-4096,split  (a subset)
+//            --only=lib-post,lib-many,lib-block,lib-grow,lib-wait,lib-ctx,tsfn,tsfn-typed,tsfn-nb,tsfn-256,tsfn-4096,split  (a subset)
 //   BENCH_DIST=path/to/index.js               # another build of the package
 //
 // Throughput: 1M events from one native std::thread (bench.cc) to a JS handler
@@ -14,6 +14,17 @@
 // (timestamp taken in the handler). Every path is run `rounds` times,
 // interleaved (order reversed every other round), after an untimed warm-up;
 // the figure is the median.
+//
+// Full-queue policies (issue 9, part 4), same producer and handler: whenFull
+// 'block' (the producer waits for room instead of retrying), 'grow' (the queue
+// spills past its capacity, up to 64 MiB), and api->post_wait per event (the
+// default policy; the call waits for room). Each path sets the registry's
+// whenFull (onEvent again, untimed) before it starts.
+//
+// Async context (issue 9, part 5): 'lib-ctx' posts to a second registry made
+// with { asyncContext: true }, holding the same values, each registered inside
+// its own AsyncLocalStorage store: the same handler then runs inside the
+// context of each event's handle. Its difference to lib-post is the cost per event.
 //
 // Lone-event latency: events spaced --spacing-us apart, each stamped in C++
 // with steady_clock (CLOCK_MONOTONIC, the clock of process.hrtime.bigint();
@@ -166,9 +177,23 @@ function makeBatched (batch) {
 const batched256 = makeBatched(256)
 const batched4096 = makeBatched(4096)
 
+// onEvent again with another whenFull: the handler stays, the queue too.
+const whenFull = (policy) => () => registry.onEvent(libHandler, { capacity: CAPACITY, batch: 4096, whenFull: policy })
+// asyncContext: the same values, registered in a registry that captures contexts.
+const { AsyncLocalStorage } = require('async_hooks')
+const als = new AsyncLocalStorage()
+const ctxRegistry = new HandleRegistry({ asyncContext: true })
+const ctxHandles = new Float64Array(VALUES)
+for (let i = 0; i < VALUES; i++) ctxHandles[i] = als.run({ request: i }, () => ctxRegistry.register(values[i]))
+ctxRegistry.onEvent(libHandler, { capacity: CAPACITY, batch: 4096 })
+
 const PATHS = [
-  { id: 'lib-post', name: 'HandleRegistry: api->post per event', lib: true, start: (n) => addon.startLib(handles, n, 0) },
-  { id: 'lib-many', name: 'HandleRegistry: api->post_many x256', lib: true, start: (n) => addon.startLib(handles, n, 256) },
+  { id: 'lib-post', name: 'HandleRegistry: api->post per event', lib: true, setup: whenFull('drop'), start: (n) => addon.startLib(handles, n, 0) },
+  { id: 'lib-many', name: 'HandleRegistry: api->post_many x256', lib: true, setup: whenFull('drop'), start: (n) => addon.startLib(handles, n, 256) },
+  { id: 'lib-block', name: "HandleRegistry: api->post, whenFull 'block'", lib: true, setup: whenFull('block'), start: (n) => addon.startLib(handles, n, 0) },
+  { id: 'lib-grow', name: "HandleRegistry: api->post, whenFull 'grow'", lib: true, setup: whenFull('grow'), start: (n) => addon.startLib(handles, n, 0) },
+  { id: 'lib-wait', name: 'HandleRegistry: api->post_wait per event', lib: true, setup: whenFull('drop'), start: (n) => addon.startLib(handles, n, 0, 0, undefined, true) },
+  { id: 'lib-ctx', name: 'HandleRegistry: api->post, asyncContext', lib: true, start: (n) => addon.startLib(ctxHandles, n, 0) },
   { id: 'tsfn', name: 'TSFN BlockingCall per event', start: (n) => addon.startTsfn(tsfnHandler, handles, n, false, CAPACITY) },
   { id: 'tsfn-typed', name: 'TypedTSFN BlockingCall per event', start: (n) => addon.startTsfn(tsfnTypedHandler, handles, n, true, CAPACITY) },
   { id: 'tsfn-nb', name: 'TypedTSFN NonBlockingCall, unbounded queue', start: (n) => addon.startTsfn(tsfnNbHandler, handles, n, true, 0) },
@@ -183,6 +208,7 @@ async function throughput (p, n) {
   target = n
   const finished = new Promise((resolve) => { done = resolve })
   const keepAlive = setInterval(() => {}, 1000) // onEvent does not keep the process alive
+  p.setup?.()
   const t0 = process.hrtime.bigint()
   p.start(n)
   await finished
@@ -325,6 +351,7 @@ async function main () {
   let lat = null
   if (LATENCY && LONE > 0) {
     console.log(`lone-event latency: ${LONE} events ${SPACING_US} us apart per path, in alternating slices (~${Math.round(2 * LONE * SPACING_US * 1.1 / 1e6)} s)`)
+    whenFull('drop')() // the library's lone events under the default policy
     lat = await latency(LONE)
   }
 
@@ -435,6 +462,7 @@ async function main () {
   fs.writeFileSync(OUT, JSON.stringify(out, null, 2) + '\n')
   console.log(`wrote ${path.relative(process.cwd(), OUT)}`)
   registry.close()
+  ctxRegistry.close()
 }
 
 main().catch((err) => {

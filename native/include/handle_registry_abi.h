@@ -23,8 +23,11 @@
  * Contract of the table (what version 1 promises):
  *   - The table is static, read-only, and valid for the life of the process
  *     (it is never freed, even after every registry and worker is gone).
- *   - Every function is thread-safe, never blocks, never throws, never calls
- *     JS, and accepts any 64-bit value as a handle. None allocates, except
+ *   - Every function is thread-safe, never throws, never calls JS, and
+ *     accepts any 64-bit value as a handle. None blocks, except post_wait,
+ *     and post / post_bytes / post_many to a registry whose onEvent option
+ *     whenFull is 'block' (they wait for room in its full queue, up to its
+ *     blockTimeoutMs; never on that registry's own JS thread). None allocates, except
  *     post_bytes, which copies its bytes into one malloc'd buffer, and
  *     resolve, which caches a napi_ref on its owner's JS thread. resolve
  *     works on the owner's JS thread only (WRONG_THREAD elsewhere).
@@ -35,7 +38,8 @@
  * Handles: the guarantees of handle_registry.h (0 is never a handle, at most
  * 2^53-1). Statuses: handle_registry_status.h (HR_STATUS_*; a post returns
  * OK, INVALID_HANDLE, STALE_HANDLE, REGISTRY_CLOSED, QUEUE_FULL or, for
- * post_bytes, PAYLOAD_TOO_LARGE).
+ * post_bytes, PAYLOAD_TOO_LARGE; under whenFull 'block' and from post_wait,
+ * TIMEOUT and WOULD_DEADLOCK instead of QUEUE_FULL).
  */
 #ifndef HANDLE_REGISTRY_ABI_H_
 #define HANDLE_REGISTRY_ABI_H_
@@ -153,7 +157,25 @@ typedef struct hr_api_v1 {
    * process exit despite holds. */
   int32_t (*hold)(uint64_t handle);
   int32_t (*unhold)(uint64_t handle);
+
+  /* Appended (same rule). Posts (handle, kind, payload) as post() does, but
+   * when the registry's queue is full it waits, whatever the registry's
+   * whenFull policy, until the event is queued or `timeout_ms` passed
+   * (HR_WAIT_FOREVER: no limit). For C callbacks that return void and
+   * cannot retry: the C library's thread is paced by JS instead of losing
+   * events. Returns HR_STATUS_OK once queued; TIMEOUT (not queued, counted
+   * as droppedTimeout; timeout_ms 0 never waits); WOULD_DEADLOCK at once,
+   * without waiting, if the queue is full and this is the JS thread of the
+   * registry (it would wait for itself; counted as droppedFull); or the
+   * statuses of post(). Closing the registry, offEvent() and the end of its
+   * worker wake every waiting thread, which returns REGISTRY_CLOSED. The
+   * only entry of the table that may block; it waits on a condition
+   * variable, never spinning. Events of one thread keep their order. */
+  int32_t (*post_wait)(uint64_t handle, uint32_t kind, double payload, uint32_t timeout_ms);
 } hr_api_v1;
+
+/* post_wait's timeout_ms for "no limit". */
+#define HR_WAIT_FOREVER 0xffffffffu
 
 /* registry.nativeApi is a napi_external whose data is the table, tagged with
  * napi_type_tag_object and this 128-bit tag (never an address JS could

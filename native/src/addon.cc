@@ -284,6 +284,27 @@ Napi::Value CloseEvents(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// set_when_full(token, policy, timeoutMs, overflowBytes): onEvent's whenFull
+// for the open event path (back_pressure.h): 0 drop, 1 block (timeoutMs,
+// 2^32-1 = no limit), 2 grow (overflowBytes beyond the ring).
+Napi::Value SetWhenFull(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t owner;
+  OwnerSlot* s = own_arg(info, &owner);
+  double policy, timeout, overflow;
+  if (s == nullptr || !integer_arg(info, 1, 0, 2, "handle-registry: expected a whenFull code from 0 to 2", &policy) ||
+      !integer_arg(info, 2, 0, kWaitForever, "handle-registry: expected a timeout from 0 to 2^32-1 ms", &timeout) ||
+      !integer_arg(info, 3, 0, 9007199254740991.0, "handle-registry: expected an overflow byte count", &overflow)) {
+    return env.Undefined();
+  }
+  if (s->path == nullptr) return fail(env, "ERR_INVALID_STATE", "handle-registry: events are not open for this owner");
+  FullState<Event>& f = s->path->full;
+  f.timeout_ms.store(static_cast<uint32_t>(timeout), std::memory_order_relaxed);
+  f.overflow_cap.store(static_cast<size_t>(overflow), std::memory_order_relaxed);
+  f.when_full.store(static_cast<uint32_t>(policy), std::memory_order_relaxed);
+  return env.Undefined();
+}
+
 Napi::Value Post(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double kind;
@@ -314,7 +335,8 @@ Napi::Value EventStats(const Napi::CallbackInfo& info) {
     }
     owner = static_cast<uint32_t>(owner_d);
   }
-  uint64_t delivered = 0, stale = 0, closed = 0, full = 0, at_close = 0, invalid = 0, too_large = 0, pending = 0;
+  uint64_t delivered = 0, stale = 0, closed = 0, full = 0, at_close = 0, invalid = 0, too_large = 0, pending = 0,
+           timeout = 0;
   if (owner == 0) {
     closed = g_unrouted_closed.load(std::memory_order_relaxed);
     invalid = g_unrouted_invalid.load(std::memory_order_relaxed);
@@ -327,13 +349,14 @@ Napi::Value EventStats(const Napi::CallbackInfo& info) {
     at_close = s.dropped_at_close.load(std::memory_order_relaxed);
     invalid = s.dropped_invalid.load(std::memory_order_relaxed);
     too_large = s.dropped_too_large.load(std::memory_order_relaxed);
+    timeout = s.dropped_timeout.load(std::memory_order_relaxed);
     if (s.env.load(std::memory_order_acquire) == env_data(info) && s.path != nullptr) {
-      pending = s.path->queue.approx_size();
+      pending = queued(s.path->queue, s.path->full);
     }
   }
   Napi::Object o = Napi::Object::New(env);
   o.Set("posted", Napi::Number::New(env, static_cast<double>(delivered + pending + stale + closed + full +
-                                                               at_close + invalid + too_large)));
+                                                               at_close + invalid + too_large + timeout)));
   o.Set("delivered", Napi::Number::New(env, static_cast<double>(delivered)));
   o.Set("droppedStale", Napi::Number::New(env, static_cast<double>(stale)));
   o.Set("droppedClosed", Napi::Number::New(env, static_cast<double>(closed)));
@@ -341,6 +364,7 @@ Napi::Value EventStats(const Napi::CallbackInfo& info) {
   o.Set("droppedAtClose", Napi::Number::New(env, static_cast<double>(at_close)));
   o.Set("droppedInvalid", Napi::Number::New(env, static_cast<double>(invalid)));
   o.Set("droppedTooLarge", Napi::Number::New(env, static_cast<double>(too_large)));
+  o.Set("droppedTimeout", Napi::Number::New(env, static_cast<double>(timeout)));
   o.Set("pending", Napi::Number::New(env, static_cast<double>(pending)));
   return o;
 }
@@ -489,6 +513,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   o.Set("alloc_state", Napi::Function::New(e, AllocState, "alloc_state"));
   o.Set("open_events", Napi::Function::New(e, OpenEvents, "open_events"));
   o.Set("close_events", Napi::Function::New(e, CloseEvents, "close_events"));
+  o.Set("set_when_full", Napi::Function::New(e, SetWhenFull, "set_when_full"));
   o.Set("post", Napi::Function::New(e, Post, "post"));
   o.Set("is_live", Napi::Function::New(e, IsLive, "is_live"));
   o.Set("event_stats", Napi::Function::New(e, EventStats, "event_stats"));

@@ -80,7 +80,7 @@ void on_closed(uv_handle_t* handle) {
 bool try_go_idle(EventPath* p) noexcept {
   p->scheduled.store(false, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (p->queue.approx_size() == 0) return true;
+  if (queued(p->queue, p->full) == 0) return true;
   // A producer that saw `false` meanwhile has signalled too: that wake-up
   // finds the queue drained and goes idle.
   p->scheduled.store(true, std::memory_order_seq_cst);
@@ -179,7 +179,8 @@ void on_async(uv_async_t* handle) {
     }
     const size_t max = std::min(length / 4, p->batch_max);
     ToRecords sink{static_cast<double*>(data), arena, arena_length};
-    const size_t n = p->queue.consume(max, sink);
+    // Ring, then the overflow of 'grow'; wakes producers waiting for room.
+    const size_t n = consume(p->queue, p->full, max, sink, event_extra);
     if (n == 0) {
       if (try_go_idle(p)) {
         end = End::kIdle;
@@ -311,8 +312,13 @@ void close_event_path(EnvData* ed, OwnerSlot& s) {
   s.path = nullptr;
   s.events.store(nullptr, std::memory_order_seq_cst);
   synchronize(s);  // no producer is inside push() or uv_async_send() any more
+  // Producers waiting for room (outside the guard, holding the Room) wake
+  // now, route again and get registry_closed.
+  p->full.room->close();
   const auto discard = [](const Event& e, size_t) noexcept { free_event(e); };
-  for (size_t n; (n = p->queue.consume(p->batch_max, discard)) > 0;) bump(s.dropped_at_close, n);
+  for (size_t n; (n = consume(p->queue, p->full, p->batch_max, discard, event_extra)) > 0;) {
+    bump(s.dropped_at_close, n);
+  }
   napi_delete_reference(ed->env, p->callback);
   napi_delete_reference(ed->env, p->batch);
   if (p->arena != nullptr) napi_delete_reference(ed->env, p->arena);

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "back_pressure.h"  // the full policy (FullState) of the queue
 #include "event_queue.h"
 #include "handle_registry_abi.h"  // HR_MAX_BYTES
 #include "owners.h"
@@ -39,6 +40,9 @@ inline void* unpack_bytes(double payload) noexcept {
 inline void free_event(const Event& e) noexcept {
   if (e.size != 0) std::free(unpack_bytes(e.payload));
 }
+// The bytes an event owns beyond its cell (a byte event's buffer): what it
+// costs against the 'grow' cap in the overflow.
+inline size_t event_extra(const Event& e) noexcept { return e.size; }
 
 // Wake-up protocol (`scheduled`): true from the first post that finds it false
 // until the wake-up it triggered has drained the queue.
@@ -73,6 +77,9 @@ struct EventPath {
   // Most bytes a post_bytes event may carry on this path: min(HR_MAX_BYTES,
   // arena length), 0 without an arena. Set before the path is published.
   uint32_t max_bytes = 0;
+  // What a post does when `queue` is full (back_pressure.h): the policy,
+  // 'grow''s overflow, and the Room 'block' and post_wait wait in.
+  alignas(64) FullState<Event> full;
   alignas(64) std::atomic<bool> scheduled{false};  // a wake-up is pending or running
   // --- the JS thread only (own cache line: producers never write near it) ---
   alignas(64) uint32_t owner = 0;

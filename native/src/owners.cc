@@ -156,6 +156,7 @@ uint32_t claim_owner(EnvData* ed, uint32_t* incarnation) noexcept {
     s.dropped_full.store(0, std::memory_order_relaxed);
     s.dropped_invalid.store(0, std::memory_order_relaxed);
     s.dropped_too_large.store(0, std::memory_order_relaxed);
+    s.dropped_timeout.store(0, std::memory_order_relaxed);
     s.delivered.store(0, std::memory_order_relaxed);
     s.dropped_at_close.store(0, std::memory_order_relaxed);
     s.path = nullptr;

@@ -122,6 +122,7 @@ struct alignas(64) OwnerSlot {
   std::atomic<uint64_t> dropped_full;
   std::atomic<uint64_t> dropped_invalid;
   std::atomic<uint64_t> dropped_too_large;  // post_bytes over the limit
+  std::atomic<uint64_t> dropped_timeout;    // 'block' / post_wait waited their limit
   // Written by the owning env's JS thread only (relaxed), read by any.
   std::atomic<uint64_t> delivered;
   std::atomic<uint64_t> dropped_at_close;

@@ -9,6 +9,7 @@
 #include "owners.h"
 #include "status_codes.h"
 #include "hold.h"     // api->hold / unhold
+#include "post_wait.h"  // a full queue: the owner's whenFull, api->post_wait
 #include "resolve.h"  // api->resolve, appended to the table
 
 namespace hr_native {
@@ -102,16 +103,15 @@ inline void count_liveness_drop(OwnerSlot& s, int32_t st) noexcept {
   (st == kStale ? s.dropped_stale : s.dropped_invalid).fetch_add(1, std::memory_order_relaxed);
 }
 
-inline int32_t push(OwnerSlot& s, EventPath* p, const Event& ev) noexcept {
+// Queues ev on p (or the full policy decides: post_wait.h). A byte event's
+// buffer stays the caller's unless the answer is kOk.
+inline int32_t push(OwnerSlot& s, EventPath* p, const Event& ev, WaitTicket& t) noexcept {
   if (p == nullptr) {
     s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
     return kClosedSt;
   }
-  if (p->queue.try_push(ev) != Status::kOk) {
-    s.dropped_full.fetch_add(1, std::memory_order_relaxed);
-    return kFull;
-  }
-  return kOk;
+  if (enqueue(p->queue, p->full, ev, event_extra(ev)) == Status::kOk) return kOk;
+  return queue_full(s, p, ev, t);
 }
 
 }  // namespace
@@ -128,7 +128,7 @@ const hr_api_v1* api_table() noexcept {
   static const hr_api_v1 table = {
       HR_ABI_VERSION, sizeof(hr_api_v1), &post, &c_is_live, &post_many,
       reinterpret_cast<const int32_t*>(domain()), dom::kDomainWords, &post_bytes,
-      &resolve,       &c_hold,   &c_unhold,
+      &resolve,       &c_hold,   &c_unhold, &post_wait,
   };
   return &table;
 }
@@ -154,18 +154,51 @@ int32_t with_live_handle(uint64_t h, bool posting, Then&& then) noexcept {
   return then(s);
 }
 
-int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
-  return with_live_handle(h, true, [&](OwnerSlot& s) noexcept {
+int32_t post_once(const Event& ev, WaitTicket& t) noexcept {
+  return with_live_handle(ev.handle, true, [&](OwnerSlot& s) noexcept {
     EventPath* p = s.events.load(std::memory_order_seq_cst);
-    const int32_t st = push(s, p, Event{h, kind, 0, payload});
+    if (p != nullptr && ev.size > p->max_bytes) {  // a byte event, again after a wait
+      s.dropped_too_large.fetch_add(1, std::memory_order_relaxed);
+      return kTooLarge;
+    }
+    const int32_t st = push(s, p, ev, t);
     if (st == kOk) wake(p);
     return st;
   });
 }
 
+int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
+  const Event ev{h, kind, 0, payload};
+  // The fast path: room in the queue, or the default policy's drop. Nothing
+  // else is done here (no WaitTicket on the hot path): every other case is
+  // routed again by post_once, with nothing counted yet.
+  const int32_t st = with_live_handle(h, true, [&](OwnerSlot& s) noexcept {
+    EventPath* p = s.events.load(std::memory_order_seq_cst);
+    if (p == nullptr) {
+      s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
+      return kClosedSt;
+    }
+    if (enqueue(p->queue, p->full, ev, 0) == Status::kOk) {
+      wake(p);
+      return kOk;
+    }
+    if (p->full.policy() != WhenFull::kBlock) {
+      s.dropped_full.fetch_add(1, std::memory_order_relaxed);
+      return kFull;
+    }
+    return kMustWait;
+  });
+  if (st != kMustWait) return st;
+  WaitTicket t;  // whenFull 'block': wait for room (post_wait.cc)
+  const int32_t again = post_once(ev, t);
+  return again == kMustWait ? wait_and_post(ev, t) : again;
+}
+
 int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) noexcept {
   if (size == 0) return post(h, kind, 0.0);
-  return with_live_handle(h, true, [&](OwnerSlot& s) noexcept {
+  Event ev{h, kind, size, 0.0};
+  WaitTicket t;
+  int32_t st = with_live_handle(h, true, [&](OwnerSlot& s) noexcept {
     EventPath* p = s.events.load(std::memory_order_seq_cst);
     if (p == nullptr) {
       s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
@@ -181,14 +214,20 @@ int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) n
       return kFull;
     }
     std::memcpy(buf, data, size);
-    const int32_t st = push(s, p, Event{h, kind, size, pack_bytes(buf)});
-    if (st == kOk) {
+    ev.payload = pack_bytes(buf);
+    const int32_t pushed = push(s, p, ev, t);
+    if (pushed == kOk) {
       wake(p);
-    } else {
+    } else if (pushed != kMustWait) {
       std::free(buf);  // not queued: still ours
     }
-    return st;
+    return pushed;
   });
+  if (st == kMustWait) {
+    st = wait_and_post(ev, t);  // whenFull 'block'
+    if (st != kOk) std::free(unpack_bytes(ev.payload));
+  }
+  return st;
 }
 
 int32_t check_live(uint64_t h) noexcept {
@@ -203,7 +242,24 @@ size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noe
   // pushed, so re-posting the failed events in order keeps the order.
   bool any_full = false;
   uint64_t full_owners[dom::kOwnerWords / 64];
+  // whenFull 'block': the events of a run that found the queue full end the
+  // run; they are posted one by one, waiting (outside the guard), before
+  // the call goes on, so the order holds.
+  Event left[kStage];
+  size_t left_at[kStage];
+  size_t nleft = 0;
+  const auto post_left = [&]() noexcept {
+    for (size_t j = 0; j < nleft; ++j) {
+      WaitTicket t;
+      int32_t st = post_once(left[j], t);
+      if (st == kMustWait) st = wait_and_post(left[j], t);
+      if (st == kOk) ++ok;
+      if (statuses != nullptr) statuses[left_at[j]] = st;
+    }
+    nleft = 0;
+  };
   while (i < count) {
+    if (nleft > 0) post_left();
     uint64_t h = events[i].handle;
     int32_t w0 = 0;
     int32_t st = locate(h, &w0, true);
@@ -232,8 +288,14 @@ size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noe
           if (p == nullptr) {
             s.dropped_closed.fetch_add(k, std::memory_order_relaxed);
           } else {
-            m = p->queue.try_push_many(staged, k);
-            if (m < k) {
+            m = enqueue_many(p->queue, p->full, staged, k);
+            if (m < k && p->full.policy() == WhenFull::kBlock) {
+              for (size_t j = m; j < k; ++j) {
+                left[nleft] = staged[j];
+                left_at[nleft++] = staged_at[j];
+              }
+              k = m;  // the rest gets its status from post_left()
+            } else if (m < k) {
               s.dropped_full.fetch_add(k - m, std::memory_order_relaxed);
               if (!any_full) {
                 any_full = true;
@@ -266,7 +328,13 @@ size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noe
             const hr_event_v1& e = events[i];
             staged[k] = Event{h, e.kind, 0, e.payload};  // numeric: size ignored
             staged_at[k] = i;
-            if (++k == kStage) flush();
+            if (++k == kStage) {
+              flush();
+              if (nleft > 0) {  // 'block' and full: end the run, post the rest waiting
+                ++i;
+                break;
+              }
+            }
           }
           if (++i == count) break;
           h = events[i].handle;
@@ -282,6 +350,7 @@ size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noe
     if (statuses != nullptr) statuses[i] = st;
     ++i;
   }
+  if (nleft > 0) post_left();
   return ok;
 }
 

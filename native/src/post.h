@@ -6,12 +6,19 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "event_queue.h"
 #include "handle_registry_abi.h"
 
 namespace hr_native {
 
+struct WaitTicket;
+
 // post: an HR_STATUS_* value. Counts drops in the owner's stats.
 int32_t post(uint64_t h, uint32_t kind, double payload) noexcept;
+// One attempt to queue `ev` (routing, guard, liveness, the full policy of
+// post_wait.h): a status, or kMustWait with t.room to wait on (post_wait.cc).
+// A byte event (size > 0) stays the caller's unless the answer is OK.
+int32_t post_once(const Event& ev, WaitTicket& t) noexcept;
 // HR_STATUS_OK if live, else the status post would return before queueing
 // (no counts).
 int32_t check_live(uint64_t h) noexcept;
