@@ -5,6 +5,7 @@
 import { NativeUnavailableError } from './errors'
 import { L } from './layout'
 import { nativeBinding, whyNoNative, type NativeBinding, type OwnerToken } from './native'
+import { SPARE_MAX_CELLS, spareStates } from './spares'
 
 /**
  * A registry's claim of an owner index, and what releasing it needs. The
@@ -20,6 +21,14 @@ export interface OwnerLease {
   state: Int32Array
   /** The block of each page of the registry (its private page table, shared by reference). */
   readonly blocks: number[]
+  /**
+   * The registry's shard of each page, and per shard its current page and
+   * bump pointer (shared by reference): what was issued in each block (the
+   * pure-TypeScript backend scans only that at release).
+   */
+  readonly pageShard: number[]
+  readonly shardPage: Int32Array
+  readonly shardNext: Int32Array
   released: boolean
 }
 
@@ -35,6 +44,12 @@ export interface DomainBackend {
    * in it; 0 when none is left.
    */
   claimBlock(token: unknown, shard: number, page: number): number
+  /**
+   * `count` blocks in one step, for shards shard.. as pages page.. (a
+   * registry's first pages): out[i] as claimBlock answers; how many it claimed
+   * (fewer when the domain runs out).
+   */
+  claimBlocks(token: unknown, shard: number, page: number, count: number, out: Float64Array): number
   /** Returns the lease's blocks to the pool (with their next generation bases) and frees its owner index. */
   releaseOwner(lease: OwnerLease): void
   /** A state array of `slots` words holding `old`'s words; `old` must not be used afterwards. */
@@ -101,17 +116,39 @@ export class SharedBackend implements DomainBackend {
     return base * L.MAX_BLOCKS + block
   }
 
+  claimBlocks(token: unknown, shard: number, page: number, count: number, out: Float64Array): number {
+    for (let i = 0; i < count; i++) {
+      const claimed = this.claimBlock(token, shard + i, page + i)
+      if (claimed === 0) return i
+      out[i] = claimed
+    }
+    return count
+  }
+
   releaseOwner(lease: OwnerLease): void {
     const w = this.#words
     const { state, blocks } = lease
     for (let p = 0; p < blocks.length; p++) {
       const b = blocks[p]
       // The next owner's first generation: above every generation this
-      // registry's private state words name, and above the old base.
-      let base = Atomics.load(w, L.BASES_BASE + b) + 1
-      for (let at = p << L.OFFSET_BITS, end = at + L.BLOCK_SIZE; at < end && at < state.length; at++) {
-        const next = (state[at] >>> 2) + 1
-        if (next > base) base = next
+      // registry's private state words name, and above the old base; or the
+      // old base if every word of the block still holds its initial value
+      // (nothing was issued there: eager first claims leave most blocks of a
+      // small registry untouched), as the addon does (owners.cc, next_base).
+      const old = Atomics.load(w, L.BASES_BASE + b)
+      let base = old + 1
+      const first = p << L.OFFSET_BITS
+      const shard = lease.pageShard[p]
+      // Slots past the page's bump pointer were never issued (their words are
+      // untouched): only [first, first + used) can name a generation.
+      const used = lease.shardPage[shard] === p ? lease.shardNext[shard] : L.BLOCK_SIZE
+      if (used === 0) {
+        base = old
+      } else if (first + L.BLOCK_SIZE <= state.length) {
+        for (let at = first, end = first + Math.min(used, L.BLOCK_SIZE); at < end; at++) {
+          const next = (state[at] >>> 2) + 1
+          if (next > base) base = next
+        }
       }
       // RETIRED first: a reader that then sees word 0 cleared reports "closed", never "unclaimed".
       Atomics.or(w, L.BLOCKS_BASE + 2 * b + 1, L.B_RETIRED)
@@ -123,9 +160,14 @@ export class SharedBackend implements DomainBackend {
     }
     Atomics.store(w, L.OWNERS_BASE + lease.owner, 0)
     Atomics.sub(w, L.W_LIVE_OWNERS, 1)
+    // Nothing reads the state of a released lease: kept, zeroed, for the next registry.
+    if (state.length <= SPARE_MAX_CELLS) {
+      spareStates.give(state.fill(0, 0, Math.min(state.length, blocks.length << L.OFFSET_BITS)))
+    }
   }
 
   growState(_token: unknown, old: Int32Array, slots: number): Int32Array {
+    if (old.length === 0) return spareStates.take(slots) ?? new Int32Array(slots)
     const grown = new Int32Array(slots)
     grown.set(old)
     return grown
@@ -203,6 +245,10 @@ export class NativeBackend implements DomainBackend {
 
   claimBlock(token: unknown, shard: number, page: number): number {
     return this.#addon.claim_block(token as OwnerToken, shard, page)
+  }
+
+  claimBlocks(token: unknown, shard: number, page: number, count: number, out: Float64Array): number {
+    return this.#addon.claim_block(token as OwnerToken, shard, page, count, out)
   }
 
   releaseOwner(lease: OwnerLease): void {

@@ -13,6 +13,8 @@ export interface NativeBinding {
   claim_owner(): { owner: number; token: OwnerToken }
   /** block + base * 2^20 (base: the first generation to issue in it), or 0 when none is left. */
   claim_block(owner: OwnerToken, shard: number, page: number): number
+  /** `count` blocks for shards shard.. as pages page..: out[i] = block + base * 2^20; how many it claimed. */
+  claim_block(owner: OwnerToken, shard: number, page: number, count: number, out: Float64Array): number
   release_owner(owner: OwnerToken): void
   alloc_state(owner: OwnerToken, slots: number): ArrayBuffer
   /** batch: [handle, kind, payload, size] records; arena: where byte events' bytes are copied (optional). */
