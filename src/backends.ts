@@ -74,6 +74,12 @@ export interface DomainBackend {
 // set by garbage written into the buffer must not hang the thread.
 const POOL_LOCK_SPINS = 1 << 20
 
+/** How many of page p's slots the lease's registry ever issued: its bump pointer (slots are issued in order). */
+function usedSlots(lease: OwnerLease, p: number): number {
+  const shard = lease.pageShard[p]
+  return lease.shardPage[shard] === p ? lease.shardNext[shard] : L.BLOCK_SIZE
+}
+
 /** Pure TypeScript: the domain words are a SharedArrayBuffer that Workers attach to. */
 export class SharedBackend implements DomainBackend {
   readonly isNative = false
@@ -138,10 +144,9 @@ export class SharedBackend implements DomainBackend {
       const old = Atomics.load(w, L.BASES_BASE + b)
       let base = old + 1
       const first = p << L.OFFSET_BITS
-      const shard = lease.pageShard[p]
       // Slots past the page's bump pointer were never issued (their words are
       // untouched): only [first, first + used) can name a generation.
-      const used = lease.shardPage[shard] === p ? lease.shardNext[shard] : L.BLOCK_SIZE
+      const used = usedSlots(lease, p)
       if (used === 0) {
         base = old
       } else if (first + L.BLOCK_SIZE <= state.length) {
@@ -252,8 +257,11 @@ export class NativeBackend implements DomainBackend {
   }
 
   releaseOwner(lease: OwnerLease): void {
-    // The addon reads the blocks and their generations from its own memory.
-    this.#addon.release_owner(lease.token as OwnerToken)
+    // The addon reads the blocks and their generations from its own memory;
+    // the bump pointers spare it the scan of slots never issued.
+    const used = new Uint16Array(lease.blocks.length)
+    for (let p = 0; p < used.length; p++) used[p] = usedSlots(lease, p)
+    this.#addon.release_owner(lease.token as OwnerToken, used)
   }
 
   growState(token: unknown, old: Int32Array, slots: number): Int32Array {

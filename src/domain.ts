@@ -7,10 +7,9 @@ import { NativeBackend, SharedBackend, type DomainBackend, type OwnerLease } fro
 import { DomainExhaustedError, IllegalConstructorError, InvalidOptionError, describeValue } from './errors'
 import { L } from './layout'
 import { nativeBinding } from './native'
+import { EMPTY_STATE } from './spares'
 
 let defaultDomain: HandleDomain | undefined
-// The state of a lease before its first page (length 0: nothing can be written to it).
-const EMPTY_STATE = new Int32Array(0)
 // Key under which a thread's pure-TypeScript default domain is handed to the
 // Workers it creates afterwards (worker_threads environment data).
 const ENV_KEY = 'handle-registry:default-domain'

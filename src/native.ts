@@ -15,7 +15,8 @@ export interface NativeBinding {
   claim_block(owner: OwnerToken, shard: number, page: number): number
   /** `count` blocks for shards shard.. as pages page..: out[i] = block + base * 2^20; how many it claimed. */
   claim_block(owner: OwnerToken, shard: number, page: number, count: number, out: Float64Array): number
-  release_owner(owner: OwnerToken): void
+  /** used: per page, the slots its registry ever issued (bounds the scan for generation bases). */
+  release_owner(owner: OwnerToken, used?: Uint16Array): void
   alloc_state(owner: OwnerToken, slots: number): ArrayBuffer
   /** batch: [handle, kind, payload, size] records; arena: where byte events' bytes are copied (optional). */
   open_events(owner: OwnerToken, capacity: number, batch: Float64Array, callback: (count: number) => void, arena?: Uint8Array): void

@@ -17,7 +17,7 @@ import { EventChannel, NOT_LIVE, type EventHandler, type EventOptions, type Even
 import { L, malformed } from './layout'
 import type { NativeApi, OwnerToken } from './native'
 import { checkOptions, integerOption } from './options'
-import { SPARE_MAX_CELLS, spareValues } from './spares'
+import { EMPTY_STATE, SPARE_MAX_CELLS, spareValues } from './spares'
 
 export type { EventErrorHandler, EventHandler, EventOptions, EventStats } from './events'
 
@@ -72,8 +72,19 @@ const claimScratch = new Float64Array(FIRST_PAGES)
 const OPTION_NAMES = ['shards', 'domain', 'retireAfter'] as const
 
 // Releases the owner index and blocks of registries dropped without close().
-// It holds each registry's lease, never the registry.
-const reclaim = new FinalizationRegistry<OwnerLease>(releaseLease)
+// Its held value is a number keying `leases` (each registry's lease until it
+// closes), never the registry nor the lease: V8 allocates FinalizationRegistry
+// cells in old space, so a lease held there was promoted by every scavenge
+// with everything it points to (state view, page tables), about 3.4 MB a
+// scavenge over a loop of short lifetimes. The lease is the unregister token
+// (held weakly).
+const leases = new Map<number, OwnerLease>()
+let leaseSeq = 0
+const reclaim = new FinalizationRegistry<number>((id) => {
+  const lease = leases.get(id)
+  leases.delete(id)
+  if (lease !== undefined) releaseLease(lease)
+})
 
 export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   // Every field is an ES private field: no key of a registry reaches its
@@ -84,6 +95,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   readonly #shards: number
   readonly #owner: number
   readonly #lease: OwnerLease // owner claim, for close() and the reclaim FinalizationRegistry
+  readonly #leaseId: number // its key in `leases`
   readonly #words: Int32Array
   readonly #shardMask: number
   readonly #shardShift: number // 32 - log2(shards): the hash's top bits pick the shard
@@ -91,15 +103,17 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   // Flat storage indexed by local slot (page << 8 | offset): values, state words
   // (gen << 2 | weak << 1 | live), and per page its block and shard.
   #vals: unknown[] = []
-  #state: Int32Array = new Int32Array(0)
+  #state: Int32Array = EMPTY_STATE
   #pageBlock: number[] = []
   #pageShard: number[] = []
   // Per page: its block's base (the first generation it issues: earlier owners
   // of the block issued only lower ones), the generation at which its slots
-  // retire (base + retireAfter, at most GEN_MAX + 1); and block -> page.
+  // retire (base + retireAfter, at most GEN_MAX + 1); and block -> page,
+  // built on first use (only the slow path that classifies a failed lookup
+  // reads it: most registries never need it).
   #pageBase: number[] = []
   #pageLimit: number[] = []
-  #blockPage = new Map<number, number>()
+  #blockPage: Map<number, number> | undefined
   // Released slots, LIFO through the value cells (page << 8 | offset, -1 = empty).
   #freeHead = -1
   // Per shard: the page new slots come from, and the next never-used offset in it.
@@ -146,7 +160,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       blocks: this.#pageBlock, pageShard: this.#pageShard, shardPage: this.#shardPage, shardNext: this.#shardNext,
     })
     this.#owner = this.#lease.owner
-    reclaim.register(this, this.#lease, this.#lease)
+    this.#leaseId = ++leaseSeq
+    leases.set(this.#leaseId, this.#lease)
+    reclaim.register(this, this.#leaseId, this.#lease)
   }
 
   get domain(): HandleDomain {
@@ -319,16 +335,18 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.#isClosed = true
     this.#events?.close() // before the owner index is released: it reads the final event counters
     reclaim.unregister(this.#lease)
+    leases.delete(this.#leaseId)
     releaseLease(this.#lease) // its blocks go back to the pool, with generations above ours
     this.recycleValues()
     this.#vals = []
-    this.#state = new Int32Array(0)
-    this.#lease.state = this.#state
-    this.#pageBlock = []
-    this.#pageShard = []
-    this.#pageBase = []
-    this.#pageLimit = []
-    this.#blockPage = new Map()
+    this.#state = EMPTY_STATE
+    this.#lease.state = EMPTY_STATE
+    // Emptied in place (nothing reads a released lease's tables): no allocation.
+    this.#pageBlock.length = 0
+    this.#pageShard.length = 0
+    this.#pageBase.length = 0
+    this.#pageLimit.length = 0
+    this.#blockPage = undefined
     this.#freed = this.#issued // close releases every live handle
     this.#freeHead = -1
     this.#shardNext.fill(L.BLOCK_SIZE) // the next register() reaches bump(), which throws
@@ -516,7 +534,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.#pageShard.push(s)
     this.#pageBase.push(base)
     this.#pageLimit.push(Math.min(base + this.#retireAfter, L.GEN_MAX + 1))
-    this.#blockPage.set(block, p)
+    this.#blockPage?.set(block, p)
   }
 
   /** Grows the state and value arrays to hold `pages` pages. */
@@ -689,7 +707,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     const gen = (n - slot) / L.SLOT_SPAN
     const block = slot >>> L.OFFSET_BITS
     // Routed through private memory only: the page table this registry wrote.
-    const page = this.#blockPage.get(block)
+    const page = (this.#blockPage ?? this.blockPages()).get(block)
     if (page === undefined) {
       // Not ours. The shared block table only tells "never claimed" from "another registry's".
       return (this.#domain.blockMeta(block) & L.B_CLAIMED) === 0 ? E_INVALID : E_FOREIGN
@@ -704,6 +722,13 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if (gen === sgen) return (st & L.S_LIVE) !== 0 ? p | off : E_INVALID
     if (gen === sgen - 1 && (st & (L.S_WEAK | L.S_LIVE)) === L.S_WEAK) return E_COLLECTED
     return E_STALE
+  }
+
+  /** The block -> page map, built from the page table on first use and kept current by addPage. */
+  private blockPages(): Map<number, number> {
+    const map = new Map<number, number>()
+    for (let p = 0; p < this.#pageBlock.length; p++) map.set(this.#pageBlock[p], p)
+    return (this.#blockPage = map)
   }
 
   private count(code: number): void {

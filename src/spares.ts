@@ -35,3 +35,5 @@ export class SparePool<A extends { length: number }> {
 export const spareValues = new SparePool<unknown[]>()
 /** State arrays (all zero) of closed registries of pure-TypeScript domains (native ones live in native memory). */
 export const spareStates = new SparePool<Int32Array>()
+/** The state of a registry before its first page and after close (length 0: nothing can be written to it). */
+export const EMPTY_STATE = new Int32Array(0)

@@ -236,11 +236,23 @@ Napi::Value ClaimBlock(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, out == nullptr ? 0 : claimed);
 }
 
+// release_owner(token[, used]): used, a Uint16Array, per page the slots the
+// registry ever issued (its bump pointers), bounds the scan for generation bases.
 Napi::Value ReleaseOwner(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t owner;
   if (own_arg(info, &owner) == nullptr) return env.Undefined();
-  close_owner(env_data(info), owner);  // its blocks: from the private list only
+  const uint16_t* used = nullptr;
+  uint32_t n_used = 0;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint16_array) {
+      return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: expected a Uint16Array of used slots per page", 'T');
+    }
+    Napi::Uint16Array a = info[1].As<Napi::Uint16Array>();
+    used = a.Data();
+    n_used = used == nullptr ? 0 : static_cast<uint32_t>(std::min<size_t>(a.ElementLength(), lay::kMaxPages));
+  }
+  close_owner(env_data(info), owner, used, n_used);  // its blocks: from the private list only
   return env.Undefined();
 }
 

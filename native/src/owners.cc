@@ -107,8 +107,9 @@ inline void touch(EnvData*, size_t, size_t) noexcept {}  // JS views the domain 
 // with its base unchanged, so claiming it costs no generation. The words are
 // written only through the registry's ES-private view, and the result is as
 // good as they are (docs/design.md, "Threat model"); indexes are checked
-// against the region's private size.
-uint64_t next_base(uint32_t b, int32_t route, const int32_t* words, uint64_t slots) noexcept {
+// against the region's private size. Only the first `used` words (<= 256) of
+// the block's page are read: the registry never writes past its bump pointer.
+uint64_t next_base(uint32_t b, int32_t route, const int32_t* words, uint64_t slots, uint32_t used) noexcept {
   const uint32_t old_base = g_blocks[b].base.load(std::memory_order_relaxed);
   uint64_t base = uint64_t{old_base} + 1;
   const uint64_t first = static_cast<uint64_t>(dom::route_page(route)) << lay::kOffsetBits;
@@ -116,7 +117,7 @@ uint64_t next_base(uint32_t b, int32_t route, const int32_t* words, uint64_t slo
     const int32_t initial = static_cast<int32_t>(old_base << lay::kStateGenShift);
     uint32_t top = 0;
     uint32_t touched = 0;
-    for (uint64_t k = first; k < first + lay::kSlotsPerBlock; ++k) {
+    for (uint64_t k = first; k < first + used; ++k) {
       const int32_t sw = words[k];
       touched |= static_cast<uint32_t>(sw != initial);
       top = std::max(top, static_cast<uint32_t>(sw) >> lay::kStateGenShift);
@@ -324,7 +325,7 @@ napi_value alloc_state(EnvData* ed, uint32_t owner, uint32_t slots, bool* out_of
   return ab;
 }
 
-void close_owner(EnvData* ed, uint32_t owner) {
+void close_owner(EnvData* ed, uint32_t owner, const uint16_t* used, uint32_t n_used) {
   OwnerSlot& s = g_owners[owner];
   s.status.store(kClosed, std::memory_order_seq_cst);
   synchronize(s);  // producers that saw OPEN are done; the rest see CLOSED
@@ -342,7 +343,9 @@ void close_owner(EnvData* ed, uint32_t owner) {
     if (b == 0 || b >= lay::kMaxBlocks) continue;
     const int32_t route = route_word(b).load(std::memory_order_seq_cst);
     if (route == 0 || dom::route_owner(route) != owner) continue;
-    const uint64_t base = next_base(b, route, words, slots);
+    const uint32_t page = dom::route_page(route);
+    const uint32_t page_used = page < n_used ? std::min<uint32_t>(used[page], lay::kSlotsPerBlock) : lay::kSlotsPerBlock;
+    const uint64_t base = next_base(b, route, words, slots, page_used);
     // RETIRED before the route word goes to 0: a producer that reads 0 there
     // then finds RETIRED (registry_closed), never a bare "unclaimed".
     meta_word(b).fetch_or(dom::kRetired, std::memory_order_seq_cst);
