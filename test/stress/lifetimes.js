@@ -7,12 +7,16 @@
 //
 //   node --expose-gc test/stress/lifetimes.js [count=10000000] [native|shared] [--drop]
 //
-// Prints progress (RSS) every 10% to stderr and a JSON summary on stdout.
+// Prints progress (RSS) every 10% to stderr and a JSON summary on stdout,
+// with the RSS after warm-up (the first 10%, which touches the domain's block
+// table and fills the block pool) and at the end, each after a full GC
+// (--expose-gc), so that "memory flat" compares like with like.
 // The loop turns the event loop every 1,000 lifetimes; a fully synchronous
-// loop holds about 200 bytes per native state buffer (16 a lifetime) until
-// the loop turns (Node defers that cleanup), so its RSS grows meanwhile.
-// test/lifetimes.test.ts runs it with smaller counts; this script with the
-// default count is not part of `npm test` (about 300-450 us a lifetime here).
+// loop holds about 200 bytes per native state buffer until the loop turns
+// (Node defers that cleanup), so its RSS grows meanwhile.
+// test/lifetimes.test.ts runs it with 1,000,000; this script with the default
+// count (10 million) is not part of `npm test`: about 15 us a lifetime here,
+// checks included (docs/benchmark.md, "Registry lifetimes").
 const path = require('node:path')
 const { HandleRegistry, HandleDomain, hasNative } = require(path.join(__dirname, '..', '..', 'dist'))
 
@@ -44,7 +48,14 @@ let aliases = 0
 let maxGen = 0
 const errors = {}
 const mb = (n) => Math.round(n / 2 ** 20)
-const rss0 = process.memoryUsage().rss
+/** RSS after a full GC when --expose-gc is given (else as it is). */
+const settledRss = () => {
+  globalThis.gc?.()
+  return process.memoryUsage().rss
+}
+const rss0 = settledRss()
+let rssWarm
+let heapWarm // JS heap in use after warm-up (after a full GC): what a leak of JS objects would grow
 let rssMax = rss0
 const t0 = Date.now()
 
@@ -87,16 +98,24 @@ async function main() {
       await new Promise((resolve) => setImmediate(resolve))
     }
     if (i % Math.max(1, Math.floor(COUNT / 10)) === 0 && i > 0) {
-      const rss = process.memoryUsage().rss
+      const rss = settledRss()
       if (rss > rssMax) rssMax = rss
-      process.stderr.write(`${i} lifetimes, ${Math.round((Date.now() - t0) / 1000)} s, rss ${mb(rss)} MB, ` +
+      rssWarm ??= rss
+      const m = process.memoryUsage()
+      heapWarm ??= m.heapUsed + m.external
+      process.stderr.write(`${i} lifetimes, ${Math.round((Date.now() - t0) / 1000)} s, rss ${mb(rss)} MB ` +
+        `(JS heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB), ` +
         `max generation ${maxGen}, ${checks} old handles checked\n`)
     }
   }
-  const rss = process.memoryUsage().rss
+  const ms = Date.now() - t0
+  const rss = settledRss()
+  const m = process.memoryUsage()
   console.log(JSON.stringify({
-    mode: MODE, drop: DROP, lifetimes: COUNT, ms: Date.now() - t0, usPerLifetime: ((Date.now() - t0) * 1000) / COUNT,
-    rssStartMB: mb(rss0), rssMaxMB: mb(Math.max(rssMax, rss)), rssEndMB: mb(rss), sampled, checks, aliases, errors, maxGen, nativeClosed,
+    mode: MODE, drop: DROP, lifetimes: COUNT, ms, usPerLifetime: (ms * 1000) / COUNT,
+    rssStartMB: mb(rss0), rssWarmMB: mb(rssWarm ?? rss), rssMaxMB: mb(Math.max(rssMax, rss)), rssEndMB: mb(rss),
+    heapWarmMB: mb(heapWarm ?? m.heapUsed + m.external), heapEndMB: mb(m.heapUsed + m.external),
+    sampled, checks, aliases, errors, maxGen, nativeClosed,
     domain: domain.stats(),
   }))
 }
