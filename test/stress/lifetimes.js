@@ -1,11 +1,11 @@
 'use strict'
 // Registry lifetimes in one process (issue 10, item 4): create a registry,
-// register 16 values, close it (or drop it: --drop, reclaimed by the
-// FinalizationRegistry), N times. Blocks and owner indexes are reused, so the
+// register 16 values (--regs=R: R values), close it (or drop it: --drop, reclaimed by the
+// FinalizationRegistry), `count` times. Blocks and owner indexes are reused, so the
 // domain never runs out; a closed registry's handles must be rejected by
 // every later registry that reuses their blocks.
 //
-//   node --expose-gc test/stress/lifetimes.js [count=10000000] [native|shared] [--drop]
+//   node --expose-gc test/stress/lifetimes.js [count=10000000] [native|shared] [--drop] [--regs=16]
 //
 // Prints progress (RSS) every 10% to stderr and a JSON summary on stdout,
 // with the RSS after warm-up (the first 10%, which touches the domain's block
@@ -24,6 +24,7 @@ const args = process.argv.slice(2).filter((a) => !a.startsWith('--'))
 const COUNT = Number(args[0] ?? 10_000_000)
 const MODE = args[1] ?? (hasNative() ? 'native' : 'shared')
 const DROP = process.argv.includes('--drop')
+const REGS = Number(process.argv.find((a) => a.startsWith('--regs='))?.slice(7) ?? 16)
 const domain = MODE === 'shared' ? HandleDomain.create() : HandleDomain.default
 if (MODE === 'native' && !domain.isNative) throw new Error('the native addon is not loaded')
 const opts = MODE === 'shared' ? { domain } : {}
@@ -63,7 +64,7 @@ async function main() {
   for (let i = 0; i < COUNT; i++) {
     const r = new HandleRegistry(opts)
     const hs = []
-    for (let k = 0; k < 16; k++) hs.push(r.register(k))
+    for (let k = 0; k < REGS; k++) hs.push(r.register(k))
     // Earlier registries' handles on the blocks this one now holds: rejected with a typed error.
     for (const h of hs) {
       const g = genOf(h)
@@ -83,7 +84,7 @@ async function main() {
       }
     }
     if (i % SAMPLE_EVERY === 0) {
-      const h = hs[i % 16]
+      const h = hs[i % REGS]
       const list = samples.get(blockOf(h))
       if (list === undefined) samples.set(blockOf(h), [h])
       else list.push(h)
@@ -112,7 +113,7 @@ async function main() {
   const rss = settledRss()
   const m = process.memoryUsage()
   console.log(JSON.stringify({
-    mode: MODE, drop: DROP, lifetimes: COUNT, ms, usPerLifetime: (ms * 1000) / COUNT,
+    mode: MODE, drop: DROP, regs: REGS, lifetimes: COUNT, ms, usPerLifetime: (ms * 1000) / COUNT,
     rssStartMB: mb(rss0), rssWarmMB: mb(rssWarm ?? rss), rssMaxMB: mb(Math.max(rssMax, rss)), rssEndMB: mb(rss),
     heapWarmMB: mb(heapWarm ?? m.heapUsed + m.external), heapEndMB: mb(m.heapUsed + m.external),
     sampled, checks, aliases, errors, maxGen, nativeClosed,
