@@ -1,11 +1,12 @@
 // HandleRegistry: integer handles for JS values, sharded, generation-checked.
 // Layout and invariants: docs/design.md. Events live in events.ts, the
-// domain's memory in backends.ts. This file is about 650 lines on purpose: the
-// hot path (find, insert, free), the weak path (findWeak, the finalizer) and
-// the slow paths that classify a failed lookup read the same private slot
-// storage, and keeping them in one class lets V8 inline them (splitting them
-// into modules measured slower); the storage is in ES private fields, which
-// only code in this class body reaches.
+// domain's memory in backends.ts, arrays kept across lifetimes in spares.ts.
+// This file is about 770 lines on purpose: the hot path (find, insert, free),
+// the growth path (newPage, firstPages, reserve), the weak path (findWeak, the
+// finalizer) and the slow paths that classify a failed lookup read the same
+// private slot storage, and keeping them in one class lets V8 inline them
+// (splitting them into modules measured slower); the storage is in ES private
+// fields, which only code in this class body reaches.
 import { inspect } from 'node:util'
 import type { OwnerLease } from './backends'
 import { HandleDomain, backendOf, releaseLease } from './domain'
