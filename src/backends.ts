@@ -5,6 +5,7 @@
 import { NativeUnavailableError } from './errors'
 import { L } from './layout'
 import { nativeBinding, whyNoNative, type NativeBinding, type OwnerToken } from './native'
+import { SPARE_MAX_CELLS, spareStates } from './spares'
 
 /**
  * A registry's claim of an owner index, and what releasing it needs. The
@@ -20,6 +21,14 @@ export interface OwnerLease {
   state: Int32Array
   /** The block of each page of the registry (its private page table, shared by reference). */
   readonly blocks: number[]
+  /**
+   * The registry's shard of each page, and per shard its current page and
+   * bump pointer (shared by reference): what was issued in each block (the
+   * pure-TypeScript backend scans only that at release).
+   */
+  readonly pageShard: number[]
+  readonly shardPage: Int32Array
+  readonly shardNext: Int32Array
   released: boolean
 }
 
@@ -35,6 +44,12 @@ export interface DomainBackend {
    * in it; 0 when none is left.
    */
   claimBlock(token: unknown, shard: number, page: number): number
+  /**
+   * `count` blocks in one step, for shards shard.. as pages page.. (a
+   * registry's first pages): out[i] as claimBlock answers; how many it claimed
+   * (fewer when the domain runs out).
+   */
+  claimBlocks(token: unknown, shard: number, page: number, count: number, out: Float64Array): number
   /** Returns the lease's blocks to the pool (with their next generation bases) and frees its owner index. */
   releaseOwner(lease: OwnerLease): void
   /** A state array of `slots` words holding `old`'s words; `old` must not be used afterwards. */
@@ -58,6 +73,12 @@ export interface DomainBackend {
 // Spins of the pure-TypeScript pool lock before giving up: a lock word left
 // set by garbage written into the buffer must not hang the thread.
 const POOL_LOCK_SPINS = 1 << 20
+
+/** How many of page p's slots the lease's registry ever issued: its bump pointer (slots are issued in order). */
+function usedSlots(lease: OwnerLease, p: number): number {
+  const shard = lease.pageShard[p]
+  return lease.shardPage[shard] === p ? lease.shardNext[shard] : L.BLOCK_SIZE
+}
 
 /** Pure TypeScript: the domain words are a SharedArrayBuffer that Workers attach to. */
 export class SharedBackend implements DomainBackend {
@@ -101,17 +122,38 @@ export class SharedBackend implements DomainBackend {
     return base * L.MAX_BLOCKS + block
   }
 
+  claimBlocks(token: unknown, shard: number, page: number, count: number, out: Float64Array): number {
+    for (let i = 0; i < count; i++) {
+      const claimed = this.claimBlock(token, shard + i, page + i)
+      if (claimed === 0) return i
+      out[i] = claimed
+    }
+    return count
+  }
+
   releaseOwner(lease: OwnerLease): void {
     const w = this.#words
     const { state, blocks } = lease
     for (let p = 0; p < blocks.length; p++) {
       const b = blocks[p]
       // The next owner's first generation: above every generation this
-      // registry's private state words name, and above the old base.
-      let base = Atomics.load(w, L.BASES_BASE + b) + 1
-      for (let at = p << L.OFFSET_BITS, end = at + L.BLOCK_SIZE; at < end && at < state.length; at++) {
-        const next = (state[at] >>> 2) + 1
-        if (next > base) base = next
+      // registry's private state words name, and above the old base; or the
+      // old base if every word of the block still holds its initial value
+      // (nothing was issued there: eager first claims leave most blocks of a
+      // small registry untouched), as the addon does (owners.cc, next_base).
+      const old = Atomics.load(w, L.BASES_BASE + b)
+      let base = old + 1
+      const first = p << L.OFFSET_BITS
+      // Slots past the page's bump pointer were never issued (their words are
+      // untouched): only [first, first + used) can name a generation.
+      const used = usedSlots(lease, p)
+      if (used === 0) {
+        base = old
+      } else if (first + L.BLOCK_SIZE <= state.length) {
+        for (let at = first, end = first + Math.min(used, L.BLOCK_SIZE); at < end; at++) {
+          const next = (state[at] >>> 2) + 1
+          if (next > base) base = next
+        }
       }
       // RETIRED first: a reader that then sees word 0 cleared reports "closed", never "unclaimed".
       Atomics.or(w, L.BLOCKS_BASE + 2 * b + 1, L.B_RETIRED)
@@ -123,9 +165,14 @@ export class SharedBackend implements DomainBackend {
     }
     Atomics.store(w, L.OWNERS_BASE + lease.owner, 0)
     Atomics.sub(w, L.W_LIVE_OWNERS, 1)
+    // Nothing reads the state of a released lease: kept, zeroed, for the next registry.
+    if (state.length <= SPARE_MAX_CELLS) {
+      spareStates.give(state.fill(0, 0, Math.min(state.length, blocks.length << L.OFFSET_BITS)))
+    }
   }
 
   growState(_token: unknown, old: Int32Array, slots: number): Int32Array {
+    if (old.length === 0) return spareStates.take(slots) ?? new Int32Array(slots)
     const grown = new Int32Array(slots)
     grown.set(old)
     return grown
@@ -205,9 +252,16 @@ export class NativeBackend implements DomainBackend {
     return this.#addon.claim_block(token as OwnerToken, shard, page)
   }
 
+  claimBlocks(token: unknown, shard: number, page: number, count: number, out: Float64Array): number {
+    return this.#addon.claim_block(token as OwnerToken, shard, page, count, out)
+  }
+
   releaseOwner(lease: OwnerLease): void {
-    // The addon reads the blocks and their generations from its own memory.
-    this.#addon.release_owner(lease.token as OwnerToken)
+    // The addon reads the blocks and their generations from its own memory;
+    // the bump pointers spare it the scan of slots never issued.
+    const used = new Uint16Array(lease.blocks.length)
+    for (let p = 0; p < used.length; p++) used[p] = usedSlots(lease, p)
+    this.#addon.release_owner(lease.token as OwnerToken, used)
   }
 
   growState(token: unknown, old: Int32Array, slots: number): Int32Array {

@@ -7,6 +7,7 @@ import { NativeBackend, SharedBackend, type DomainBackend, type OwnerLease } fro
 import { DomainExhaustedError, IllegalConstructorError, InvalidOptionError, describeValue } from './errors'
 import { L } from './layout'
 import { nativeBinding } from './native'
+import { EMPTY_STATE } from './spares'
 
 let defaultDomain: HandleDomain | undefined
 // Key under which a thread's pure-TypeScript default domain is handed to the
@@ -130,11 +131,15 @@ export class HandleDomain {
     return Atomics.load(this.words, L.BLOCKS_BASE + 2 * block + 1)
   }
 
-  /** @internal takes a free owner index (1..4095): its lease (see backends.ts), for `blocks`. */
-  claimOwner(blocks: number[]): OwnerLease {
+  /** @internal takes a free owner index (1..4095): its lease (see backends.ts), over the registry's page tables. */
+  claimOwner(tables: Pick<OwnerLease, 'blocks' | 'pageShard' | 'shardPage' | 'shardNext'>): OwnerLease {
     const claim = this.#backend.claimOwner()
     if (claim === undefined) throw new DomainExhaustedError(`${L.MAX_OWNERS} registries are open in this domain; close one first`)
-    return { backend: this.#backend, owner: claim.owner, token: claim.token, state: new Int32Array(0), blocks, released: false }
+    const { blocks, pageShard, shardPage, shardNext } = tables
+    return {
+      backend: this.#backend, owner: claim.owner, token: claim.token, state: EMPTY_STATE,
+      blocks, pageShard, shardPage, shardNext, released: false,
+    }
   }
 
   /** @internal claims a block for the lease's owner as page `page` (shard `shard`): block + base * MAX_BLOCKS. */
@@ -142,6 +147,13 @@ export class HandleDomain {
     const claimed = this.#backend.claimBlock(lease.token, shard, page)
     if (claimed === 0) throw new DomainExhaustedError(`all ${L.MAX_BLOCKS - 1} blocks of this domain are in use or retired`)
     return claimed
+  }
+
+  /** @internal claims up to `count` blocks (shards shard.., pages page..) into `out`: how many, at least 1. */
+  claimBlocks(lease: OwnerLease, shard: number, page: number, count: number, out: Float64Array): number {
+    const n = this.#backend.claimBlocks(lease.token, shard, page, count, out)
+    if (n === 0) throw new DomainExhaustedError(`all ${L.MAX_BLOCKS - 1} blocks of this domain are in use or retired`)
+    return n
   }
 }
 

@@ -13,7 +13,10 @@ export interface NativeBinding {
   claim_owner(): { owner: number; token: OwnerToken }
   /** block + base * 2^20 (base: the first generation to issue in it), or 0 when none is left. */
   claim_block(owner: OwnerToken, shard: number, page: number): number
-  release_owner(owner: OwnerToken): void
+  /** `count` blocks for shards shard.. as pages page..: out[i] = block + base * 2^20; how many it claimed. */
+  claim_block(owner: OwnerToken, shard: number, page: number, count: number, out: Float64Array): number
+  /** used: per page, the slots its registry ever issued (bounds the scan for generation bases). */
+  release_owner(owner: OwnerToken, used?: Uint16Array): void
   alloc_state(owner: OwnerToken, slots: number): ArrayBuffer
   /** batch: [handle, kind, payload, size] records; arena: where byte events' bytes are copied (optional). */
   open_events(owner: OwnerToken, capacity: number, batch: Float64Array, callback: (count: number) => void, arena?: Uint8Array): void

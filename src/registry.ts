@@ -1,11 +1,12 @@
 // HandleRegistry: integer handles for JS values, sharded, generation-checked.
 // Layout and invariants: docs/design.md. Events live in events.ts, the
-// domain's memory in backends.ts. This file is about 650 lines on purpose: the
-// hot path (find, insert, free), the weak path (findWeak, the finalizer) and
-// the slow paths that classify a failed lookup read the same private slot
-// storage, and keeping them in one class lets V8 inline them (splitting them
-// into modules measured slower); the storage is in ES private fields, which
-// only code in this class body reaches.
+// domain's memory in backends.ts, arrays kept across lifetimes in spares.ts.
+// This file is about 770 lines on purpose: the hot path (find, insert, free),
+// the growth path (newPage, firstPages, reserve), the weak path (findWeak, the
+// finalizer) and the slow paths that classify a failed lookup read the same
+// private slot storage, and keeping them in one class lets V8 inline them
+// (splitting them into modules measured slower); the storage is in ES private
+// fields, which only code in this class body reaches.
 import { inspect } from 'node:util'
 import type { OwnerLease } from './backends'
 import { HandleDomain, backendOf, releaseLease } from './domain'
@@ -18,6 +19,7 @@ import { L, malformed } from './layout'
 import type { NativeApi, OwnerToken } from './native'
 import { checkOptions, integerOption } from './options'
 import { asyncContextOption, installHandleContexts, type HandleContexts } from './async-context'
+import { EMPTY_STATE, SPARE_MAX_CELLS, spareValues } from './spares'
 
 export type { EventErrorHandler, EventHandler, EventOptions, EventStats, WhenFull } from './events'
 
@@ -72,11 +74,25 @@ const E_COLLECTED = -4
 const E_CLOSED = -5
 
 const DEFAULT_SHARDS = 16
+// Shards whose first page the first registration claims at once (firstPages).
+const FIRST_PAGES = 16
+const claimScratch = new Float64Array(FIRST_PAGES)
 const OPTION_NAMES = ['shards', 'domain', 'retireAfter', 'asyncContext'] as const
 
 // Releases the owner index and blocks of registries dropped without close().
-// It holds each registry's lease, never the registry.
-const reclaim = new FinalizationRegistry<OwnerLease>(releaseLease)
+// Its held value is a number keying `leases` (each registry's lease until it
+// closes), never the registry nor the lease: V8 allocates FinalizationRegistry
+// cells in old space, so a lease held there was promoted by every scavenge
+// with everything it points to (state view, page tables), about 3.4 MB a
+// scavenge over a loop of short lifetimes. The lease is the unregister token
+// (held weakly).
+const leases = new Map<number, OwnerLease>()
+let leaseSeq = 0
+const reclaim = new FinalizationRegistry<number>((id) => {
+  const lease = leases.get(id)
+  leases.delete(id)
+  if (lease !== undefined) releaseLease(lease)
+})
 
 export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   // Every field is an ES private field: no key of a registry reaches its
@@ -87,6 +103,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   readonly #shards: number
   readonly #owner: number
   readonly #lease: OwnerLease // owner claim, for close() and the reclaim FinalizationRegistry
+  readonly #leaseId: number // its key in `leases`
   readonly #words: Int32Array
   readonly #shardMask: number
   readonly #shardShift: number // 32 - log2(shards): the hash's top bits pick the shard
@@ -94,15 +111,17 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   // Flat storage indexed by local slot (page << 8 | offset): values, state words
   // (gen << 2 | weak << 1 | live), and per page its block and shard.
   #vals: unknown[] = []
-  #state: Int32Array = new Int32Array(0)
+  #state: Int32Array = EMPTY_STATE
   #pageBlock: number[] = []
   #pageShard: number[] = []
   // Per page: its block's base (the first generation it issues: earlier owners
   // of the block issued only lower ones), the generation at which its slots
-  // retire (base + retireAfter, at most GEN_MAX + 1); and block -> page.
+  // retire (base + retireAfter, at most GEN_MAX + 1); and block -> page,
+  // built on first use (only the slow path that classifies a failed lookup
+  // reads it: most registries never need it).
   #pageBase: number[] = []
   #pageLimit: number[] = []
-  #blockPage = new Map<number, number>()
+  #blockPage: Map<number, number> | undefined
   // Released slots, LIFO through the value cells (page << 8 | offset, -1 = empty).
   #freeHead = -1
   // Per shard: the page new slots come from, and the next never-used offset in it.
@@ -148,9 +167,13 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.#shardNext = new Int32Array(shards).fill(L.BLOCK_SIZE)
     // Opt-in: own register/registerWeak/release wrappers; the prototype's stay branch-free.
     if (asyncContextOption(options.asyncContext)) this.#contexts = installHandleContexts(this)
-    this.#lease = domain.claimOwner(this.#pageBlock)
+    this.#lease = domain.claimOwner({
+      blocks: this.#pageBlock, pageShard: this.#pageShard, shardPage: this.#shardPage, shardNext: this.#shardNext,
+    })
     this.#owner = this.#lease.owner
-    reclaim.register(this, this.#lease, this.#lease)
+    this.#leaseId = ++leaseSeq
+    leases.set(this.#leaseId, this.#lease)
+    reclaim.register(this, this.#leaseId, this.#lease)
   }
 
   get domain(): HandleDomain {
@@ -323,15 +346,18 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.#isClosed = true
     this.#events?.close() // before the owner index is released: it reads the final event counters
     reclaim.unregister(this.#lease)
+    leases.delete(this.#leaseId)
     releaseLease(this.#lease) // its blocks go back to the pool, with generations above ours
+    this.recycleValues()
     this.#vals = []
-    this.#state = new Int32Array(0)
-    this.#lease.state = this.#state
-    this.#pageBlock = []
-    this.#pageShard = []
-    this.#pageBase = []
-    this.#pageLimit = []
-    this.#blockPage = new Map()
+    this.#state = EMPTY_STATE
+    this.#lease.state = EMPTY_STATE
+    // Emptied in place (nothing reads a released lease's tables): no allocation.
+    this.#pageBlock.length = 0
+    this.#pageShard.length = 0
+    this.#pageBase.length = 0
+    this.#pageLimit.length = 0
+    this.#blockPage = undefined
     this.#freed = this.#issued // close releases every live handle
     this.#contexts?.clear()
     this.#freeHead = -1
@@ -482,30 +508,72 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   private newPage(s: number): number {
+    if (this.#pageBlock.length === 0) {
+      const n = this.firstPages()
+      if (s < n) return s
+    }
     const p = this.#pageBlock.length
     if (p > L.PAGE_MASK) throw new DomainExhaustedError(`a registry holds at most ${(L.PAGE_MASK + 1) * L.BLOCK_SIZE} slots`)
-    const claimed = this.#domain.claimBlock(this.#lease, s, p)
+    this.addPage(s, this.#domain.claimBlock(this.#lease, s, p))
+    this.reserve(p + 1)
+    this.initPage(p)
+    this.#shardPage[s] = p
+    return p
+  }
+
+  /**
+   * The first registration claims the first page of shards 0..n-1 (n =
+   * min(shards, 16)) in one step, page i for shard i: sequential
+   * registrations reach every shard within a few dozen, and one claim (one
+   * native call with the addon) beats n. Blocks a registry never issues from
+   * go back to the domain with their generation base unchanged. How many it
+   * claimed (fewer only when the domain is nearly exhausted).
+   */
+  private firstPages(): number {
+    const out = claimScratch
+    const n = this.#domain.claimBlocks(this.#lease, 0, 0, Math.min(this.#shards, FIRST_PAGES), out)
+    for (let i = 0; i < n; i++) this.addPage(i, out[i])
+    this.reserve(n)
+    for (let i = 0; i < n; i++) {
+      this.initPage(i)
+      this.#shardPage[i] = i
+      this.#shardNext[i] = 0
+    }
+    return n
+  }
+
+  /** Records the block `claimed` (block + base * MAX_BLOCKS, from the domain) as the next page, of shard `s`. */
+  private addPage(s: number, claimed: number): void {
+    const p = this.#pageBlock.length
     const block = claimed % L.MAX_BLOCKS
     const base = (claimed - block) / L.MAX_BLOCKS // first generation: above every earlier owner's
     this.#pageBlock.push(block)
     this.#pageShard.push(s)
     this.#pageBase.push(base)
     this.#pageLimit.push(Math.min(base + this.#retireAfter, L.GEN_MAX + 1))
-    this.#blockPage.set(block, p)
-    const need = (p + 1) * L.BLOCK_SIZE
+    this.#blockPage?.set(block, p)
+  }
+
+  /** Grows the state and value arrays to hold `pages` pages. */
+  private reserve(pages: number): void {
+    const need = pages * L.BLOCK_SIZE
     if (this.#state.length < need) {
       // With the addon, the old view is detached: replace it at once, and keep
       // the lease's view (what releases a dropped registry's blocks) current.
       this.#state = backendOf(this.#domain).growState(this.#lease.token, this.#state, this.grownCapacity(this.#state.length, need))
       this.#lease.state = this.#state
     }
-    if (base !== 0) this.#state.fill(base << 2, p << L.OFFSET_BITS, (p + 1) << L.OFFSET_BITS)
     if (this.#vals.length < need) {
-      this.#vals = growValues(this.#vals, this.grownCapacity(this.#vals.length, need))
+      const cells = this.grownCapacity(this.#vals.length, need)
+      this.#vals = (this.#vals.length === 0 ? spareValues.take(cells) : undefined) ?? growValues(this.#vals, cells)
       backendOf(this.#domain).publishValues(this.#lease.token, this.#vals) // api->resolve reads slots from it
     }
-    this.#shardPage[s] = p
-    return p
+  }
+
+  /** A new page's slots start free at its block's base generation (states are zero until then). */
+  private initPage(p: number): void {
+    const base = this.#pageBase[p]
+    if (base !== 0) this.#state.fill(base << 2, p << L.OFFSET_BITS, (p + 1) << L.OFFSET_BITS)
   }
 
   /**
@@ -524,6 +592,22 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     const grown = (cur + (cur >>> 4) * 5 + L.OFFSET_MASK) & ~L.OFFSET_MASK
     const first = cur === 0 ? Math.min(this.#shards, 16) * L.BLOCK_SIZE : 0
     return Math.min(Math.max(need, grown, first), (L.PAGE_MASK + 1) * L.BLOCK_SIZE)
+  }
+
+  /**
+   * close(): clears the cells this registry wrote (each page up to its bump
+   * pointer) and keeps the array for the next registry of this thread, when
+   * it is of a first growth's size. Native code dropped it at release.
+   */
+  private recycleValues(): void {
+    const vals = this.#vals
+    if (vals.length === 0 || vals.length > SPARE_MAX_CELLS) return
+    for (let p = 0; p < this.#pageShard.length; p++) {
+      const s = this.#pageShard[p]
+      const used = this.#shardPage[s] === p ? this.#shardNext[s] : L.BLOCK_SIZE
+      vals.fill(undefined, p << L.OFFSET_BITS, (p << L.OFFSET_BITS) + used)
+    }
+    spareValues.give(vals)
   }
 
   /** Frees the live slot `at`; `extra` marks the freed state (L.S_WEAK = collected). */
@@ -640,7 +724,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     const gen = (n - slot) / L.SLOT_SPAN
     const block = slot >>> L.OFFSET_BITS
     // Routed through private memory only: the page table this registry wrote.
-    const page = this.#blockPage.get(block)
+    const page = (this.#blockPage ?? this.blockPages()).get(block)
     if (page === undefined) {
       // Not ours. The shared block table only tells "never claimed" from "another registry's".
       return (this.#domain.blockMeta(block) & L.B_CLAIMED) === 0 ? E_INVALID : E_FOREIGN
@@ -655,6 +739,13 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if (gen === sgen) return (st & L.S_LIVE) !== 0 ? p | off : E_INVALID
     if (gen === sgen - 1 && (st & (L.S_WEAK | L.S_LIVE)) === L.S_WEAK) return E_COLLECTED
     return E_STALE
+  }
+
+  /** The block -> page map, built from the page table on first use and kept current by addPage. */
+  private blockPages(): Map<number, number> {
+    const map = new Map<number, number>()
+    for (let p = 0; p < this.#pageBlock.length; p++) map.set(this.#pageBlock[p], p)
+    return (this.#blockPage = map)
   }
 
   private count(code: number): void {
@@ -680,10 +771,16 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 }
 
-/** A copy of `old` with `slots` cells, the new ones undefined (holey, like `vals` always is). */
+/**
+ * A copy of `old` with `slots` cells, the new ones holes (read as undefined;
+ * only live and free-list cells are ever read). V8 writes the holes when it
+ * allocates; writing undefined into each again cost a second pass (about 1 ns
+ * a cell). The last cell gets undefined so that the array has object elements
+ * from the start: no elements-kind transition (a copy) at the first value.
+ */
 function growValues(old: unknown[], slots: number): unknown[] {
   const vals = new Array<unknown>(slots)
+  vals[slots - 1] = undefined
   for (let i = 0; i < old.length; i++) vals[i] = old[i]
-  for (let i = old.length; i < slots; i++) vals[i] = undefined
   return vals
 }

@@ -190,31 +190,69 @@ Napi::Value ClaimOwner(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// claim_block(token, shard, page) -> block + base * 2^20, or 0 when none is left.
+// claim_block(token, shard, page, count, out) claims `count` blocks in one call,
+// for shards shard.. and pages page.. in step (a registry's first pages):
+// out[i] = block + base * 2^20; returns how many it claimed (fewer when the
+// domain runs out; those it claimed belong to the owner all the same).
 Napi::Value ClaimBlock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t owner;
   OwnerSlot* s = own_arg(info, &owner);
-  double shard, page;
+  double shard, page, count = 1;
   if (s == nullptr ||
       !integer_arg(info, 1, 0, lay::kMaxRegistryShards - 1, "handle-registry: expected a shard index from 0 to 255", &shard) ||
-      !integer_arg(info, 2, 0, lay::kMaxPages - 1, "handle-registry: expected a page index from 0 to 2^19-1", &page)) {
+      !integer_arg(info, 2, 0, lay::kMaxPages - 1, "handle-registry: expected a page index from 0 to 2^19-1", &page) ||
+      (info.Length() > 3 &&
+       !integer_arg(info, 3, 1, std::min(lay::kMaxRegistryShards - shard, lay::kMaxPages - page),
+                    "handle-registry: expected a block count from 1 to the shards and pages left", &count))) {
     return env.Undefined();
   }
-  uint32_t block = 0, base = 0;
-  switch (claim_block(owner, static_cast<uint32_t>(shard), static_cast<uint32_t>(page), &block, &base)) {
-    // block + base * 2^20: the block and the first generation to issue in it.
-    case ClaimResult::kOk: return Napi::Number::New(env, static_cast<double>(base) * lay::kMaxBlocks + block);
-    case ClaimResult::kExhausted: return Napi::Number::New(env, 0);
-    case ClaimResult::kOutOfMemory: break;
+  double* out = nullptr;
+  if (info.Length() > 3) {
+    if (info.Length() < 5 || !info[4].IsTypedArray() ||
+        info[4].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+        info[4].As<Napi::TypedArray>().ElementLength() < static_cast<size_t>(count)) {
+      return fail(env, "ERR_INVALID_ARG_TYPE",
+                  "handle-registry: expected a Float64Array of at least `count` elements for the claimed blocks", 'T');
+    }
+    out = info[4].As<Napi::Float64Array>().Data();
   }
-  return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory", 'R');
+  uint32_t claimed = 0;
+  for (; claimed < static_cast<uint32_t>(count); ++claimed) {
+    uint32_t block = 0, base = 0;
+    const ClaimResult r = claim_block(owner, static_cast<uint32_t>(shard) + claimed,
+                                      static_cast<uint32_t>(page) + claimed, &block, &base);
+    if (r == ClaimResult::kExhausted) break;
+    if (r == ClaimResult::kOutOfMemory) {
+      if (claimed > 0) break;
+      return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory", 'R');
+    }
+    // block + base * 2^20: the block and the first generation to issue in it.
+    const double v = static_cast<double>(base) * lay::kMaxBlocks + block;
+    if (out == nullptr) return Napi::Number::New(env, v);
+    out[claimed] = v;
+  }
+  return Napi::Number::New(env, out == nullptr ? 0 : claimed);
 }
 
+// release_owner(token[, used]): used, a Uint16Array, per page the slots the
+// registry ever issued (its bump pointers), bounds the scan for generation bases.
 Napi::Value ReleaseOwner(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t owner;
   if (own_arg(info, &owner) == nullptr) return env.Undefined();
-  close_owner(env_data(info), owner);  // its blocks: from the private list only
+  const uint16_t* used = nullptr;
+  uint32_t n_used = 0;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint16_array) {
+      return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: expected a Uint16Array of used slots per page", 'T');
+    }
+    Napi::Uint16Array a = info[1].As<Napi::Uint16Array>();
+    used = a.Data();
+    n_used = used == nullptr ? 0 : static_cast<uint32_t>(std::min<size_t>(a.ElementLength(), lay::kMaxPages));
+  }
+  close_owner(env_data(info), owner, used, n_used);  // its blocks: from the private list only
   return env.Undefined();
 }
 

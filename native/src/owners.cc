@@ -98,6 +98,47 @@ void touch(EnvData* ed, size_t first, size_t count) noexcept { sync_domain_copy(
 inline void touch(EnvData*, size_t, size_t) noexcept {}  // JS views the domain itself
 #endif
 
+// The first generation the next owner of block b issues, when the owner whose
+// route word is `route` closes: above every generation that owner's state
+// words name, and at least the old base + 1, unless every word of the block
+// still holds its initial value (old base << 2): the owner issued nothing
+// there (the registry only ever raises a slot's word from it; eager claims
+// leave most blocks of a small registry untouched), and the block goes back
+// with its base unchanged, so claiming it costs no generation. The words are
+// written only through the registry's ES-private view, and the result is as
+// good as they are (docs/design.md, "Threat model"); indexes are checked
+// against the region's private size. Only the first `used` words (<= 256) of
+// the block's page are read: the registry never writes past its bump pointer.
+uint64_t next_base(uint32_t b, int32_t route, const int32_t* words, uint64_t slots, uint32_t used) noexcept {
+  const uint32_t old_base = g_blocks[b].base.load(std::memory_order_relaxed);
+  uint64_t base = uint64_t{old_base} + 1;
+  const uint64_t first = static_cast<uint64_t>(dom::route_page(route)) << lay::kOffsetBits;
+  if (first + lay::kSlotsPerBlock <= slots) {
+    const int32_t initial = static_cast<int32_t>(old_base << lay::kStateGenShift);
+    uint32_t top = 0;
+    uint32_t touched = 0;
+    for (uint64_t k = first; k < first + used; ++k) {
+      const int32_t sw = words[k];
+      touched |= static_cast<uint32_t>(sw != initial);
+      top = std::max(top, static_cast<uint32_t>(sw) >> lay::kStateGenShift);
+    }
+    return touched != 0 ? std::max<uint64_t>(base, uint64_t{top} + 1) : old_base;
+  }
+  // A page the region covers only in part (a raw alloc_state of an odd size): every word counts.
+  for (uint64_t k = first; k < slots; ++k) {
+    base = std::max<uint64_t>(base, (static_cast<uint32_t>(words[k]) >> lay::kStateGenShift) + uint64_t{1});
+  }
+  return base;
+}
+
+// Appends blocks[0..*n) to the pool (FIFO) and empties the list.
+void pool_push(uint32_t* blocks, uint32_t* n) noexcept {
+  if (*n == 0) return;
+  PoolLock lock;
+  for (uint32_t i = 0; i < *n; ++i) g_pool[g_pool_tail++ % lay::kMaxBlocks] = blocks[i];
+  *n = 0;
+}
+
 }  // namespace
 
 #ifdef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
@@ -285,26 +326,27 @@ napi_value alloc_state(EnvData* ed, uint32_t owner, uint32_t slots, bool* out_of
   return ab;
 }
 
-void close_owner(EnvData* ed, uint32_t owner) {
+void close_owner(EnvData* ed, uint32_t owner, const uint16_t* used, uint32_t n_used) {
   OwnerSlot& s = g_owners[owner];
   s.status.store(kClosed, std::memory_order_seq_cst);
   synchronize(s);  // producers that saw OPEN are done; the rest see CLOSED
   StateRegion* r = s.region.load(std::memory_order_seq_cst);
+  // Plain reads of the state words: their only writer is this owner's JS
+  // thread, which is this thread (plain loads let the scan vectorize).
+  const int32_t* words = r != nullptr ? r->words() : nullptr;
+  const uint64_t slots = r != nullptr ? r->slots : 0;
+  // Blocks for the pool, pushed under one lock per 64 (a default registry
+  // returns 16 at a time), never across a napi call (touch).
+  uint32_t to_pool[64];
+  uint32_t n_pool = 0;
   for (uint32_t i = 0; i < s.block_count; ++i) {
     const uint32_t b = s.blocks[i];
+    if (b == 0 || b >= lay::kMaxBlocks) continue;
     const int32_t route = route_word(b).load(std::memory_order_seq_cst);
-    if (b == 0 || b >= lay::kMaxBlocks || route == 0 || dom::route_owner(route) != owner) continue;
-    // The next owner's first generation: above every generation this owner's
-    // state words name (bounds-checked; garbage there can only raise it).
-    uint64_t base = static_cast<uint64_t>(g_blocks[b].base.load(std::memory_order_relaxed)) + 1;
-    const uint64_t first = static_cast<uint64_t>(dom::route_page(route)) << lay::kOffsetBits;
-    if (r != nullptr && first < r->slots) {
-      const uint64_t end = std::min<uint64_t>(first + lay::kSlotsPerBlock, r->slots);
-      for (uint64_t k = first; k < end; ++k) {
-        const uint32_t sw = static_cast<uint32_t>(hr::detail::load_relaxed(r->words() + k));
-        base = std::max<uint64_t>(base, (sw >> lay::kStateGenShift) + uint64_t{1});
-      }
-    }
+    if (route == 0 || dom::route_owner(route) != owner) continue;
+    const uint32_t page = dom::route_page(route);
+    const uint32_t page_used = page < n_used ? std::min<uint32_t>(used[page], lay::kSlotsPerBlock) : lay::kSlotsPerBlock;
+    const uint64_t base = next_base(b, route, words, slots, page_used);
     // RETIRED before the route word goes to 0: a producer that reads 0 there
     // then finds RETIRED (registry_closed), never a bare "unclaimed".
     meta_word(b).fetch_or(dom::kRetired, std::memory_order_seq_cst);
@@ -313,9 +355,10 @@ void close_owner(EnvData* ed, uint32_t owner) {
     touch(ed, dom::block_word_index(b), dom::kWordsPerBlock);
     if (base > lay::kGenMax) continue;  // retired for ever: no generation left
     g_blocks[b].base.store(static_cast<uint32_t>(base), std::memory_order_relaxed);
-    PoolLock lock;
-    g_pool[g_pool_tail++ % lay::kMaxBlocks] = b;
+    to_pool[n_pool++] = b;
+    if (n_pool == 64) pool_push(to_pool, &n_pool);
   }
+  pool_push(to_pool, &n_pool);
   std::free(s.blocks);
   s.blocks = nullptr;
   s.block_count = s.block_capacity = 0;

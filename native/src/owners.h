@@ -237,8 +237,11 @@ napi_value alloc_state(EnvData* ed, uint32_t owner, uint32_t slots, bool* out_of
 // Its blocks (from the private list) go back to the pool with base = 1 + the
 // highest generation its state words name (never below old base + 1); a block
 // whose base would pass kGenMax is retired for ever. In cleanup, JS objects
-// are not touched (the state ArrayBuffer is not detached).
-void close_owner(EnvData* ed, uint32_t owner);
+// are not touched (the state ArrayBuffer is not detached). `used` (optional,
+// from the registry's private bump pointers): per page, how many of its first
+// slots were ever issued; the rest still hold their initial word, so the scan
+// stops there (pages past n_used, or without `used`, are scanned whole).
+void close_owner(EnvData* ed, uint32_t owner, const uint16_t* used = nullptr, uint32_t n_used = 0);
 
 // Blocks never claimed, and blocks waiting in the pool (for stats).
 uint32_t fresh_blocks() noexcept;
