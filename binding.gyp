@@ -14,6 +14,7 @@
       'native/src/post.cc',
       'native/src/resolve.cc',
       'native/src/hold.cc',
+      'native/src/calls.cc',
     ],
     'include_dirs': [
       "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -90,6 +90,7 @@ bool try_go_idle(EventPath* p) noexcept {
 // [handle, kind, payload, size] records straight from the queue's cells;
 // byte events copied into the arena (false: it does not fit, left queued).
 struct ToRecords {
+  EventPath* path;
   double* out;
   uint8_t* arena;
   size_t arena_length;
@@ -103,6 +104,11 @@ struct ToRecords {
       r[2] = e.payload;
       r[3] = 0;
       return true;
+    }
+    if (e.size == kCallMark) {  // a call (calls.cc): a record with a negative size
+      if (call_to_record(path, e, r, arena, arena_length, &used)) return true;
+      arena_full = true;
+      return false;
     }
     if (used > arena_length || e.size > arena_length - used) {
       arena_full = true;
@@ -178,7 +184,7 @@ void on_async(uv_async_t* handle) {
       arena = static_cast<uint8_t*>(adata);
     }
     const size_t max = std::min(length / 4, p->batch_max);
-    ToRecords sink{static_cast<double*>(data), arena, arena_length};
+    ToRecords sink{p, static_cast<double*>(data), arena, arena_length};
     const size_t n = p->queue.consume(max, sink);
     if (n == 0) {
       if (try_go_idle(p)) {
@@ -313,6 +319,7 @@ void close_event_path(EnvData* ed, OwnerSlot& s) {
   synchronize(s);  // no producer is inside push() or uv_async_send() any more
   const auto discard = [](const Event& e, size_t) noexcept { free_event(e); };
   for (size_t n; (n = p->queue.consume(p->batch_max, discard)) > 0;) bump(s.dropped_at_close, n);
+  cancel_calls(p, true);  // calls JS has not answered: REGISTRY_CLOSED
   napi_delete_reference(ed->env, p->callback);
   napi_delete_reference(ed->env, p->batch);
   if (p->arena != nullptr) napi_delete_reference(ed->env, p->arena);

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "calls.h"
 #include "event_queue.h"
 #include "handle_registry_abi.h"  // HR_MAX_BYTES
 #include "owners.h"
@@ -36,8 +37,14 @@ inline void* unpack_bytes(double payload) noexcept {
   std::memcpy(&bits, &payload, sizeof bits);
   return reinterpret_cast<void*>(static_cast<uintptr_t>(bits));
 }
+// A call (size kCallMark, calls.h) carries its CallRecord the same way; taken
+// out of the queue at close, it is completed with REGISTRY_CLOSED.
 inline void free_event(const Event& e) noexcept {
-  if (e.size != 0) std::free(unpack_bytes(e.payload));
+  if (e.size == kCallMark) {
+    drop_queued_call(e);
+  } else if (e.size != 0) {
+    std::free(unpack_bytes(e.payload));
+  }
 }
 
 // Wake-up protocol (`scheduled`): true from the first post that finds it false
@@ -59,6 +66,8 @@ inline void free_event(const Event& e) noexcept {
 // and freed in a later loop turn (on_closed). Before, N onEvent() + close()
 // cycles in one synchronous loop held N rings until the loop turned (issue
 // 10, item 5).
+struct CallTable;
+
 struct Waker {
   uv_async_t async;            // first member: async.data points to the Waker
   EventPath* path = nullptr;   // null while closed (and the path freed) or spare
@@ -82,6 +91,7 @@ struct EventPath {
   napi_ref arena = nullptr;  // Uint8Array the bytes of byte events are copied to (or null)
   napi_async_context context = nullptr;
   size_t batch_max = 0;
+  CallTable* calls = nullptr;  // calls handed to JS, not answered yet (calls.cc)
 
   explicit EventPath(size_t capacity) : queue(capacity) {}
 };
