@@ -3,6 +3,7 @@
 // user's handler. Validation of onEvent's arguments, the byte arena, delivery
 // and the event counters live here; the registry only resolves handles.
 import type { DomainBackend } from './backends'
+import { CallDesk, checkCallHandler, type CallHandler, type CallStats } from './calls'
 import { InvalidOptionError, describeValue } from './errors'
 import type { NativeBinding, NativeEventStats, OwnerToken } from './native'
 import { checkOptions, integerOption } from './options'
@@ -66,11 +67,11 @@ let spareRecords: Float64Array | undefined
 let spareArena: Uint8Array | undefined
 
 /** Checks onEvent's arguments; returns the options with defaults filled in. */
-function validate(handler: unknown, options: unknown): Required<Omit<EventOptions, 'onError'>> & EventOptions {
+function validate(handler: unknown, options: unknown, where = 'registry.onEvent(handler, options)'): Required<Omit<EventOptions, 'onError'>> & EventOptions {
   if (typeof handler !== 'function') {
     throw new InvalidOptionError(`onEvent expects a handler function, got ${describeValue(handler)}`)
   }
-  checkOptions(options, OPTION_NAMES, 'registry.onEvent(handler, options)')
+  checkOptions(options, OPTION_NAMES, where)
   const o = (options ?? {}) as EventOptions
   const capacity = integerOption(o.capacity, 65536, 'capacity', `a power of two from 2 to ${2 ** 24}`,
     (n) => n >= 2 && n <= 2 ** 24 && (n & (n - 1)) === 0)
@@ -84,6 +85,7 @@ function validate(handler: unknown, options: unknown): Required<Omit<EventOption
 export class EventChannel<T> {
   private handler: EventHandler<T> | undefined
   private onError: EventErrorHandler | undefined
+  private calls: CallDesk<T> | undefined // created by the first onCall() (calls.ts)
   private addon: NativeBinding | undefined // set by the first open()
   private isOpen = false // the native path is open
   private opened = 0 // times the native path was opened: a batch of an earlier opening is never handed to a later handler
@@ -100,36 +102,71 @@ export class EventChannel<T> {
   open(handler: unknown, options: unknown): void {
     const o = validate(handler, options)
     const addon = this.backend.native('registry.onEvent')
+    this.#openPath(addon, o)
     this.handler = handler as EventHandler<T>
     this.onError = o.onError
-    if (!this.isOpen) {
-      let records = spareRecords
-      if (records?.length === 4 * o.batch) spareRecords = undefined
-      else records = new Float64Array(4 * o.batch)
-      let arena = spareArena
-      spareArena = undefined
-      arena ??= new Uint8Array(ARENA_BYTES)
-      try {
-        addon.open_events(this.owner, o.capacity, records, (count: number) => this.deliver(count), arena)
-      } catch (err) {
-        spareRecords = records
-        spareArena = arena
-        throw err
-      }
-      this.#records = records
-      this.#arenaView = arena
-      this.#arena = arena.buffer
-      this.#arenaEscaped = false
-      this.addon = addon
-      this.isOpen = true
-      this.opened++
-    }
   }
 
-  /** offEvent(): stops delivery; queued events are dropped (and counted natively). */
+  /**
+   * onCall(): installs the call handler (replacing the current one) and opens
+   * the native path if it is closed: calls travel through the event queue.
+   */
+  openCalls(handler: unknown, options: unknown): void {
+    checkCallHandler(handler)
+    const o = validate(() => {}, options, 'registry.onCall(handler, options)')
+    const addon = this.backend.native('registry.onCall')
+    this.#openPath(addon, o)
+    const calls = this.calls ??= new CallDesk<T>(addon, this.owner)
+    calls.handler = handler as CallHandler<T>
+    calls.onError = o.onError
+  }
+
+  #openPath(addon: NativeBinding, o: Required<Omit<EventOptions, 'onError'>>): void {
+    if (this.isOpen) return
+    let records = spareRecords
+    if (records?.length === 4 * o.batch) spareRecords = undefined
+    else records = new Float64Array(4 * o.batch)
+    let arena = spareArena
+    spareArena = undefined
+    arena ??= new Uint8Array(ARENA_BYTES)
+    try {
+      addon.open_events(this.owner, o.capacity, records, (count: number) => this.deliver(count), arena)
+    } catch (err) {
+      spareRecords = records
+      spareArena = arena
+      throw err
+    }
+    this.#records = records
+    this.#arenaView = arena
+    this.#arena = arena.buffer
+    this.#arenaEscaped = false
+    this.addon = addon
+    this.isOpen = true
+    this.opened++
+  }
+
+  /** offEvent(): stops event delivery; the path closes (queued events dropped and counted natively) unless onCall keeps it open. */
   off(): void {
     this.handler = undefined
     this.onError = undefined
+    if (this.calls?.handler === undefined) this.#closePath()
+  }
+
+  /**
+   * offCall(): calls are answered REGISTRY_CLOSED from now on, and so are
+   * those handed to the handler and not answered yet; the path closes unless
+   * onEvent keeps it open.
+   */
+  offCalls(): void {
+    const calls = this.calls
+    if (calls === undefined || calls.handler === undefined) return
+    calls.handler = undefined
+    calls.onError = undefined
+    if (this.handler === undefined) this.#closePath()
+    else if (this.isOpen) this.addon!.cancel_calls(this.owner)
+  }
+
+  #closePath(): void {
     if (!this.isOpen) return
     this.isOpen = false
     this.addon!.close_events(this.owner)
@@ -144,6 +181,7 @@ export class EventChannel<T> {
 
   /** The registry closes: off(), and keep the final native counters before its owner index is released. */
   close(): void {
+    if (this.calls !== undefined) this.calls.handler = this.calls.onError = undefined
     this.off()
     if (this.addon !== undefined) this.final = this.addon.event_stats(this.owner)
   }
@@ -153,6 +191,11 @@ export class EventChannel<T> {
     // Until the registry closes its owner index is ours, and so are the native counters.
     const native = this.final ?? this.addon?.event_stats(this.owner)
     return native === undefined ? undefined : { ...native, ...this.counts }
+  }
+
+  /** Call counters; undefined until onCall was called. */
+  callStats(): CallStats | undefined {
+    return this.calls === undefined ? undefined : { ...this.calls.counts }
   }
 
   /**
@@ -169,24 +212,36 @@ export class EventChannel<T> {
     let errors: unknown[] | undefined
     let dropped = 0
     let handled = 0
+    let off = 0
     let i = 0
     // The try wraps the inner loop (not each event, which would cost on the hot
     // path): after a throw the outer loop resumes at the next event.
     while (i < count) {
       const handler = this.handler
-      // offEvent() or close() during the batch (and maybe onEvent() again after it): drop the rest.
-      if (handler === undefined || this.opened !== opened) break
+      // close(), offEvent() or offCall() closed the path during the batch (and
+      // maybe onEvent() opened it again after it): drop the rest. (The calls
+      // among them were answered REGISTRY_CLOSED by the path's close.)
+      if (!this.isOpen || this.opened !== opened) break
       try {
         for (; i < count; i++) {
           if (this.handler !== handler) break // replaced or removed: the outer loop re-reads it
           const r = 4 * i
           const h = records[r]
           const value = target.eventValue(h)
+          const size = records[r + 3]
+          if (size < 0) { // a call (calls.ts)
+            if (!this.isOpen || this.opened !== opened) break
+            errors = this.calls!.take(size, h, value, NOT_LIVE, records[r + 1], records[r + 2], arena, errors)
+            continue
+          }
           if (value === NOT_LIVE) {
             dropped++
             continue
           }
-          const size = records[r + 3]
+          if (handler === undefined) { // only onCall is on
+            off++
+            continue
+          }
           handled++
           if (size === 0) {
             handler(value as T, records[r + 1], records[r + 2], h as Handle<T>)
@@ -213,14 +268,14 @@ export class EventChannel<T> {
     const counts = this.counts
     counts.droppedReleased += dropped
     counts.handled += handled
-    counts.droppedOff += count - i
+    counts.droppedOff += count - i + off
     // As an EventEmitter without an 'error' listener would: the errors surface
     // as an uncaught exception, all of them, after the whole batch was delivered.
     if (errors !== undefined) {
       const all = errors
       process.nextTick(() => {
-        throw new AggregateError(all, `handle-registry: ${all.length} event handler call(s) threw in one batch ` +
-          '(pass an onError option to onEvent to receive them instead)')
+        throw new AggregateError(all, `handle-registry: ${all.length} handler call(s) threw in one batch ` +
+          '(pass an onError option to onEvent or onCall to receive them instead)')
       })
     }
   }

@@ -13,12 +13,14 @@ import {
   CollectedHandleError, DomainExhaustedError, ForeignHandleError, InvalidHandleError, InvalidOptionError,
   RegistryClosedError, StaleHandleError, describeValue,
 } from './errors'
+import type { CallHandler, CallOptions, CallStats } from './calls'
 import { EventChannel, NOT_LIVE, type EventHandler, type EventOptions, type EventStats } from './events'
 import { L, malformed } from './layout'
 import type { NativeApi, OwnerToken } from './native'
 import { checkOptions, integerOption } from './options'
 
 export type { EventErrorHandler, EventHandler, EventOptions, EventStats } from './events'
+export type { CallHandler, CallOptions, CallReply, CallStats } from './calls'
 
 declare const brand: unique symbol
 /** An integer that stands for a registered value of type T. */
@@ -46,6 +48,8 @@ export interface RegistryStats {
   collected: number
   /** Native event counters; undefined until `onEvent` was called. After offEvent() or close(): the final ones. */
   events?: EventStats
+  /** Call counters (api->call); undefined until `onCall` was called. */
+  calls?: CallStats
   /** Slots retired because their generation ran out. */
   retired: number
 }
@@ -245,8 +249,35 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    */
   onEvent(handler: EventHandler<T>, options?: EventOptions): this {
     if (this.#isClosed) throw new RegistryClosedError('install an event handler')
-    ;(this.#events ??= new EventChannel<T>(this, backendOf(this.#domain), this.#lease.token as OwnerToken)).open(handler, options)
+    ;this.#channel().open(handler, options)
     return this
+  }
+
+  /**
+   * Installs the handler of native calls (api->call, docs/native.md): a
+   * native thread waits while `handler` runs here, and its return value (a
+   * number or a Uint8Array, or a Promise of one) is the reply. Calls travel
+   * with the events, in the same queue and batches; onCall opens that path
+   * if onEvent has not (`options.capacity` and `batch` then size it). Calling
+   * it again replaces the handler.
+   */
+  onCall(handler: CallHandler<T>, options?: CallOptions): this {
+    if (this.#isClosed) throw new RegistryClosedError('install a call handler')
+    this.#channel().openCalls(handler, options)
+    return this
+  }
+
+  /**
+   * Removes the call handler: calls waiting for a reply, and those that
+   * arrive later, are answered REGISTRY_CLOSED at once. Events keep flowing
+   * if onEvent is on.
+   */
+  offCall(): void {
+    this.#events?.offCalls()
+  }
+
+  #channel(): EventChannel<T> {
+    return this.#events ??= new EventChannel<T>(this, backendOf(this.#domain), this.#lease.token as OwnerToken)
   }
 
   /**
@@ -304,6 +335,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     }
     const events = this.#events?.stats()
     if (events !== undefined) stats.events = events
+    const calls = this.#events?.callStats()
+    if (calls !== undefined) stats.calls = calls
     return stats
   }
 

@@ -58,6 +58,8 @@ std::atomic<const hr_api_v1*> g_api{nullptr};
 void init_resolve(Napi::Env env, Napi::Object exports);
 // hold_calls.cc: the exports that exercise api->hold / unhold.
 void init_hold(Napi::Env env, Napi::Object exports);
+// call_calls.cc: the exports that exercise api->call.
+void init_calls(Napi::Env env, Napi::Object exports);
 
 struct ProducerGroup;
 // Per-env data: producer groups started from this env and not joined yet.
@@ -382,5 +384,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   o.Set("join_producers", Napi::Function::New(e, JoinProducers, "join_producers"));
   hr_test::init_resolve(e, o);  // resolve, resolve_on_thread, resolve_call (resolve_calls.cc)
   hr_test::init_hold(e, o);     // hold, unhold, start_timer (hold_calls.cc)
+  hr_test::init_calls(e, o);    // call, start_callers, join_callers (call_calls.cc)
   return exports;
 }
