@@ -72,11 +72,14 @@ const LABEL = { lib: 'handle-registry api->call', tsfn: 'TSFN blocking round tri
 
 function once(kind, threads, calls) {
   return new Promise((resolve, reject) => {
+    const cpu0 = process.cpuUsage()
     bench.start(PATHS[kind], h, threads, calls, tsfnFn)
     const poll = () => {
       if (!bench.done()) return setTimeout(poll, 2)
       const r = bench.result()
       if (r.bad !== 0) return reject(new Error(`${kind}: ${r.bad} calls failed or got a wrong reply`))
+      const cpu = process.cpuUsage(cpu0)
+      if (process.env.CALLS_BENCH_CPU) console.log(kind, threads, 'cpu us/call', ((cpu.user + cpu.system) / (threads * calls)).toFixed(2), 'sys', (cpu.system / (threads * calls)).toFixed(2), 'calls/s', Math.round((threads * calls) / (r.ms / 1000)))
       resolve((threads * calls) / (r.ms / 1000))
     }
     setTimeout(poll, 2)

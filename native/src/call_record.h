@@ -1,6 +1,7 @@
 // call_record.h: one blocking call from a native thread to JS (api->call):
 // the request, the reply slot, and the wait/wake between the calling thread
-// and the JS thread (hr_native::CallRecord). Internal to the addon.
+// and the JS thread (hr_native::CallRecord, hr_native::WakeSlot). Internal to
+// the addon.
 //
 // Header-only, with no Node dependency, so that native/test/test_calls.cc
 // tests it under ASan and TSan.
@@ -21,29 +22,110 @@
 // One CAS decides which came first. complete() is called by one thread at a
 // time (the owner's JS thread: delivery, reply and teardown all run there).
 //
-// Wake-up: the caller spins briefly (a reply within a few microseconds costs
-// no system call on either side), then announces `sleeping_` and blocks on a
-// condition variable. complete() publishes the status (seq_cst), then reads
-// `sleeping_` (seq_cst): either it sees the announcement and notifies under
-// the mutex, or the caller's re-check under the mutex sees the status (the
-// same Dekker pairing as the event path's wake-up flag).
+// Wake-up: callers sleep on a WakeSlot shared by every call to one owner
+// (static storage, never freed: a caller may still sleep on it after the
+// owner closed). complete() only publishes the status; the JS side then calls
+// WakeSlot::wake() once for all the calls it completed (one batch of replies:
+// one system call, not one per caller). A caller spins briefly, then counts
+// itself in the slot's `sleepers` and re-checks its status before it sleeps
+// on the slot's generation word; wake() bumps the generation, then wakes if
+// anyone sleeps. Either the waker sees the sleeper, or the sleeper's re-check
+// sees the status (seq_cst on both sides, as the event path's wake-up flag),
+// and a bump between the caller's read of the generation and its sleep makes
+// the sleep return at once. Wakes are broadcast: a caller woken for another
+// call of its slot re-checks and sleeps again.
+//
+// Linux: the generation word is a futex. Elsewhere: a mutex and condition
+// variable per slot, in one never-freed allocation.
 #ifndef HANDLE_REGISTRY_NATIVE_CALL_RECORD_H_
 #define HANDLE_REGISTRY_NATIVE_CALL_RECORD_H_
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <new>
-#include <thread>
+#include <type_traits>
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#else
+#include <condition_variable>
+#include <mutex>
+#endif
 
 #include "handle_registry.h"  // hr::Status, hr::detail::cpu_relax
 
 namespace hr_native {
+
+/// Where the callers of one owner sleep (any number of them), woken together.
+struct WakeSlot {
+  std::atomic<uint32_t> generation;  // bumped by each wake(); the futex word on Linux
+  std::atomic<uint32_t> sleepers;    // callers between their last check and their wake-up
+
+  /// JS side, after completing one or more calls of this slot: wakes every
+  /// caller sleeping on it (one system call, none when nobody sleeps).
+  void wake() noexcept {
+    generation.fetch_add(1, std::memory_order_seq_cst);
+    if (sleepers.load(std::memory_order_seq_cst) == 0) return;
+#if defined(__linux__)
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&generation), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+#else
+    Fallback& f = fallback();
+    { std::lock_guard<std::mutex> lock(f.mutex); }
+    f.cv.notify_all();
+#endif
+  }
+
+  /// Caller: sleeps while the generation is still `seen`, at most until
+  /// `deadline` (time_point::max(): no limit). May return early (spuriously).
+  void sleep(uint32_t seen, std::chrono::steady_clock::time_point deadline) noexcept {
+#if defined(__linux__)
+    timespec ts;
+    timespec* tp = nullptr;
+    if (deadline != std::chrono::steady_clock::time_point::max()) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) return;
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      ts.tv_sec = static_cast<time_t>(ns / 1000000000);
+      ts.tv_nsec = static_cast<long>(ns % 1000000000);
+      tp = &ts;
+    }
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&generation), FUTEX_WAIT_PRIVATE, seen, tp, nullptr, 0);
+#else
+    Fallback& f = fallback();
+    std::unique_lock<std::mutex> lock(f.mutex);
+    if (generation.load(std::memory_order_seq_cst) != seen) return;
+    if (deadline == std::chrono::steady_clock::time_point::max()) {
+      f.cv.wait(lock);
+    } else {
+      f.cv.wait_until(lock, deadline);
+    }
+#endif
+  }
+
+ private:
+#if !defined(__linux__)
+  // One mutex and condition variable for every slot (wakes are broadcasts):
+  // allocated once and never freed, so callers that outlive everything else
+  // still find them.
+  struct Fallback {
+    std::mutex mutex;
+    std::condition_variable cv;
+  };
+  static Fallback& fallback() noexcept {
+    static Fallback* const f = new Fallback();
+    return *f;
+  }
+#endif
+};
+static_assert(std::is_trivially_destructible<WakeSlot>::value, "WakeSlot lives in static storage");
 
 /// What the JS handler answered: a number, or bytes (malloc'd, owned by
 /// whoever holds the CallReply; free with std::free).
@@ -58,17 +140,17 @@ class CallRecord {
  public:
   /// No limit: wait() returns only when the call is completed.
   static constexpr uint32_t kForever = 0xFFFFFFFFu;
-  /// Spins of the caller before it sleeps (each a pause instruction, then
-  /// yields): about the round trip of a reply that comes at once.
-  static constexpr uint32_t kSpins = 256;
-  static constexpr uint32_t kYields = 16;
+  /// Pause instructions a caller spins before it sleeps: a reply already on
+  /// its way costs no system call, and a busy core is not held for long.
+  static constexpr uint32_t kSpins = 64;
 
   /// A record for (kind, payload) or, when size > 0, for a copy of
-  /// data[0..size). Two references (caller and JS side). nullptr if out of memory.
-  static CallRecord* create(uint32_t kind, double payload, const void* data, uint32_t size) noexcept {
+  /// data[0..size); its caller sleeps on `slot`. Two references (caller and
+  /// JS side). nullptr if out of memory.
+  static CallRecord* create(WakeSlot* slot, uint32_t kind, double payload, const void* data, uint32_t size) noexcept {
     void* mem = std::malloc(sizeof(CallRecord) + size);
     if (mem == nullptr) return nullptr;
-    CallRecord* r = new (mem) CallRecord(kind, payload, size);
+    CallRecord* r = new (mem) CallRecord(slot, kind, payload, size);
     if (size > 0) std::memcpy(r->bytes(), data, size);
     return r;
   }
@@ -78,14 +160,16 @@ class CallRecord {
 
   uint32_t kind() const noexcept { return kind_; }
   double payload() const noexcept { return payload_; }
+  WakeSlot* slot() const noexcept { return slot_; }
   /// Request bytes (size() of them), stored right after the record.
   uint32_t size() const noexcept { return size_; }
   const uint8_t* bytes() const noexcept { return reinterpret_cast<const uint8_t*>(this + 1); }
   uint8_t* bytes() noexcept { return reinterpret_cast<uint8_t*>(this + 1); }
 
-  /// JS side, once per record (one thread at a time). Stores the answer and
-  /// wakes the caller; takes ownership of reply.bytes (freed here if the
-  /// caller already gave up). Returns true if the caller will see it.
+  /// JS side, once per record (one thread at a time). Stores the answer;
+  /// takes ownership of reply.bytes (freed here if the caller already gave
+  /// up). Does not wake the caller: call slot()->wake() after this (once for
+  /// several records of one slot). Returns true if the caller will see it.
   bool complete(int32_t status, CallReply reply = CallReply{}) noexcept {
     reply_ = reply;  // read by the caller only after it sees the status
     int32_t expected = kPending;
@@ -93,13 +177,6 @@ class CallRecord {
       std::free(reply_.bytes);  // abandoned: the caller left at its deadline
       reply_ = CallReply{};
       return false;
-    }
-    if (sleeping_.load(std::memory_order_seq_cst)) {
-      // The caller announced it sleeps, or is about to: take the mutex so
-      // that it is either before its re-check (and sees the status) or
-      // inside wait (and gets the notification).
-      { std::lock_guard<std::mutex> lock(mutex_); }
-      cv_.notify_one();
     }
     return true;
   }
@@ -110,12 +187,8 @@ class CallRecord {
   /// to *out (if out is not null; else its bytes are freed with the record).
   int32_t wait(uint32_t timeout_ms, CallReply* out) noexcept {
     int32_t st = state_.load(std::memory_order_acquire);
-    for (uint32_t i = 0; st == kPending && i < kSpins + kYields; ++i) {
-      if (i < kSpins) {
-        hr::detail::cpu_relax();
-      } else {
-        std::this_thread::yield();
-      }
+    for (uint32_t i = 0; st == kPending && i < kSpins; ++i) {
+      hr::detail::cpu_relax();
       st = state_.load(std::memory_order_acquire);
     }
     if (st == kPending) st = sleep(timeout_ms);
@@ -124,7 +197,7 @@ class CallRecord {
       if (state_.compare_exchange_strong(st, kAbandoned, std::memory_order_seq_cst)) {
         return static_cast<int32_t>(hr::Status::kTimeout);
       }
-      // st now holds the final status (acquire via seq_cst).
+      // st now holds the final status (the failed CAS read it seq_cst).
     }
     if (st == static_cast<int32_t>(hr::Status::kOk) && out != nullptr) {
       *out = reply_;
@@ -149,37 +222,36 @@ class CallRecord {
   static constexpr int32_t kPending = -1;
   static constexpr int32_t kAbandoned = -2;
 
-  CallRecord(uint32_t kind, double payload, uint32_t size) noexcept
-      : kind_(kind), size_(size), payload_(payload) {}
+  CallRecord(WakeSlot* slot, uint32_t kind, double payload, uint32_t size) noexcept
+      : slot_(slot), kind_(kind), size_(size), payload_(payload) {}
   ~CallRecord() = default;
 
-  // Blocks on the condition variable until completed or the deadline;
-  // returns the state then (kPending at the deadline).
+  // Sleeps on the slot until completed or the deadline; returns the state
+  // then (kPending at the deadline).
   int32_t sleep(uint32_t timeout_ms) noexcept {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    std::unique_lock<std::mutex> lock(mutex_);
-    sleeping_.store(true, std::memory_order_seq_cst);
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point deadline =
+        timeout_ms == kForever ? Clock::time_point::max() : Clock::now() + std::chrono::milliseconds(timeout_ms);
     int32_t st;
-    while ((st = state_.load(std::memory_order_seq_cst)) == kPending) {
-      if (timeout_ms == kForever) {
-        cv_.wait(lock);
-      } else if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-        st = state_.load(std::memory_order_seq_cst);
-        break;
-      }
+    for (;;) {
+      const uint32_t seen = slot_->generation.load(std::memory_order_seq_cst);
+      slot_->sleepers.fetch_add(1, std::memory_order_seq_cst);
+      st = state_.load(std::memory_order_seq_cst);
+      if (st == kPending) slot_->sleep(seen, deadline);
+      slot_->sleepers.fetch_sub(1, std::memory_order_seq_cst);
+      if (st != kPending) return st;
+      st = state_.load(std::memory_order_seq_cst);
+      if (st != kPending || (deadline != Clock::time_point::max() && Clock::now() >= deadline)) return st;
     }
-    return st;
   }
 
+  WakeSlot* const slot_;
   const uint32_t kind_;
   const uint32_t size_;
   const double payload_;
   std::atomic<int32_t> refs_{2};
   std::atomic<int32_t> state_{kPending};
-  std::atomic<bool> sleeping_{false};
   CallReply reply_;  // written by complete() before the status, read by the caller after
-  std::mutex mutex_;
-  std::condition_variable cv_;
 };
 
 }  // namespace hr_native

@@ -22,6 +22,25 @@ struct CallTable {
 
 namespace {
 
+// Where the callers of each owner sleep: owner index mod kWakeSlots. Static
+// and never freed (a caller may sleep on it after its owner closed).
+constexpr uint32_t kWakeSlots = 64;
+WakeSlot g_wake_slots[kWakeSlots];
+
+// While on_async runs a batch (begin/end_delivery), replies only publish their
+// status; the slot is woken once when the batch's callback returns.
+thread_local bool t_delivering = false;
+thread_local WakeSlot* t_deferred = nullptr;
+
+void wake_later(WakeSlot* slot) noexcept {
+  if (!t_delivering) {
+    slot->wake();
+    return;
+  }
+  if (t_deferred != nullptr && t_deferred != slot) t_deferred->wake();
+  t_deferred = slot;
+}
+
 // Call ids: unique on each JS thread (a path lives on one thread), so a reply
 // that comes after its call was cancelled, its path closed and another path
 // opened never answers a later call.
@@ -43,7 +62,8 @@ int32_t queue_call(OwnerSlot& s, EventPath* p, uint64_t h, uint32_t kind, double
     s.dropped_too_large.fetch_add(1, std::memory_order_relaxed);
     return kTooLarge;
   }
-  CallRecord* rec = CallRecord::create(kind, size > 0 ? 0.0 : payload, data, size);
+  WakeSlot* slot = &g_wake_slots[static_cast<uint32_t>(&s - g_owners) % kWakeSlots];
+  CallRecord* rec = CallRecord::create(slot, kind, size > 0 ? 0.0 : payload, data, size);
   if (rec == nullptr) {
     s.dropped_full.fetch_add(1, std::memory_order_relaxed);
     return kFull;
@@ -95,6 +115,7 @@ bool call_to_record(EventPath* p, const Event& e, double* r, uint8_t* arena, siz
     // No room to track it: answer at once, and hand JS a record it skips
     // (handle 0 is never live).
     rec->complete(kFull);
+    wake_later(rec->slot());
     rec->release();
     r[0] = 0;
     r[1] = 0;
@@ -119,7 +140,18 @@ bool call_to_record(EventPath* p, const Event& e, double* r, uint8_t* arena, siz
 void drop_queued_call(const Event& e) noexcept {
   CallRecord* rec = record_of(e);
   rec->complete(kClosedSt);
+  rec->slot()->wake();
   rec->release();
+}
+
+void begin_delivery() noexcept { t_delivering = true; }
+
+void end_delivery() noexcept {
+  t_delivering = false;
+  if (t_deferred != nullptr) {
+    t_deferred->wake();
+    t_deferred = nullptr;
+  }
 }
 
 bool reply_call(EventPath* p, double id, int32_t status, CallReply reply) noexcept {
@@ -134,6 +166,7 @@ bool reply_call(EventPath* p, double id, int32_t status, CallReply reply) noexce
   CallRecord* rec = it->second;
   t->pending.erase(it);
   rec->complete(status, reply);
+  wake_later(rec->slot());
   rec->release();
   return true;
 }
@@ -143,6 +176,7 @@ void cancel_calls(EventPath* p, bool free_table) noexcept {
   if (t == nullptr) return;
   for (auto& entry : t->pending) {
     entry.second->complete(kClosedSt);
+    entry.second->slot()->wake();
     entry.second->release();
   }
   t->pending.clear();

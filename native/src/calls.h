@@ -49,6 +49,10 @@ void free_reply(hr_reply_v1* reply) noexcept;
 // the arena (left queued).
 bool call_to_record(EventPath* p, const Event& e, double* r, uint8_t* arena, size_t arena_length,
                     size_t* used) noexcept;
+// Around the JS callback of one batch (on_async): the replies made during it
+// wake their callers once, when it returns.
+void begin_delivery() noexcept;
+void end_delivery() noexcept;
 // A queued call dropped at close: completed with REGISTRY_CLOSED.
 void drop_queued_call(const Event& e) noexcept;
 // JS answered call `id` of path p: kOk with `reply` (its bytes are taken), or

@@ -95,6 +95,7 @@ struct ToRecords {
   uint8_t* arena;
   size_t arena_length;
   size_t used = 0;
+  size_t calls = 0;  // calls among the records
   bool arena_full = false;
   bool operator()(const Event& e, size_t i) noexcept {
     double* r = out + 4 * i;
@@ -106,7 +107,10 @@ struct ToRecords {
       return true;
     }
     if (e.size == kCallMark) {  // a call (calls.cc): a record with a negative size
-      if (call_to_record(path, e, r, arena, arena_length, &used)) return true;
+      if (call_to_record(path, e, r, arena, arena_length, &used)) {
+        ++calls;
+        return true;
+      }
       arena_full = true;
       return false;
     }
@@ -200,7 +204,10 @@ void on_async(uv_async_t* handle) {
       end = End::kStop;
       break;
     }
-    if (napi_call_function(env, undefined, callback, 1, &count, nullptr) != napi_ok) {
+    if (sink.calls > 0) begin_delivery();  // their replies wake the callers once, after the callback
+    const napi_status called = napi_call_function(env, undefined, callback, 1, &count, nullptr);
+    if (sink.calls > 0) end_delivery();
+    if (called != napi_ok) {
       bool pending = false;
       napi_is_exception_pending(env, &pending);
       if (pending) {
@@ -219,7 +226,18 @@ void on_async(uv_async_t* handle) {
     // signal this path again with `scheduled` still set, so the producers do
     // not pay for the signal and the loop's turn lets the next batch fill.
     // A batch cut short by a full arena is not the end of the queue: go on.
+    // A batch with calls (calls.cc) goes on too while the queue has more:
+    // their callers are blocked, and each one that got its reply posts its
+    // next call within microseconds; a loop turn per call would cost them
+    // a signal and an epoll round trip each.
     if (n < max && !sink.arena_full) {
+      if (sink.calls > 0) {
+        if (try_go_idle(p)) {
+          end = End::kIdle;
+          break;
+        }
+        continue;
+      }
       if (!try_go_idle(p)) uv_async_send(&w->async);
       end = End::kIdle;  // idle, or signalled again (done either way)
       break;
