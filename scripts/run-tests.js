@@ -66,7 +66,7 @@ vitest('vitest (worker threads)', 'vitest-worker-threads.json', ['--pool=threads
 //    addon: under an uninstrumented node it reports V8's own threads and
 //    crashes; native/test/run.sh runs the queue and the header's concurrent
 //    code under TSan.)
-const SANITIZED_SUITES = ['test/events.test.ts', 'test/event-delivery.test.ts', 'test/native-binding.test.ts']
+const SANITIZED_SUITES = ['test/events.test.ts', 'test/event-delivery.test.ts', 'test/native-binding.test.ts', 'test/calls.test.ts']
 if (process.platform !== 'linux') {
   suites.push(['vitest (addon under ASan+UBSan)', 0, 0, ` (not run on ${process.platform}: Linux only)`])
 } else {

@@ -85,7 +85,8 @@ function validate(handler: unknown, options: unknown, where = 'registry.onEvent(
 export class EventChannel<T> {
   private handler: EventHandler<T> | undefined
   private onError: EventErrorHandler | undefined
-  private calls: CallDesk<T> | undefined // created by the first onCall() (calls.ts)
+  private calls: CallDesk<T> | undefined // created when the path first opens (calls.ts)
+  private callsUsed = false // onCall() was called
   private addon: NativeBinding | undefined // set by the first open()
   private isOpen = false // the native path is open
   private opened = 0 // times the native path was opened: a batch of an earlier opening is never handed to a later handler
@@ -116,7 +117,8 @@ export class EventChannel<T> {
     const o = validate(() => {}, options, 'registry.onCall(handler, options)')
     const addon = this.backend.native('registry.onCall')
     this.#openPath(addon, o)
-    const calls = this.calls ??= new CallDesk<T>(addon, this.owner)
+    const calls = this.calls!
+    this.callsUsed = true
     calls.handler = handler as CallHandler<T>
     calls.onError = o.onError
   }
@@ -143,6 +145,8 @@ export class EventChannel<T> {
     this.addon = addon
     this.isOpen = true
     this.opened++
+    // Calls may arrive as soon as the path is open, with or without onCall.
+    this.calls ??= new CallDesk<T>(addon, this.owner)
   }
 
   /** offEvent(): stops event delivery; the path closes (queued events dropped and counted natively) unless onCall keeps it open. */
@@ -193,9 +197,11 @@ export class EventChannel<T> {
     return native === undefined ? undefined : { ...native, ...this.counts }
   }
 
-  /** Call counters; undefined until onCall was called. */
+  /** Call counters; undefined until onCall was called or a call arrived. */
   callStats(): CallStats | undefined {
-    return this.calls === undefined ? undefined : { ...this.calls.counts }
+    const c = this.calls?.counts
+    if (c === undefined || (!this.callsUsed && c.answered + c.threw + c.refused === 0)) return undefined
+    return { ...c }
   }
 
   /**

@@ -48,7 +48,7 @@ export interface RegistryStats {
   collected: number
   /** Native event counters; undefined until `onEvent` was called. After offEvent() or close(): the final ones. */
   events?: EventStats
-  /** Call counters (api->call); undefined until `onCall` was called. */
+  /** Call counters (api->call); undefined until `onCall` was called or a call arrived. */
   calls?: CallStats
   /** Slots retired because their generation ran out. */
   retired: number
