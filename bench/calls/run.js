@@ -5,8 +5,8 @@
 // napi_call_threadsafe_function + a wait on a condition variable), side by
 // side in one process and one run.
 //
-//   node bench/calls/run.js          # ~20 s; builds bench/calls/build if missing
-//   options: --calls=20000 (per thread)  --rounds=3  --threads=1,2,4  --out=FILE  --rebuild
+//   node bench/calls/run.js          # ~30 s; builds bench/calls/build if missing
+//   options: --calls=20000 (per thread)  --rounds=5  --threads=1,2,4  --out=FILE  --rebuild
 //   BENCH_DIST=path/to/index.js      # another build of the package
 //
 // Each run: `threads` std::threads (bench.cc) each make --calls calls; the JS
@@ -14,7 +14,9 @@
 // does) and answers payload + 1; every reply is checked. Timed natively from
 // the start of the threads to the end of the last one. Each path runs
 // `rounds` times per thread count, interleaved (order reversed every other
-// round), after an untimed warm-up; the figure is the median calls/s.
+// round), after an untimed warm-up; the figure is the median calls/s, and the
+// median CPU time of the whole process per call (all threads, user + system:
+// what a call costs the machine, less sensitive than calls/s to other load).
 //
 // Results: a table on stdout, bench/results/calls.json.
 const { execFileSync } = require('child_process')
@@ -29,7 +31,7 @@ const opt = (name, dflt) => {
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : true
 }
 const CALLS = Number(opt('calls', 20000))
-const ROUNDS = Number(opt('rounds', 3))
+const ROUNDS = Number(opt('rounds', 5))
 const THREADS = String(opt('threads', '1,2,4')).split(',').map(Number)
 const OUT = opt('out') ? path.resolve(String(opt('out'))) : path.join(__dirname, '..', 'results', 'calls.json')
 
@@ -70,6 +72,8 @@ const tsfnFn = (handle, payload) => {
 const PATHS = { lib: 0, tsfn: 1 }
 const LABEL = { lib: 'handle-registry api->call', tsfn: 'TSFN blocking round trip' }
 
+// One run: { perSec: calls per second, cpuUs: CPU microseconds of the whole
+// process (all threads, user + system) per call }.
 function once(kind, threads, calls) {
   return new Promise((resolve, reject) => {
     const cpu0 = process.cpuUsage()
@@ -77,10 +81,9 @@ function once(kind, threads, calls) {
     const poll = () => {
       if (!bench.done()) return setTimeout(poll, 2)
       const r = bench.result()
-      if (r.bad !== 0) return reject(new Error(`${kind}: ${r.bad} calls failed or got a wrong reply`))
       const cpu = process.cpuUsage(cpu0)
-      if (process.env.CALLS_BENCH_CPU) console.log(kind, threads, 'cpu us/call', ((cpu.user + cpu.system) / (threads * calls)).toFixed(2), 'sys', (cpu.system / (threads * calls)).toFixed(2), 'calls/s', Math.round((threads * calls) / (r.ms / 1000)))
-      resolve((threads * calls) / (r.ms / 1000))
+      if (r.bad !== 0) return reject(new Error(`${kind}: ${r.bad} calls failed or got a wrong reply`))
+      resolve({ perSec: (threads * calls) / (r.ms / 1000), cpuUs: (cpu.user + cpu.system) / (threads * calls) })
     }
     setTimeout(poll, 2)
   })
@@ -90,7 +93,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const fmt = (n) => Math.round(n).toLocaleString('en-US')
 
 async function main() {
-  console.log(`calls benchmark: ${CALLS} calls per thread, ${ROUNDS} rounds, Node ${process.version}, ${os.cpus().length} CPUs`)
+  console.log(`calls benchmark: ${CALLS} calls per thread, ${ROUNDS} rounds, Node ${process.version}, ${os.cpus().length} CPUs, ` +
+    `load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`)
   const rows = []
   for (const threads of THREADS) {
     await once('lib', threads, Math.min(CALLS, 2000)) // warm-up
@@ -100,18 +104,26 @@ async function main() {
       const order = round % 2 === 0 ? ['lib', 'tsfn'] : ['tsfn', 'lib']
       for (const kind of order) got[kind].push(await once(kind, threads, CALLS))
     }
-    const lib = median(got.lib)
-    const tsfn = median(got.tsfn)
-    rows.push({ threads, lib, tsfn, ratio: lib / tsfn, libRuns: got.lib, tsfnRuns: got.tsfn })
+    const lib = median(got.lib.map((x) => x.perSec))
+    const tsfn = median(got.tsfn.map((x) => x.perSec))
+    rows.push({
+      threads, lib, tsfn, ratio: lib / tsfn,
+      libCpuUs: median(got.lib.map((x) => x.cpuUs)), tsfnCpuUs: median(got.tsfn.map((x) => x.cpuUs)),
+      libRuns: got.lib.map((x) => Math.round(x.perSec)), tsfnRuns: got.tsfn.map((x) => Math.round(x.perSec)),
+    })
   }
   console.log()
-  console.log(`| threads | ${LABEL.lib} (calls/s) | ${LABEL.tsfn} (calls/s) | ratio |`)
-  console.log('| ---: | ---: | ---: | ---: |')
-  for (const r of rows) console.log(`| ${r.threads} | ${fmt(r.lib)} | ${fmt(r.tsfn)} | ${r.ratio.toFixed(2)}x |`)
+  console.log(`| threads | ${LABEL.lib} (calls/s) | ${LABEL.tsfn} (calls/s) | ratio | CPU us per call (lib / TSFN) | runs, calls/s (lib; TSFN) |`)
+  console.log('| ---: | ---: | ---: | ---: | ---: | --- |')
+  for (const r of rows) {
+    console.log(`| ${r.threads} | ${fmt(r.lib)} | ${fmt(r.tsfn)} | ${r.ratio.toFixed(2)}x | ${r.libCpuUs.toFixed(1)} / ${r.tsfnCpuUs.toFixed(1)} | ` +
+      `${r.libRuns.map(fmt).join(' ')}; ${r.tsfnRuns.map(fmt).join(' ')} |`)
+  }
   console.log(`\n(handled ${target.calls} calls in JS; registry call stats: ${JSON.stringify(registry.stats().calls)})`)
   fs.mkdirSync(path.dirname(OUT), { recursive: true })
   fs.writeFileSync(OUT, JSON.stringify({
-    benchmark: 'calls', node: process.version, cpus: os.cpus().length, callsPerThread: CALLS, rounds: ROUNDS, rows,
+    benchmark: 'calls', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length,
+    loadavg: os.loadavg(), callsPerThread: CALLS, rounds: ROUNDS, rows,
   }, null, 2) + '\n')
   console.log(`wrote ${path.relative(process.cwd(), OUT)}`)
   registry.close()
