@@ -39,7 +39,10 @@ const OPTION_NAMES = ['capacity', 'batch', 'onError'] as const
 export interface EventStats extends NativeEventStats {
   /** Events whose handle was released between post and delivery; not given to the handler. */
   droppedReleased: number
-  /** Events of a batch being delivered when offEvent() or close() ran; not given to any handler. */
+  /**
+   * Events of a batch being delivered when offEvent() or close() ran, and events
+   * delivered while only onCall was installed; not given to any handler.
+   */
   droppedOff: number
   /** Handler calls. */
   handled: number

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import * as path from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { HandleRegistry, InvalidOptionError, InvalidReplyError, RegistryClosedError } from '../src/index'
+import { HandleDomain, HandleRegistry, InvalidOptionError, InvalidReplyError, NativeUnavailableError, RegistryClosedError } from '../src/index'
 import { until } from './fixtures/helpers'
 import { nativeRequired } from './fixtures/native-required'
 
@@ -66,10 +66,21 @@ describe('registry.onCall: arguments', () => {
     expect(() => reg.onCall(() => 1, { nope: 1 } as never)).toThrow(/Unknown option "nope"/)
     expect(() => reg.onCall(() => 1, { capacity: 3 })).toThrow(InvalidOptionError)
     expect(() => reg.onCall(() => 1, { onError: 5 as never })).toThrow(InvalidOptionError)
-    expect(reg.onCall(() => 1)).toBe(reg)
+    if (addon !== null) expect(reg.onCall(() => 1)).toBe(reg)
     reg.close()
     expect(() => reg.onCall(() => 1)).toThrow(RegistryClosedError)
     reg.offCall() // harmless once closed
+  })
+
+  test('needs the native domain: NativeUnavailableError on a created domain (nothing installed)', () => {
+    const reg = new HandleRegistry({ domain: HandleDomain.create() })
+    try {
+      expect(() => reg.onCall(() => 1)).toThrow(NativeUnavailableError)
+      expect(reg.stats().calls).toBeUndefined()
+      reg.offCall() // nothing to remove
+    } finally {
+      reg.close()
+    }
   })
 })
 

@@ -20,7 +20,12 @@
 //   - all batches of one wake-up run inside one callback scope (async
 //     context "handle-registry:events"): process.nextTick callbacks and
 //     microtasks queued by the callback run when the wake-up ends;
-//   - events count as delivered when they are copied into `batch`.
+//   - events count as delivered when they are copied into `batch`;
+//   - calls (api->call, calls.cc) are events marked kCallMark: their record
+//     goes to the path's table of calls and their batch record has a negative
+//     size; the replies made while the batch's callback runs wake their
+//     callers once it returns, and a batch with calls keeps the wake-up
+//     draining while the queue has more (their callers post again at once).
 // If the callback throws, the exception goes to napi_fatal_exception, i.e.
 // process 'uncaughtException' (in a worker: the worker's 'error' event), the
 // same as an exception thrown from a timer. With an 'uncaughtException'
