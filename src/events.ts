@@ -69,6 +69,17 @@ const ARENA_BYTES = 1 << 20
 let spareRecords: Float64Array | undefined
 let spareArena: Uint8Array | undefined
 
+// Channels whose native path is open on this thread (module state is per
+// thread). At process 'exit' (or a worker's), their paths close, which wakes
+// every thread waiting in api->call with REGISTRY_CLOSED: a worker blocked in
+// a call to this thread's registry must return before Node stops and joins
+// it, which it does before the env cleanup that would otherwise close them.
+const openPaths = new Set<{ closeAtExit(): void }>()
+let exitHooked = false
+function closeAtExit(): void {
+  for (const channel of [...openPaths]) channel.closeAtExit()
+}
+
 /** Checks onEvent's arguments; returns the options with defaults filled in. */
 function validate(handler: unknown, options: unknown, where = 'registry.onEvent(handler, options)'): Required<Omit<EventOptions, 'onError'>> & EventOptions {
   if (typeof handler !== 'function') {
@@ -150,6 +161,16 @@ export class EventChannel<T> {
     this.opened++
     // Calls may arrive as soon as the path is open, with or without onCall.
     this.calls ??= new CallDesk<T>(addon, this.owner)
+    openPaths.add(this)
+    if (!exitHooked) {
+      exitHooked = true
+      process.once('exit', closeAtExit)
+    }
+  }
+
+  /** process 'exit': nothing can be delivered any more; close the path (wakes waiting callers). */
+  closeAtExit(): void {
+    this.#closePath()
   }
 
   /** offEvent(): stops event delivery; the path closes (queued events dropped and counted natively) unless onCall keeps it open. */
@@ -176,6 +197,7 @@ export class EventChannel<T> {
   #closePath(): void {
     if (!this.isOpen) return
     this.isOpen = false
+    openPaths.delete(this)
     this.addon!.close_events(this.owner)
     // The native path is gone: nothing writes these buffers any more. Keep
     // them for the next open() unless user code holds a view of the arena.
@@ -240,6 +262,7 @@ export class EventChannel<T> {
           const size = records[r + 3]
           if (size < 0) { // a call (calls.ts)
             if (!this.isOpen || this.opened !== opened) break
+            if (-size % 2 === 1) this.#arenaEscaped = true // a view of its bytes goes to the handler
             errors = this.calls!.take(size, h, value, NOT_LIVE, records[r + 1], records[r + 2], arena, errors)
             continue
           }

@@ -342,6 +342,15 @@ describe.runIf(addon !== null)('teardown wakes every waiting caller', () => {
     expect(r.status).toBe(0)
   })
 
+  test('a worker\'s JS thread waiting on the main thread\'s registry when the process exits: woken, the process ends', () => {
+    const r = child('worker-calls-main')
+    expect(r.signal).toBeNull()
+    expect(r.stderr).toBe('')
+    expect(r.lines).toContainEqual({ calling: true })
+    expect(r.lines).toContainEqual({ delivered: 1 })
+    expect(r.status).toBe(0)
+  })
+
   test.each(['process-exit', 'loop-ends'])('%s with 4 callers waiting: the process exits cleanly', (mode) => {
     const r = child(mode)
     expect(r.signal).toBeNull()
