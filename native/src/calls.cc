@@ -3,6 +3,7 @@
 // completed with REGISTRY_CLOSED at teardown.
 #include "calls.h"
 
+#include <cmath>
 #include <new>
 #include <unordered_map>
 
@@ -156,11 +157,15 @@ void end_delivery() noexcept {
 
 bool reply_call(EventPath* p, double id, int32_t status, CallReply reply) noexcept {
   CallTable* t = p->calls;
-  const bool valid_id = id >= 1 && id <= 9007199254740991.0;
-  const auto it = t != nullptr && valid_id ? t->pending.find(static_cast<uint64_t>(id))
-                                           : decltype(t->pending)::iterator{};
-  if (t == nullptr || !valid_id || it == t->pending.end()) {
-    std::free(reply.bytes);  // answered or cancelled before: nobody waits for it
+  // Ids are integers 1 .. 2^53 - 1; anything else answers nobody.
+  const bool valid_id = id >= 1 && id <= 9007199254740991.0 && std::floor(id) == id;
+  if (t == nullptr || !valid_id) {
+    std::free(reply.bytes);
+    return false;
+  }
+  const auto it = t->pending.find(static_cast<uint64_t>(id));
+  if (it == t->pending.end()) {
+    std::free(reply.bytes);  // answered, cancelled or never issued: nobody waits for it
     return false;
   }
   CallRecord* rec = it->second;
