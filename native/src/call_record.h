@@ -26,14 +26,17 @@
 // (static storage, never freed: a caller may still sleep on it after the
 // owner closed). complete() only publishes the status; the JS side then calls
 // WakeSlot::wake() once for all the calls it completed (one batch of replies:
-// one system call, not one per caller). A caller spins briefly, then counts
+// one system call, not one per caller), with the OR of their callers' wake
+// bits, so that callers whose calls are still queued sleep on (Linux:
+// FUTEX_WAKE_BITSET; threads share 32 bits, a shared bit costs a spurious
+// wake-up at worst). A caller spins briefly, then counts
 // itself in the slot's `sleepers` and re-checks its status before it sleeps
 // on the slot's generation word; wake() bumps the generation, then wakes if
 // anyone sleeps. Either the waker sees the sleeper, or the sleeper's re-check
 // sees the status (seq_cst on both sides, as the event path's wake-up flag),
 // and a bump between the caller's read of the generation and its sleep makes
-// the sleep return at once. Wakes are broadcast: a caller woken for another
-// call of its slot re-checks and sleeps again.
+// the sleep return at once. A caller woken for another call (a shared bit, or
+// the generation moved before it slept) re-checks and sleeps again.
 //
 // Linux: the generation word is a futex. Elsewhere: a mutex and condition
 // variable per slot, in one never-freed allocation.
@@ -69,36 +72,45 @@ struct WakeSlot {
   std::atomic<uint32_t> generation;  // bumped by each wake(); the futex word on Linux
   std::atomic<uint32_t> sleepers;    // callers between their last check and their wake-up
 
-  /// JS side, after completing one or more calls of this slot: wakes every
-  /// caller sleeping on it (one system call, none when nobody sleeps).
-  void wake() noexcept {
+  /// JS side, after completing one or more calls of this slot: wakes the
+  /// callers sleeping on it whose wake bit is in `bits` (CallRecord::wake_bit;
+  /// kAllBits: every caller). One system call, none when nobody sleeps.
+  void wake(uint32_t bits = kAllBits) noexcept {
     generation.fetch_add(1, std::memory_order_seq_cst);
     if (sleepers.load(std::memory_order_seq_cst) == 0) return;
 #if defined(__linux__)
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&generation), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+    // Only the callers of these calls (and any sharing their bit) wake up:
+    // callers whose calls are still queued sleep on.
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&generation), FUTEX_WAKE_BITSET_PRIVATE, INT_MAX, nullptr,
+            nullptr, bits);
 #else
+    (void)bits;
     Fallback& f = fallback();
     { std::lock_guard<std::mutex> lock(f.mutex); }
     f.cv.notify_all();
 #endif
   }
 
+  static constexpr uint32_t kAllBits = 0xFFFFFFFFu;
+
   /// Caller: sleeps while the generation is still `seen`, at most until
-  /// `deadline` (time_point::max(): no limit). May return early (spuriously).
-  void sleep(uint32_t seen, std::chrono::steady_clock::time_point deadline) noexcept {
+  /// `deadline` (time_point::max(): no limit), until a wake() whose bits
+  /// include `bit`. May return early (spuriously).
+  void sleep(uint32_t seen, uint32_t bit, std::chrono::steady_clock::time_point deadline) noexcept {
 #if defined(__linux__)
+    // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, which is
+    // steady_clock's clock on Linux.
     timespec ts;
     timespec* tp = nullptr;
     if (deadline != std::chrono::steady_clock::time_point::max()) {
-      const auto left = deadline - std::chrono::steady_clock::now();
-      if (left <= std::chrono::steady_clock::duration::zero()) return;
-      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
       ts.tv_sec = static_cast<time_t>(ns / 1000000000);
       ts.tv_nsec = static_cast<long>(ns % 1000000000);
       tp = &ts;
     }
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&generation), FUTEX_WAIT_PRIVATE, seen, tp, nullptr, 0);
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&generation), FUTEX_WAIT_BITSET_PRIVATE, seen, tp, nullptr, bit);
 #else
+    (void)bit;
     Fallback& f = fallback();
     std::unique_lock<std::mutex> lock(f.mutex);
     if (generation.load(std::memory_order_seq_cst) != seen) return;
@@ -161,6 +173,9 @@ class CallRecord {
   uint32_t kind() const noexcept { return kind_; }
   double payload() const noexcept { return payload_; }
   WakeSlot* slot() const noexcept { return slot_; }
+  /// The bit its caller sleeps on (one of 32, by calling thread): pass the OR
+  /// of the completed records' bits to WakeSlot::wake.
+  uint32_t wake_bit() const noexcept { return wake_bit_; }
   /// Request bytes (size() of them), stored right after the record.
   uint32_t size() const noexcept { return size_; }
   const uint8_t* bytes() const noexcept { return reinterpret_cast<const uint8_t*>(this + 1); }
@@ -223,7 +238,14 @@ class CallRecord {
   static constexpr int32_t kAbandoned = -2;
 
   CallRecord(WakeSlot* slot, uint32_t kind, double payload, uint32_t size) noexcept
-      : slot_(slot), kind_(kind), size_(size), payload_(payload) {}
+      : slot_(slot), wake_bit_(thread_bit()), kind_(kind), size_(size), payload_(payload) {}
+
+  // The calling thread's wake bit: threads take the 32 bits in turn.
+  static uint32_t thread_bit() noexcept {
+    static std::atomic<uint32_t> next{0};
+    thread_local const uint32_t bit = 1u << (next.fetch_add(1, std::memory_order_relaxed) % 32);
+    return bit;
+  }
   ~CallRecord() = default;
 
   // Sleeps on the slot until completed or the deadline; returns the state
@@ -237,7 +259,7 @@ class CallRecord {
       const uint32_t seen = slot_->generation.load(std::memory_order_seq_cst);
       slot_->sleepers.fetch_add(1, std::memory_order_seq_cst);
       st = state_.load(std::memory_order_seq_cst);
-      if (st == kPending) slot_->sleep(seen, deadline);
+      if (st == kPending) slot_->sleep(seen, wake_bit_, deadline);
       slot_->sleepers.fetch_sub(1, std::memory_order_seq_cst);
       if (st != kPending) return st;
       st = state_.load(std::memory_order_seq_cst);
@@ -246,6 +268,7 @@ class CallRecord {
   }
 
   WakeSlot* const slot_;
+  const uint32_t wake_bit_;
   const uint32_t kind_;
   const uint32_t size_;
   const double payload_;

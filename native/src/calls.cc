@@ -32,14 +32,20 @@ WakeSlot g_wake_slots[kWakeSlots];
 // status; the slot is woken once when the batch's callback returns.
 thread_local bool t_delivering = false;
 thread_local WakeSlot* t_deferred = nullptr;
+thread_local uint32_t t_deferred_bits = 0;  // wake bits of the deferred slot's completed calls
 
-void wake_later(WakeSlot* slot) noexcept {
+void wake_later(const CallRecord* rec) noexcept {
+  WakeSlot* slot = rec->slot();
   if (!t_delivering) {
-    slot->wake();
+    slot->wake(rec->wake_bit());
     return;
   }
-  if (t_deferred != nullptr && t_deferred != slot) t_deferred->wake();
+  if (t_deferred != nullptr && t_deferred != slot) {
+    t_deferred->wake(t_deferred_bits);
+    t_deferred_bits = 0;
+  }
   t_deferred = slot;
+  t_deferred_bits |= rec->wake_bit();
 }
 
 // Call ids: unique on each JS thread (a path lives on one thread), so a reply
@@ -116,7 +122,7 @@ bool call_to_record(EventPath* p, const Event& e, double* r, uint8_t* arena, siz
     // No room to track it: answer at once, and hand JS a record it skips
     // (handle 0 is never live).
     rec->complete(kFull);
-    wake_later(rec->slot());
+    wake_later(rec);
     rec->release();
     r[0] = 0;
     r[1] = 0;
@@ -141,7 +147,7 @@ bool call_to_record(EventPath* p, const Event& e, double* r, uint8_t* arena, siz
 void drop_queued_call(const Event& e) noexcept {
   CallRecord* rec = record_of(e);
   rec->complete(kClosedSt);
-  rec->slot()->wake();
+  rec->slot()->wake(rec->wake_bit());
   rec->release();
 }
 
@@ -150,8 +156,9 @@ void begin_delivery() noexcept { t_delivering = true; }
 void end_delivery() noexcept {
   t_delivering = false;
   if (t_deferred != nullptr) {
-    t_deferred->wake();
+    t_deferred->wake(t_deferred_bits);
     t_deferred = nullptr;
+    t_deferred_bits = 0;
   }
 }
 
@@ -171,7 +178,7 @@ bool reply_call(EventPath* p, double id, int32_t status, CallReply reply) noexce
   CallRecord* rec = it->second;
   t->pending.erase(it);
   rec->complete(status, reply);
-  wake_later(rec->slot());
+  wake_later(rec);
   rec->release();
   return true;
 }
@@ -181,7 +188,7 @@ void cancel_calls(EventPath* p, bool free_table) noexcept {
   if (t == nullptr) return;
   for (auto& entry : t->pending) {
     entry.second->complete(kClosedSt);
-    entry.second->slot()->wake();
+    entry.second->slot()->wake(entry.second->wake_bit());
     entry.second->release();
   }
   t->pending.clear();

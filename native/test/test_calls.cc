@@ -189,6 +189,43 @@ TEST(broadcast_wake_leaves_other_calls_waiting) {
   CHECK_EQ(rb.load(), 20.0);
 }
 
+// Wakes carry the completed calls' bits: a caller whose call is still
+// pending is not woken (Linux: FUTEX_WAKE_BITSET); each caller is woken by the
+// wake for its own call, whatever other wakes happened before.
+TEST(wake_bits_wake_the_callers_of_completed_calls) {
+  constexpr int kCallers = 3;  // each on its own thread: distinct bits
+  std::atomic<CallRecord*> recs[kCallers];
+  std::atomic<int32_t> got[kCallers];
+  std::atomic<int> asleep{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    got[i].store(-100);
+    recs[i].store(nullptr);
+    callers.emplace_back([&, i] {
+      CallRecord* r = CallRecord::create(&g_slots[3], 0, i, nullptr, 0);
+      recs[i].store(r);
+      asleep.fetch_add(1);
+      CallReply out;
+      got[i].store(r->wait(CallRecord::kForever, &out) == kOk ? static_cast<int32_t>(out.number) : -1);
+      r->release();
+    });
+  }
+  while (asleep.load() < kCallers) std::this_thread::yield();
+  // Complete them one at a time, in reverse, each with a wake for its own bit only.
+  for (int i = kCallers - 1; i >= 0; --i) {
+    CallRecord* r = recs[i].load();
+    const uint32_t bit = r->wake_bit();
+    CHECK(bit != 0);
+    CHECK(r->complete(kOk, number_reply(100 + i)));
+    r->slot()->wake(bit);
+    r->release();
+    while (got[i].load() == -100) std::this_thread::yield();  // woken (a missed wake hangs: the run's timeout fails it)
+    CHECK_EQ(got[i].load(), 100 + i);
+    for (int j = 0; j < i; ++j) CHECK_EQ(got[j].load(), -100);  // still waiting
+  }
+  for (auto& c : callers) c.join();
+}
+
 // Callers on several threads, a JS-side thread draining an EventQueue in
 // batches and waking each slot once per batch; every caller gets its own
 // reply (payload * 2), some with bytes.
