@@ -1,6 +1,6 @@
 // HandleRegistry: integer handles for JS values, sharded, generation-checked.
-// Layout and invariants: docs/design.md. Events live in events.ts, the
-// domain's memory in backends.ts. This file is about 650 lines on purpose: the
+// Layout and invariants: docs/design.md. Events live in events.ts, calls in calls.ts, the
+// domain's memory in backends.ts. This file is about 700 lines on purpose: the
 // hot path (find, insert, free), the weak path (findWeak, the finalizer) and
 // the slow paths that classify a failed lookup read the same private slot
 // storage, and keeping them in one class lets V8 inline them (splitting them

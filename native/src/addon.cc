@@ -9,12 +9,12 @@
 //   ERR_INVALID_STATE                       e.g. events already open
 //   ERR_OUT_OF_MEMORY                       allocation failed
 //
-// About 500 lines, one short function per export plus the owner-token and
+// About 550 lines, one short function per export plus the owner-token and
 // nativeApi helpers they share; splitting it would scatter the argument
 // checks that guard native memory. A thin binding layer: arguments are
 // checked and converted here, the work is done by owners.cc (lifecycle),
-// event_path.cc (delivery), post.cc (routing), resolve.cc (api->resolve) and
-// hold.cc (api->hold). Context-aware: loaded in the main thread and in every
+// event_path.cc (delivery), post.cc (routing), resolve.cc (api->resolve),
+// hold.cc (api->hold) and calls.cc (api->call: JS's replies). Context-aware: loaded in the main thread and in every
 // worker; per-env data is napi instance data; everything process-wide is
 // static (owners.h).
 #include <napi.h>
