@@ -15,6 +15,7 @@
       'native/src/post_wait.cc',
       'native/src/resolve.cc',
       'native/src/hold.cc',
+      'native/src/calls.cc',
     ],
     'include_dirs': [
       "<!(node -p \"require('node-addon-api').include_dir\")",

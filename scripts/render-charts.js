@@ -6,6 +6,7 @@
 //   memory.json     -> docs/bench-memory.svg
 //   native-map.json -> docs/bench-native-map.svg   (if present)
 //   events.json     -> docs/bench-events.svg       (if present)
+//   calls.json      -> docs/bench-calls.svg        (if present)
 // Hand-written SVG strings, no dependency. Missing inputs are skipped.
 //   node scripts/render-charts.js [--results=bench/results] [--out=docs]
 const fs = require('fs')
@@ -316,12 +317,29 @@ function renderEvents (e) {
   }))
 }
 
+// Blocking calls with a reply (bench/calls/run.js): calls per second by thread count.
+function renderCalls (c) {
+  const groups = c.rows.map((r) => ({
+    label: `${r.threads} calling thread${r.threads === 1 ? '' : 's'}`,
+    bars: [
+      { label: 'handle-registry api->call', value: r.lib, color: COLORS[0], note: `(${r.ratio.toFixed(2)}x)` },
+      { label: 'TSFN blocking round trip', value: r.tsfn, color: COLORS[3] },
+    ],
+  }))
+  write('bench-calls.svg', barChart(groups, {
+    title: 'Blocking calls with a reply, native threads to JS: calls per second (higher is better)',
+    subtitle: `Node ${c.node}, ${c.cpus}-core shared machine, median of ${c.rounds} rounds, ${String(c.date).slice(0, 10)}`,
+    unit: 'calls/s',
+  }))
+}
+
 const jobs = [
   ['registry.json', (r) => { renderRegistry(r); renderLifecycle(r); renderWeak(r) }],
   ['producers.json', renderProducers],
   ['memory.json', renderMemory],
   ['native-map.json', renderNativeMap],
   ['events.json', renderEvents],
+  ['calls.json', renderCalls],
 ]
 for (const [file, render] of jobs) {
   const data = read(file)

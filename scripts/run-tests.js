@@ -67,7 +67,7 @@ vitest('vitest (worker threads)', 'vitest-worker-threads.json', ['--pool=threads
 //    crashes; native/test/run.sh runs the queue and the header's concurrent
 //    code under TSan.)
 const SANITIZED_SUITES = ['test/events.test.ts', 'test/event-delivery.test.ts', 'test/native-binding.test.ts',
-  'test/back-pressure.test.ts', 'test/back-pressure-teardown.test.ts']
+  'test/back-pressure.test.ts', 'test/back-pressure-teardown.test.ts', 'test/calls.test.ts']
 if (process.platform !== 'linux') {
   suites.push(['vitest (addon under ASan+UBSan)', 0, 0, ` (not run on ${process.platform}: Linux only)`])
 } else {

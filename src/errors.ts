@@ -7,7 +7,7 @@ const PREFIX = 'handle-registry: '
 export type HandleRegistryErrorCode =
   | 'ERR_HANDLE_INVALID' | 'ERR_HANDLE_STALE' | 'ERR_HANDLE_FOREIGN' | 'ERR_HANDLE_COLLECTED'
   | 'ERR_REGISTRY_CLOSED' | 'ERR_DOMAIN_EXHAUSTED' | 'ERR_INVALID_OPTION' | 'ERR_NATIVE_UNAVAILABLE'
-  | 'ERR_ILLEGAL_CONSTRUCTOR'
+  | 'ERR_ILLEGAL_CONSTRUCTOR' | 'ERR_CALL_REPLY_INVALID'
 
 /** Base class of every error thrown by handle-registry. */
 export class HandleRegistryError extends Error {
@@ -129,5 +129,13 @@ export class IllegalConstructorError extends HandleRegistryError {
   declare readonly code: 'ERR_ILLEGAL_CONSTRUCTOR'
   constructor(what: string, instead: string) {
     super('ERR_ILLEGAL_CONSTRUCTOR', `${what} has no public constructor: use ${instead}`)
+  }
+}
+
+/** A call handler (registry.onCall) answered with something that is neither a number nor a Uint8Array. */
+export class InvalidReplyError extends HandleRegistryError {
+  declare readonly code: 'ERR_CALL_REPLY_INVALID'
+  constructor(got: unknown) {
+    super('ERR_CALL_REPLY_INVALID', `a call handler must return a number or a Uint8Array (or a Promise of one), got ${describeValue(got)}`)
   }
 }

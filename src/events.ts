@@ -4,6 +4,7 @@
 // and the event counters live here; the registry only resolves handles.
 import type { HandleContexts } from './async-context'
 import type { DomainBackend } from './backends'
+import { CallDesk, checkCallHandler, type CallHandler, type CallStats } from './calls'
 import { InvalidOptionError, describeValue } from './errors'
 import type { NativeBinding, NativeEventStats, OwnerToken } from './native'
 import { checkOptions, integerOption } from './options'
@@ -76,7 +77,10 @@ type FullPolicy = readonly [code: number, timeoutMs: number, overflowBytes: numb
 export interface EventStats extends NativeEventStats {
   /** Events whose handle was released between post and delivery; not given to the handler. */
   droppedReleased: number
-  /** Events of a batch being delivered when offEvent() or close() ran; not given to any handler. */
+  /**
+   * Events of a batch being delivered when offEvent() or close() ran, and events
+   * delivered while only onCall was installed; not given to any handler.
+   */
   droppedOff: number
   /** Handler calls. */
   handled: number
@@ -104,6 +108,20 @@ const ARENA_BYTES = 1 << 20
 let spareRecords: Float64Array | undefined
 let spareArena: Uint8Array | undefined
 
+// Channels whose native path is open on this thread (module state is per
+// thread). At process 'exit' (or a worker's), their paths close, which wakes
+// every thread waiting in api->call with REGISTRY_CLOSED: a worker blocked in
+// a call to this thread's registry must return before Node stops and joins
+// it, which it does before the env cleanup that would otherwise close them.
+const openPaths = new Set<{ closeAtExit(): void }>()
+let exitHooked = false
+function closeAtExit(): void {
+  for (const channel of [...openPaths]) channel.closeAtExit()
+}
+
+/** onEvent's and onCall's options, checked, with defaults filled in. */
+type ValidOptions = Required<Pick<EventOptions, 'capacity' | 'batch'>> & EventOptions & { full: FullPolicy }
+
 /** Checks whenFull and the options that only apply to one policy. */
 function fullPolicy(o: EventOptions, capacity: number): FullPolicy {
   const whenFull = o.whenFull === undefined ? 'drop' : o.whenFull
@@ -130,11 +148,11 @@ function fullPolicy(o: EventOptions, capacity: number): FullPolicy {
 }
 
 /** Checks onEvent's arguments; returns the options with defaults filled in. */
-function validate(handler: unknown, options: unknown): Required<Pick<EventOptions, 'capacity' | 'batch'>> & EventOptions & { full: FullPolicy } {
+function validate(handler: unknown, options: unknown, where = 'registry.onEvent(handler, options)'): ValidOptions {
   if (typeof handler !== 'function') {
     throw new InvalidOptionError(`onEvent expects a handler function, got ${describeValue(handler)}`)
   }
-  checkOptions(options, OPTION_NAMES, 'registry.onEvent(handler, options)')
+  checkOptions(options, OPTION_NAMES, where)
   const o = (options ?? {}) as EventOptions
   const capacity = integerOption(o.capacity, 65536, 'capacity', `a power of two from 2 to ${2 ** 24}`,
     (n) => n >= 2 && n <= 2 ** 24 && (n & (n - 1)) === 0)
@@ -148,6 +166,8 @@ function validate(handler: unknown, options: unknown): Required<Pick<EventOption
 export class EventChannel<T> {
   private handler: EventHandler<T> | undefined
   private onError: EventErrorHandler | undefined
+  private calls: CallDesk<T> | undefined // created when the path first opens (calls.ts)
+  private callsUsed = false // onCall() was called
   private addon: NativeBinding | undefined // set by the first open()
   private isOpen = false // the native path is open
   private opened = 0 // times the native path was opened: a batch of an earlier opening is never handed to a later handler
@@ -164,42 +184,97 @@ export class EventChannel<T> {
   open(handler: unknown, options: unknown): void {
     const o = validate(handler, options)
     const addon = this.backend.native('registry.onEvent')
+    this.#openPath(addon, o)
     // asyncContext: each call runs in the context its handle (argument 3) was registered in.
     const contexts = this.target.handleContexts
     this.handler = contexts === undefined ? handler as EventHandler<T> : contexts.bind(handler as EventHandler<T>, 3)
     this.onError = o.onError
-    if (!this.isOpen) {
-      let records = spareRecords
-      if (records?.length === 4 * o.batch) spareRecords = undefined
-      else records = new Float64Array(4 * o.batch)
-      let arena = spareArena
-      spareArena = undefined
-      arena ??= new Uint8Array(ARENA_BYTES)
-      try {
-        addon.open_events(this.owner, o.capacity, records, (count: number) => this.deliver(count), arena)
-      } catch (err) {
-        spareRecords = records
-        spareArena = arena
-        throw err
-      }
-      this.#records = records
-      this.#arenaView = arena
-      this.#arena = arena.buffer
-      this.#arenaEscaped = false
-      this.addon = addon
-      this.isOpen = true
-      this.opened++
-    }
     // On every onEvent(): its whenFull replaces the previous one.
     addon.set_when_full(this.owner, ...o.full)
   }
 
-  /** offEvent(): stops delivery; queued events are dropped (and counted natively). */
+  /**
+   * onCall(): installs the call handler (replacing the current one) and opens
+   * the native path if it is closed: calls travel through the event queue.
+   */
+  openCalls(handler: unknown, options: unknown): void {
+    checkCallHandler(handler)
+    const o = validate(() => {}, options, 'registry.onCall(handler, options)')
+    const addon = this.backend.native('registry.onCall')
+    // onCall() sets the full policy only when it opens the path: a policy
+    // onEvent() chose stays.
+    if (!this.isOpen) {
+      this.#openPath(addon, o)
+      addon.set_when_full(this.owner, ...o.full)
+    }
+    const calls = this.calls!
+    this.callsUsed = true
+    const contexts = this.target.handleContexts
+    calls.handler = contexts === undefined ? handler as CallHandler<T> : contexts.bind(handler as CallHandler<T>, 3)
+    calls.onError = o.onError
+  }
+
+  #openPath(addon: NativeBinding, o: ValidOptions): void {
+    if (this.isOpen) return
+    let records = spareRecords
+    if (records?.length === 4 * o.batch) spareRecords = undefined
+    else records = new Float64Array(4 * o.batch)
+    let arena = spareArena
+    spareArena = undefined
+    arena ??= new Uint8Array(ARENA_BYTES)
+    try {
+      addon.open_events(this.owner, o.capacity, records, (count: number) => this.deliver(count), arena)
+    } catch (err) {
+      spareRecords = records
+      spareArena = arena
+      throw err
+    }
+    this.#records = records
+    this.#arenaView = arena
+    this.#arena = arena.buffer
+    this.#arenaEscaped = false
+    this.addon = addon
+    this.isOpen = true
+    this.opened++
+    // Calls may arrive as soon as the path is open, with or without onCall.
+    this.calls ??= new CallDesk<T>(addon, this.owner)
+    openPaths.add(this)
+    if (!exitHooked) {
+      exitHooked = true
+      process.once('exit', closeAtExit)
+    }
+  }
+
+  /** process 'exit': nothing can be delivered any more; close the path (wakes waiting callers). */
+  closeAtExit(): void {
+    this.#closePath()
+  }
+
+  /** offEvent(): stops event delivery; the path closes (queued events dropped and counted natively) unless onCall keeps it open. */
   off(): void {
     this.handler = undefined
     this.onError = undefined
+    if (this.calls?.handler === undefined) this.#closePath()
+  }
+
+  /**
+   * offCall(): calls are answered REGISTRY_CLOSED from now on, and so are
+   * those handed to the handler and not answered yet; the path closes unless
+   * onEvent keeps it open.
+   */
+  offCalls(): void {
+    const calls = this.calls
+    if (calls === undefined || calls.handler === undefined) return
+    calls.handler = undefined
+    calls.onError = undefined
+    if (this.handler === undefined) this.#closePath()
+    else if (this.isOpen) this.addon!.cancel_calls(this.owner)
+  }
+
+  #closePath(): void {
     if (!this.isOpen) return
     this.isOpen = false
+    openPaths.delete(this)
     this.addon!.close_events(this.owner)
     // The native path is gone: nothing writes these buffers any more. Keep
     // them for the next open() unless user code holds a view of the arena.
@@ -212,6 +287,7 @@ export class EventChannel<T> {
 
   /** The registry closes: off(), and keep the final native counters before its owner index is released. */
   close(): void {
+    if (this.calls !== undefined) this.calls.handler = this.calls.onError = undefined
     this.off()
     if (this.addon !== undefined) this.final = this.addon.event_stats(this.owner)
   }
@@ -221,6 +297,13 @@ export class EventChannel<T> {
     // Until the registry closes its owner index is ours, and so are the native counters.
     const native = this.final ?? this.addon?.event_stats(this.owner)
     return native === undefined ? undefined : { ...native, ...this.counts }
+  }
+
+  /** Call counters; undefined until onCall was called or a call arrived. */
+  callStats(): CallStats | undefined {
+    const c = this.calls?.counts
+    if (c === undefined || (!this.callsUsed && c.answered + c.threw + c.refused === 0)) return undefined
+    return { ...c }
   }
 
   /**
@@ -237,24 +320,37 @@ export class EventChannel<T> {
     let errors: unknown[] | undefined
     let dropped = 0
     let handled = 0
+    let off = 0
     let i = 0
     // The try wraps the inner loop (not each event, which would cost on the hot
     // path): after a throw the outer loop resumes at the next event.
     while (i < count) {
       const handler = this.handler
-      // offEvent() or close() during the batch (and maybe onEvent() again after it): drop the rest.
-      if (handler === undefined || this.opened !== opened) break
+      // close(), offEvent() or offCall() closed the path during the batch (and
+      // maybe onEvent() opened it again after it): drop the rest. (The calls
+      // among them were answered REGISTRY_CLOSED by the path's close.)
+      if (!this.isOpen || this.opened !== opened) break
       try {
         for (; i < count; i++) {
           if (this.handler !== handler) break // replaced or removed: the outer loop re-reads it
           const r = 4 * i
           const h = records[r]
           const value = target.eventValue(h)
+          const size = records[r + 3]
+          if (size < 0) { // a call (calls.ts)
+            if (!this.isOpen || this.opened !== opened) break
+            if (-size % 2 === 1) this.#arenaEscaped = true // a view of its bytes goes to the handler
+            errors = this.calls!.take(size, h, value, NOT_LIVE, records[r + 1], records[r + 2], arena, errors)
+            continue
+          }
           if (value === NOT_LIVE) {
             dropped++
             continue
           }
-          const size = records[r + 3]
+          if (handler === undefined) { // only onCall is on
+            off++
+            continue
+          }
           handled++
           if (size === 0) {
             handler(value as T, records[r + 1], records[r + 2], h as Handle<T>)
@@ -281,14 +377,14 @@ export class EventChannel<T> {
     const counts = this.counts
     counts.droppedReleased += dropped
     counts.handled += handled
-    counts.droppedOff += count - i
+    counts.droppedOff += count - i + off
     // As an EventEmitter without an 'error' listener would: the errors surface
     // as an uncaught exception, all of them, after the whole batch was delivered.
     if (errors !== undefined) {
       const all = errors
       process.nextTick(() => {
-        throw new AggregateError(all, `handle-registry: ${all.length} event handler call(s) threw in one batch ` +
-          '(pass an onError option to onEvent to receive them instead)')
+        throw new AggregateError(all, `handle-registry: ${all.length} handler call(s) threw in one batch ` +
+          '(pass an onError option to onEvent or onCall to receive them instead)')
       })
     }
   }

@@ -1,6 +1,6 @@
 // handle-registry: stable integer handles for JS values (see README.md).
 export { HandleRegistry } from './registry'
-export type { EventErrorHandler, EventHandler, EventOptions, EventStats, WhenFull, Handle, RegistryOptions, RegistryStats, ScopedHandle } from './registry'
+export type { CallHandler, CallOptions, CallReply, EventErrorHandler, EventHandler, EventOptions, EventStats, WhenFull, Handle, RegistryOptions, RegistryStats, ScopedHandle } from './registry'
 import { HandleDomain } from './domain'
 export { HandleDomain }
 export type { HandleOwner } from './domain'
@@ -10,6 +10,7 @@ export type { NativeApi } from './native'
 export {
   HandleRegistryError, InvalidHandleError, StaleHandleError, ForeignHandleError, CollectedHandleError,
   RegistryClosedError, DomainExhaustedError, InvalidOptionError, NativeUnavailableError, IllegalConstructorError,
+  InvalidReplyError,
 } from './errors'
 export type { HandleRegistryErrorCode } from './errors'
 

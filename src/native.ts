@@ -34,6 +34,10 @@ export interface NativeBinding {
   note_weak(owner: OwnerToken, handle: number, target: object): number
   /** registry.ref() / unref() (native/src/hold.cc): whether api->hold keeps the loop alive. */
   set_ref(owner: OwnerToken, ref: boolean): void
+  /** api->call (native/src/calls.cc): answers call `id` (status 0 with the reply; 14 threw, 4 closed, 2 stale). */
+  call_reply(owner: OwnerToken, id: number, status: number, reply?: number | Uint8Array): boolean
+  /** offCall while events keep the path open: callers of calls handed to JS get REGISTRY_CLOSED. */
+  cancel_calls(owner: OwnerToken): void
 }
 
 declare const ownerTokenBrand: unique symbol

@@ -1,12 +1,12 @@
 // HandleRegistry: integer handles for JS values, sharded, generation-checked.
-// Layout and invariants: docs/design.md. Events live in events.ts, the
-// domain's memory in backends.ts, arrays kept across lifetimes in spares.ts.
-// This file is about 770 lines on purpose: the hot path (find, insert, free),
-// the growth path (newPage, firstPages, reserve), the weak path (findWeak, the
-// finalizer) and the slow paths that classify a failed lookup read the same
-// private slot storage, and keeping them in one class lets V8 inline them
-// (splitting them into modules measured slower); the storage is in ES private
-// fields, which only code in this class body reaches.
+// Layout and invariants: docs/design.md. Events live in events.ts, calls in
+// calls.ts, the domain's memory in backends.ts, arrays kept across lifetimes
+// in spares.ts. This file is about 790 lines on purpose: the hot path (find,
+// insert, free), the growth path (newPage, firstPages, reserve), the weak path
+// (findWeak, the finalizer) and the slow paths that classify a failed lookup
+// read the same private slot storage, and keeping them in one class lets V8
+// inline them (splitting them into modules measured slower); the storage is in
+// ES private fields, which only code in this class body reaches.
 import { inspect } from 'node:util'
 import type { OwnerLease } from './backends'
 import { HandleDomain, backendOf, releaseLease } from './domain'
@@ -14,6 +14,7 @@ import {
   CollectedHandleError, DomainExhaustedError, ForeignHandleError, InvalidHandleError, InvalidOptionError,
   RegistryClosedError, StaleHandleError, describeValue,
 } from './errors'
+import type { CallHandler, CallOptions, CallStats } from './calls'
 import { EventChannel, NOT_LIVE, type EventHandler, type EventOptions, type EventStats } from './events'
 import { L, malformed } from './layout'
 import type { NativeApi, OwnerToken } from './native'
@@ -22,6 +23,7 @@ import { asyncContextOption, installHandleContexts, type HandleContexts } from '
 import { EMPTY_STATE, SPARE_MAX_CELLS, spareValues } from './spares'
 
 export type { EventErrorHandler, EventHandler, EventOptions, EventStats, WhenFull } from './events'
+export type { CallHandler, CallOptions, CallReply, CallStats } from './calls'
 
 declare const brand: unique symbol
 /** An integer that stands for a registered value of type T. */
@@ -55,6 +57,8 @@ export interface RegistryStats {
   collected: number
   /** Native event counters; undefined until `onEvent` was called. After offEvent() or close(): the final ones. */
   events?: EventStats
+  /** Call counters (api->call); undefined until `onCall` was called or a call arrived. */
+  calls?: CallStats
   /** Slots retired because their generation ran out. */
   retired: number
 }
@@ -278,8 +282,35 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    */
   onEvent(handler: EventHandler<T>, options?: EventOptions): this {
     if (this.#isClosed) throw new RegistryClosedError('install an event handler')
-    ;(this.#events ??= new EventChannel<T>(this, backendOf(this.#domain), this.#lease.token as OwnerToken)).open(handler, options)
+    ;this.#channel().open(handler, options)
     return this
+  }
+
+  /**
+   * Installs the handler of native calls (api->call, docs/native.md): a
+   * native thread waits while `handler` runs here, and its return value (a
+   * number or a Uint8Array, or a Promise of one) is the reply. Calls travel
+   * with the events, in the same queue and batches; onCall opens that path
+   * if onEvent has not (`options.capacity` and `batch` then size it). Calling
+   * it again replaces the handler.
+   */
+  onCall(handler: CallHandler<T>, options?: CallOptions): this {
+    if (this.#isClosed) throw new RegistryClosedError('install a call handler')
+    this.#channel().openCalls(handler, options)
+    return this
+  }
+
+  /**
+   * Removes the call handler: calls waiting for a reply, and those that
+   * arrive later, are answered REGISTRY_CLOSED at once. Events keep flowing
+   * if onEvent is on.
+   */
+  offCall(): void {
+    this.#events?.offCalls()
+  }
+
+  #channel(): EventChannel<T> {
+    return this.#events ??= new EventChannel<T>(this, backendOf(this.#domain), this.#lease.token as OwnerToken)
   }
 
   /**
@@ -337,6 +368,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     }
     const events = this.#events?.stats()
     if (events !== undefined) stats.events = events
+    const calls = this.#events?.callStats()
+    if (calls !== undefined) stats.calls = calls
     return stats
   }
 

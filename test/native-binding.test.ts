@@ -160,7 +160,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       // The build without external ArrayBuffers (Electron) adds domain_sync.
       const noExternal = process.env.HANDLE_REGISTRY_NO_EXTERNAL_BUFFERS === '1' ? ['domain_sync'] : []
       expect(Object.keys(b).sort()).toEqual([
-        'abi_version', 'alloc_state', 'claim_block', 'claim_owner', 'close_events',
+        'abi_version', 'alloc_state', 'call_reply', 'cancel_calls', 'claim_block', 'claim_owner', 'close_events',
         'domain_buffer', ...noExternal, 'event_stats', 'is_live', 'native_api', 'note_weak', 'open_events', 'post',
         'publish_values', 'release_owner', 'set_ref', 'set_when_full',
       ])
@@ -211,7 +211,8 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       expect(again[again.length - 1]!.owner).toBe(o.owner)
       for (const bad of [() => b.claim_block(o.token, 0, 0), () => b.alloc_state(o.token, 256),
         () => b.close_events(o.token), () => b.release_owner(o.token), () => b.publish_values(o.token, []),
-        () => b.note_weak(o.token, 1, {}), () => b.set_ref(o.token, false)]) {
+        () => b.note_weak(o.token, 1, {}), () => b.set_ref(o.token, false),
+        () => b.call_reply(o.token, 1, 0, 1), () => b.cancel_calls(o.token)]) {
         expect(bad).toThrow(expect.objectContaining({ code: 'ERR_REGISTRY_CLOSED' }))
       }
       for (const a of again) a.release()
@@ -221,7 +222,8 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
           () => b.close_events(forged as never), () => b.release_owner(forged as never),
           () => b.open_events(forged as never, 64, new Float64Array(4), () => {}),
           () => b.publish_values(forged as never, []), () => b.note_weak(forged as never, 1, {}),
-          () => b.set_ref(forged as never, false)]) {
+          () => b.set_ref(forged as never, false), () => b.call_reply(forged as never, 1, 0, 1),
+          () => b.cancel_calls(forged as never)]) {
           expect(bad).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' }))
         }
       }
@@ -237,6 +239,15 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       b.open_events(p.token, 64, new Float64Array(4), () => {})
       expect(() => b.open_events(p.token, 64, new Float64Array(4), () => {}))
         .toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }))
+      // call_reply: ids JS makes up answer nobody; bad replies and statuses are refused.
+      for (const id of [0, 1, 2 ** 53, -1, 0.5, NaN, Infinity]) expect(b.call_reply(p.token, id, 0, 1)).toBe(false)
+      expect(b.call_reply(p.token, 7, 0, new Uint8Array(3))).toBe(false)
+      expect(b.call_reply(p.token, 7, 14)).toBe(false)
+      expect(() => b.call_reply(p.token, 7, 0, 'x' as never)).toThrow(TypeError)
+      expect(() => b.call_reply(p.token, 7, 0)).toThrow(TypeError)
+      expect(() => b.call_reply(p.token, 7, 99)).toThrow(RangeError)
+      expect(() => b.call_reply(p.token, '7' as never, 0, 1)).toThrow(TypeError)
+      b.cancel_calls(p.token)
     })
 
     test('note_weak plants a weak target only for a handle of the token\'s own owner (api->resolve)', () => {

@@ -24,9 +24,10 @@
  *   - The table is static, read-only, and valid for the life of the process
  *     (it is never freed, even after every registry and worker is gone).
  *   - Every function is thread-safe, never throws, never calls JS, and
- *     accepts any 64-bit value as a handle. None blocks, except post_wait,
- *     and post / post_bytes / post_many to a registry whose onEvent option
- *     whenFull is 'block' (they wait for room in its full queue, up to its
+ *     accepts any 64-bit value as a handle. None blocks, except post_wait and
+ *     call (both refuse at once on the owner's own JS thread), and post /
+ *     post_bytes / post_many to a registry whose onEvent option whenFull is
+ *     'block' (they wait for room in its full queue, up to its
  *     blockTimeoutMs; never on that registry's own JS thread). None allocates, except
  *     post_bytes, which copies its bytes into one malloc'd buffer, and
  *     resolve, which caches a napi_ref on its owner's JS thread. resolve
@@ -70,6 +71,18 @@ typedef struct hr_event_v1 {
   uint32_t size;
   double payload;
 } hr_event_v1;
+
+/* timeout_ms of api->post_wait and api->call for "no limit". */
+#define HR_WAIT_FOREVER 0xFFFFFFFFu
+
+/* The reply of api->call (24 bytes): a number, or bytes the registry addon
+ * allocated (free them with api->free_reply). */
+typedef struct hr_reply_v1 {
+  double number;   /* the reply when is_bytes == 0 */
+  void* bytes;     /* when is_bytes == 1: `size` bytes (NULL when size == 0) */
+  uint32_t size;
+  uint32_t is_bytes;
+} hr_reply_v1;
 
 typedef struct hr_api_v1 {
   /* HR_ABI_VERSION of the addon that filled the table. */
@@ -168,14 +181,40 @@ typedef struct hr_api_v1 {
    * without waiting, if the queue is full and this is the JS thread of the
    * registry (it would wait for itself; counted as droppedFull); or the
    * statuses of post(). Closing the registry, offEvent() and the end of its
-   * worker wake every waiting thread, which returns REGISTRY_CLOSED. The
-   * only entry of the table that may block; it waits on a condition
-   * variable, never spinning. Events of one thread keep their order. */
+   * worker wake every waiting thread, which returns REGISTRY_CLOSED. It waits
+   * on a condition variable, never spinning. Events of one thread keep their order. */
   int32_t (*post_wait)(uint64_t handle, uint32_t kind, double payload, uint32_t timeout_ms);
-} hr_api_v1;
 
-/* post_wait's timeout_ms for "no limit". */
-#define HR_WAIT_FOREVER 0xffffffffu
+  /* Appended (same rule). Calls the JS handler of the registry that owns
+   * `handle` (registry.onCall) and waits for its reply, blocking the
+   * calling thread. The call travels through the owner's event
+   * queue like a post (calls and events one thread posts arrive in the order
+   * posted; calls waiting from many threads are delivered in one batch).
+   * Request: size == 0: the number `payload`; size > 0: a copy of
+   * data[0..size) (at most HR_MAX_BYTES; `payload` is ignored), which JS sees
+   * as a Uint8Array. Waits until the handler returned (or its Promise
+   * settled), or `timeout_ms` passed (HR_WAIT_FOREVER: no limit; teardown
+   * still wakes it). `reply` may be NULL (the reply is discarded); it is
+   * zeroed unless the status is OK, and on OK holds the reply: a number, or
+   * bytes to free with free_reply. Statuses:
+   *   OK                 the handler's reply is in *reply
+   *   THREW              the handler threw, rejected, or answered with
+   *                      something that is neither a number nor a Uint8Array
+   *                      (the error also reaches JS as an event handler's does)
+   *   TIMEOUT            no reply within timeout_ms. The call may still be
+   *                      delivered and run later; its reply is then discarded.
+   *   WOULD_DEADLOCK     called on the owner's own JS thread (refused at once)
+   *   INVALID_HANDLE, STALE_HANDLE, REGISTRY_CLOSED, QUEUE_FULL,
+   *   PAYLOAD_TOO_LARGE  as for post/post_bytes (nothing was queued), also
+   *                      STALE_HANDLE if JS released the handle before the call
+   *                      was delivered, and REGISTRY_CLOSED when the registry
+   *                      has no onCall handler, or closes, calls offCall or
+   *                      its worker ends while the call waits. */
+  int32_t (*call)(uint64_t handle, uint32_t kind, double payload, const void* data, uint32_t size,
+                  uint32_t timeout_ms, struct hr_reply_v1* reply);
+  /* Frees the bytes of a reply from call() (if any) and zeroes it. NULL is fine. */
+  void (*free_reply)(struct hr_reply_v1* reply);
+} hr_api_v1;
 
 /* registry.nativeApi is a napi_external whose data is the table, tagged with
  * napi_type_tag_object and this 128-bit tag (never an address JS could

@@ -9,12 +9,12 @@
 //   ERR_INVALID_STATE                       e.g. events already open
 //   ERR_OUT_OF_MEMORY                       allocation failed
 //
-// About 500 lines, one short function per export plus the owner-token and
+// About 550 lines, one short function per export plus the owner-token and
 // nativeApi helpers they share; splitting it would scatter the argument
 // checks that guard native memory. A thin binding layer: arguments are
 // checked and converted here, the work is done by owners.cc (lifecycle),
-// event_path.cc (delivery), post.cc (routing), resolve.cc (api->resolve) and
-// hold.cc (api->hold). Context-aware: loaded in the main thread and in every
+// event_path.cc (delivery), post.cc (routing), resolve.cc (api->resolve),
+// hold.cc (api->hold) and calls.cc (api->call: JS's replies). Context-aware: loaded in the main thread and in every
 // worker; per-env data is napi instance data; everything process-wide is
 // static (owners.h).
 #include <napi.h>
@@ -31,6 +31,7 @@
 #include <cstring>
 #include <new>
 
+#include "calls.h"
 #include "event_path.h"
 #include "handle_registry_layout.h"
 #include "hold.h"
@@ -407,6 +408,58 @@ Napi::Value EventStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// --- calls (calls.cc): JS answers the calls its batches handed to it ---
+
+// call_reply(token, id, status, reply?): status 0 (ok) with a number or a
+// Uint8Array (copied), or THREW / REGISTRY_CLOSED / STALE_HANDLE. Returns
+// whether a caller was still waiting for this call id on this owner's path
+// (false: answered, cancelled or timed out and closed before; nothing done).
+Napi::Value ReplyCall(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t owner;
+  OwnerSlot* s = own_arg(info, &owner);
+  if (s == nullptr) return env.Undefined();
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) {
+    return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: call_reply(owner, id, status, reply)", 'T');
+  }
+  const double id = info[1].As<Napi::Number>().DoubleValue();
+  const double st = info[2].As<Napi::Number>().DoubleValue();
+  hr_native::CallReply reply;
+  if (st == 0) {
+    if (info.Length() > 3 && info[3].IsNumber()) {
+      reply.number = info[3].As<Napi::Number>().DoubleValue();
+    } else if (info.Length() > 3 && info[3].IsTypedArray() &&
+               info[3].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+      Napi::Uint8Array bytes = info[3].As<Napi::Uint8Array>();
+      reply.is_bytes = true;
+      reply.size = static_cast<uint32_t>(std::min<size_t>(bytes.ElementLength(), 0xFFFFFFFFu));
+      if (reply.size > 0) {
+        reply.bytes = std::malloc(reply.size);
+        if (reply.bytes == nullptr) return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory for a call reply", 'R');
+        std::memcpy(reply.bytes, bytes.Data(), reply.size);
+      }
+    } else {
+      return fail(env, "ERR_INVALID_ARG_TYPE", "handle-registry: a call reply is a number or a Uint8Array", 'T');
+    }
+  } else if (st != HR_STATUS_THREW && st != HR_STATUS_REGISTRY_CLOSED && st != HR_STATUS_STALE_HANDLE) {
+    return fail(env, "ERR_OUT_OF_RANGE", "handle-registry: a call is answered ok, threw, registry_closed or stale_handle", 'R');
+  }
+  if (s->path == nullptr) {
+    std::free(reply.bytes);
+    return Napi::Boolean::New(env, false);
+  }
+  return Napi::Boolean::New(env, reply_call(s->path, id, static_cast<int32_t>(st), reply));
+}
+
+// cancel_calls(token): offCall while events keep the path open: every call
+// handed to JS and not answered yet gets REGISTRY_CLOSED.
+Napi::Value CancelCalls(const Napi::CallbackInfo& info) {
+  uint32_t owner;
+  OwnerSlot* s = own_arg(info, &owner);
+  if (s != nullptr && s->path != nullptr) cancel_calls(s->path, false);
+  return info.Env().Undefined();
+}
+
 // --- resolve (resolve.cc): what api->resolve reads, published by the registry ---
 
 // publish_values(token, vals): the registry's values array, after each growth.
@@ -559,5 +612,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   o.Set("publish_values", Napi::Function::New(e, PublishValues, "publish_values"));
   o.Set("note_weak", Napi::Function::New(e, NoteWeak, "note_weak"));
   o.Set("set_ref", Napi::Function::New(e, SetRef, "set_ref"));
+  o.Set("call_reply", Napi::Function::New(e, ReplyCall, "call_reply"));
+  o.Set("cancel_calls", Napi::Function::New(e, CancelCalls, "cancel_calls"));
   return exports;
 }

@@ -20,7 +20,12 @@
 //   - all batches of one wake-up run inside one callback scope (async
 //     context "handle-registry:events"): process.nextTick callbacks and
 //     microtasks queued by the callback run when the wake-up ends;
-//   - events count as delivered when they are copied into `batch`.
+//   - events count as delivered when they are copied into `batch`;
+//   - calls (api->call, calls.cc) are events marked kCallMark: their record
+//     goes to the path's table of calls and their batch record has a negative
+//     size; the replies made while the batch's callback runs wake their
+//     callers once it returns, and a batch with calls keeps the wake-up
+//     draining while the queue has more (their callers post again at once).
 // If the callback throws, the exception goes to napi_fatal_exception, i.e.
 // process 'uncaughtException' (in a worker: the worker's 'error' event), the
 // same as an exception thrown from a timer. With an 'uncaughtException'
@@ -90,10 +95,12 @@ bool try_go_idle(EventPath* p) noexcept {
 // [handle, kind, payload, size] records straight from the queue's cells;
 // byte events copied into the arena (false: it does not fit, left queued).
 struct ToRecords {
+  EventPath* path;
   double* out;
   uint8_t* arena;
   size_t arena_length;
   size_t used = 0;
+  size_t calls = 0;  // calls among the records
   bool arena_full = false;
   bool operator()(const Event& e, size_t i) noexcept {
     double* r = out + 4 * i;
@@ -103,6 +110,14 @@ struct ToRecords {
       r[2] = e.payload;
       r[3] = 0;
       return true;
+    }
+    if (e.size == kCallMark) {  // a call (calls.cc): a record with a negative size
+      if (call_to_record(path, e, r, arena, arena_length, &used)) {
+        ++calls;
+        return true;
+      }
+      arena_full = true;
+      return false;
     }
     if (used > arena_length || e.size > arena_length - used) {
       arena_full = true;
@@ -178,7 +193,7 @@ void on_async(uv_async_t* handle) {
       arena = static_cast<uint8_t*>(adata);
     }
     const size_t max = std::min(length / 4, p->batch_max);
-    ToRecords sink{static_cast<double*>(data), arena, arena_length};
+    ToRecords sink{p, static_cast<double*>(data), arena, arena_length};
     // Ring, then the overflow of 'grow'; wakes producers waiting for room.
     const size_t n = consume(p->queue, p->full, max, sink, event_extra);
     if (n == 0) {
@@ -195,7 +210,10 @@ void on_async(uv_async_t* handle) {
       end = End::kStop;
       break;
     }
-    if (napi_call_function(env, undefined, callback, 1, &count, nullptr) != napi_ok) {
+    if (sink.calls > 0) begin_delivery();  // their replies wake the callers once, after the callback
+    const napi_status called = napi_call_function(env, undefined, callback, 1, &count, nullptr);
+    if (sink.calls > 0) end_delivery();
+    if (called != napi_ok) {
       bool pending = false;
       napi_is_exception_pending(env, &pending);
       if (pending) {
@@ -214,7 +232,18 @@ void on_async(uv_async_t* handle) {
     // signal this path again with `scheduled` still set, so the producers do
     // not pay for the signal and the loop's turn lets the next batch fill.
     // A batch cut short by a full arena is not the end of the queue: go on.
+    // A batch with calls (calls.cc) goes on too while the queue has more:
+    // their callers are blocked, and each one that got its reply posts its
+    // next call within microseconds; a loop turn per call would cost them
+    // a signal and an epoll round trip each.
     if (n < max && !sink.arena_full) {
+      if (sink.calls > 0) {
+        if (try_go_idle(p)) {
+          end = End::kIdle;
+          break;
+        }
+        continue;
+      }
       if (!try_go_idle(p)) uv_async_send(&w->async);
       end = End::kIdle;  // idle, or signalled again (done either way)
       break;
@@ -319,6 +348,7 @@ void close_event_path(EnvData* ed, OwnerSlot& s) {
   for (size_t n; (n = consume(p->queue, p->full, p->batch_max, discard, event_extra)) > 0;) {
     bump(s.dropped_at_close, n);
   }
+  cancel_calls(p, true);  // calls JS has not answered: REGISTRY_CLOSED
   napi_delete_reference(ed->env, p->callback);
   napi_delete_reference(ed->env, p->batch);
   if (p->arena != nullptr) napi_delete_reference(ed->env, p->arena);

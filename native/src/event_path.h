@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "back_pressure.h"  // the full policy (FullState) of the queue
+#include "calls.h"
 #include "event_queue.h"
 #include "handle_registry_abi.h"  // HR_MAX_BYTES
 #include "owners.h"
@@ -37,12 +38,22 @@ inline void* unpack_bytes(double payload) noexcept {
   std::memcpy(&bits, &payload, sizeof bits);
   return reinterpret_cast<void*>(static_cast<uintptr_t>(bits));
 }
+// A call (size kCallMark, calls.h) carries its CallRecord the same way; taken
+// out of the queue at close, it is completed with REGISTRY_CLOSED.
 inline void free_event(const Event& e) noexcept {
-  if (e.size != 0) std::free(unpack_bytes(e.payload));
+  if (e.size == kCallMark) {
+    drop_queued_call(e);
+  } else if (e.size != 0) {
+    std::free(unpack_bytes(e.payload));
+  }
 }
-// The bytes an event owns beyond its cell (a byte event's buffer): what it
-// costs against the 'grow' cap in the overflow.
-inline size_t event_extra(const Event& e) noexcept { return e.size; }
+// The bytes an event owns beyond its cell (a byte event's buffer, a call's
+// record with its request bytes): what it costs against the 'grow' cap in the
+// overflow.
+inline size_t event_extra(const Event& e) noexcept {
+  if (e.size == kCallMark) return sizeof(CallRecord) + static_cast<CallRecord*>(unpack_bytes(e.payload))->size();
+  return e.size;
+}
 
 // Wake-up protocol (`scheduled`): true from the first post that finds it false
 // until the wake-up it triggered has drained the queue.
@@ -63,6 +74,8 @@ inline size_t event_extra(const Event& e) noexcept { return e.size; }
 // and freed in a later loop turn (on_closed). Before, N onEvent() + close()
 // cycles in one synchronous loop held N rings until the loop turned (issue
 // 10, item 5).
+struct CallTable;
+
 struct Waker {
   uv_async_t async;            // first member: async.data points to the Waker
   EventPath* path = nullptr;   // null while closed (and the path freed) or spare
@@ -89,6 +102,7 @@ struct EventPath {
   napi_ref arena = nullptr;  // Uint8Array the bytes of byte events are copied to (or null)
   napi_async_context context = nullptr;
   size_t batch_max = 0;
+  CallTable* calls = nullptr;  // calls handed to JS, not answered yet (calls.cc)
 
   explicit EventPath(size_t capacity) : queue(capacity) {}
 };

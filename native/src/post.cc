@@ -4,6 +4,7 @@
 // C ABI table that hands them to other addons.
 #include "post.h"
 
+#include "calls.h"  // api->call
 #include "event_path.h"
 #include "handle_registry_diagnostics.h"  // detail::load_relaxed of the state words
 #include "owners.h"
@@ -129,6 +130,7 @@ const hr_api_v1* api_table() noexcept {
       HR_ABI_VERSION, sizeof(hr_api_v1), &post, &c_is_live, &post_many,
       reinterpret_cast<const int32_t*>(domain()), dom::kDomainWords, &post_bytes,
       &resolve,       &c_hold,   &c_unhold, &post_wait,
+      &call,          &free_reply,
   };
   return &table;
 }
@@ -228,6 +230,19 @@ int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) n
     if (st != kOk) std::free(unpack_bytes(ev.payload));
   }
   return st;
+}
+
+int32_t call(uint64_t h, uint32_t kind, double payload, const void* data, uint32_t size,
+             uint32_t timeout_ms, hr_reply_v1* reply) noexcept {
+  if (reply != nullptr) *reply = hr_reply_v1{0, nullptr, 0, 0};
+  CallRecord* rec = nullptr;
+  const int32_t st = with_live_handle(h, true, [&](OwnerSlot& s) noexcept {
+    // The JS thread that would run the handler would wait for itself.
+    if (on_owner_thread(s)) return kWouldDeadlock;
+    return queue_call(s, s.events.load(std::memory_order_seq_cst), h, kind, payload, data, size, &rec);
+  });
+  // Waits outside the guard: close() must not wait for this caller.
+  return st == kOk ? await_call(rec, timeout_ms, reply) : st;
 }
 
 int32_t check_live(uint64_t h) noexcept {

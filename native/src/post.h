@@ -25,6 +25,9 @@ int32_t check_live(uint64_t h) noexcept;
 // See hr_api_v1::post_many and hr_api_v1::post_bytes.
 size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noexcept;
 int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) noexcept;
+// See hr_api_v1::call (the waiting itself: calls.cc).
+int32_t call(uint64_t h, uint32_t kind, double payload, const void* data, uint32_t size,
+             uint32_t timeout_ms, hr_reply_v1* reply) noexcept;
 
 // The C ABI table: static, valid for the life of the process.
 const hr_api_v1* api_table() noexcept;

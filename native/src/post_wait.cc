@@ -9,11 +9,7 @@
 
 namespace hr_native {
 
-namespace {
-using namespace status;  // kOk, kFull, ...
-constexpr int32_t kTimeoutSt = code(hr::Status::kTimeout);
-constexpr int32_t kWouldDeadlock = code(hr::Status::kWouldDeadlock);
-}  // namespace
+using namespace status;  // kOk, kFull, kTimeoutSt, kWouldDeadlock, ...
 
 int32_t queue_full(OwnerSlot& s, EventPath* p, const Event& ev, WaitTicket& t) noexcept {
   if (t.mode == WaitTicket::Mode::kFinal) {

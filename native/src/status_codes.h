@@ -21,6 +21,9 @@ inline constexpr int32_t kTooLarge = code(hr::Status::kPayloadTooLarge);
 inline constexpr int32_t kWrongThread = code(hr::Status::kWrongThread);
 inline constexpr int32_t kCollected = code(hr::Status::kCollected);
 inline constexpr int32_t kNapiFailed = code(hr::Status::kNapiFailed);
+inline constexpr int32_t kTimeoutSt = code(hr::Status::kTimeout);
+inline constexpr int32_t kWouldDeadlock = code(hr::Status::kWouldDeadlock);
+inline constexpr int32_t kThrew = code(hr::Status::kThrew);
 
 }  // namespace status
 }  // namespace hr_native

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the native unit tests of the public headers (native/include/)
-# and of the addon's event queue and its full policies (native/src/event_queue.h,
-# native/src/back_pressure.h).
+# and of the addon's event queue, its full policies and the call record
+# (native/src/event_queue.h, native/src/back_pressure.h, native/src/call_record.h).
 #
 #   native/test/run.sh            # everything
 #   CXX=clang++ native/test/run.sh
@@ -31,8 +31,8 @@ COMMON=(-std=c++17 -Wall -Wextra -Wpedantic -Werror -I"$INC" -I"$SRC" -I. -pthre
 ASAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -O1 -g)
 TSAN=(-fsanitize=thread -O1 -g)
 
-ALL_TESTS=(test_layout test_sharded_map test_queue test_domain test_back_pressure)
-CONCURRENT_TESTS=(test_sharded_map test_queue test_domain test_back_pressure)
+ALL_TESTS=(test_layout test_sharded_map test_queue test_domain test_back_pressure test_calls)
+CONCURRENT_TESTS=(test_sharded_map test_queue test_domain test_back_pressure test_calls)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -60,6 +60,8 @@ void init_resolve(Napi::Env env, Napi::Object exports);
 void init_hold(Napi::Env env, Napi::Object exports);
 // pressure_calls.cc: the exports that exercise whenFull and api->post_wait.
 void init_pressure(Napi::Env env, Napi::Object exports);
+// call_calls.cc: the exports that exercise api->call.
+void init_calls(Napi::Env env, Napi::Object exports);
 
 struct ProducerGroup;
 // Per-env data: producer groups started from this env and not joined yet.
@@ -385,5 +387,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   hr_test::init_resolve(e, o);  // resolve, resolve_on_thread, resolve_call (resolve_calls.cc)
   hr_test::init_hold(e, o);     // hold, unhold, start_timer (hold_calls.cc)
   hr_test::init_pressure(e, o);  // post_wait, start_pacer, ... (pressure_calls.cc)
+  hr_test::init_calls(e, o);    // call, start_callers, join_callers (call_calls.cc)
   return exports;
 }
