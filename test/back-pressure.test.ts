@@ -146,6 +146,30 @@ describe.runIf(addon !== null)("whenFull: 'block'", () => {
     expect(reg.stats().events!.droppedFull).toBe(1000 - 16)
   })
 
+  test("onCall() after onEvent() keeps onEvent's policy; onCall() that opens the path sets its own", async () => {
+    for (const order of ['event-then-call', 'call-only'] as const) {
+      const reg = registry()
+      const h = reg.register({})
+      const { seen, handler } = inOrder()
+      if (order === 'event-then-call') {
+        reg.onEvent(handler, { whenFull: 'block', capacity: 16 })
+        reg.onCall(() => 0) // no options: the path is open, the policy stays 'block'
+      } else {
+        // Opens the path with 'block'; no event handler: events are drained and dropped (droppedOff).
+        reg.onCall(() => 0, { whenFull: 'block', capacity: 16 })
+      }
+      const N = 20_000
+      const r = await finish(addon!.start_pacer(h, N, 'post'))
+      expect(r, order).toMatchObject({ ok: N, queue_full: 0, timeout: 0 })
+      if (order === 'event-then-call') {
+        await until(() => seen.count === N, `${N} events (${order})`)
+        expect(seen.outOfOrder).toBe(0)
+      } else {
+        await until(() => reg.stats().events!.droppedOff === N, `${N} events drained (${order})`)
+      }
+    }
+  })
+
   test('a producer waits for room while JS is busy, then gets timeout after blockTimeoutMs (counted)', async () => {
     const reg = registry()
     const h = reg.register({})
