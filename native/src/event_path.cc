@@ -32,6 +32,7 @@
 // handler installed the process goes on: the wake-up stops there and signals
 // itself again if events remain.
 #include <algorithm>
+#include <chrono>
 #include <new>
 
 #include "event_path.h"
@@ -82,6 +83,21 @@ void on_closed(uv_handle_t* handle) {
 // protocol of event_path.h). True if the queue is empty and the path idle: the
 // next post signals. False if events arrived (or a producer is still writing
 // one): `scheduled` is true again and the caller keeps draining or signals.
+// After a batch with calls: true once the queue holds something again, false
+// after kCallPollNs without (then the path goes idle as usual).
+bool await_next_call(EventPath* p) noexcept {
+  constexpr int64_t kCallPollNs = 20000;
+  const auto start = std::chrono::steady_clock::now();
+  for (uint32_t i = 0;; ++i) {
+    if (queued(p->queue, p->full) > 0) return true;
+    hr::detail::cpu_relax();
+    if ((i & 63) == 63 && std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now() - start).count() > kCallPollNs) {
+      return false;
+    }
+  }
+}
+
 bool try_go_idle(EventPath* p) noexcept {
   p->scheduled.store(false, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -238,6 +254,11 @@ void on_async(uv_async_t* handle) {
     // a signal and an epoll round trip each.
     if (n < max && !sink.arena_full) {
       if (sink.calls > 0) {
+        // The callers just answered usually call again within microseconds:
+        // watch the queue for a short while rather than go idle at once (an
+        // idle JS thread costs each of them an eventfd signal, an epoll
+        // wake-up and two context switches).
+        if (await_next_call(p)) continue;
         if (try_go_idle(p)) {
           end = End::kIdle;
           break;
