@@ -212,7 +212,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       for (const bad of [() => b.claim_block(o.token, 0, 0), () => b.alloc_state(o.token, 256),
         () => b.close_events(o.token), () => b.release_owner(o.token), () => b.publish_values(o.token, []),
         () => b.note_weak(o.token, 1, {}), () => b.set_ref(o.token, false),
-        () => b.call_reply(o.token, 1, 0, 1), () => b.cancel_calls(o.token)]) {
+        () => b.call_reply(o.token, 1, 0, 1), () => b.cancel_calls(o.token), () => b.set_when_full(o.token, 1, 0, 0)]) {
         expect(bad).toThrow(expect.objectContaining({ code: 'ERR_REGISTRY_CLOSED' }))
       }
       for (const a of again) a.release()
@@ -223,7 +223,7 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
           () => b.open_events(forged as never, 64, new Float64Array(4), () => {}),
           () => b.publish_values(forged as never, []), () => b.note_weak(forged as never, 1, {}),
           () => b.set_ref(forged as never, false), () => b.call_reply(forged as never, 1, 0, 1),
-          () => b.cancel_calls(forged as never)]) {
+          () => b.cancel_calls(forged as never), () => b.set_when_full(forged as never, 1, 0, 0)]) {
           expect(bad).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' }))
         }
       }
@@ -248,6 +248,14 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       expect(() => b.call_reply(p.token, 7, 99)).toThrow(RangeError)
       expect(() => b.call_reply(p.token, '7' as never, 0, 1)).toThrow(TypeError)
       b.cancel_calls(p.token)
+      // set_when_full: codes 0-2 only, integer timeouts and caps; an open path needed.
+      for (const bad of [[3, 0, 0], [-1, 0, 0], [0.5, 0, 0], [1, -1, 0], [1, 2 ** 32, 0], [2, 0, -1], [2, 0, 2 ** 53], [NaN, 0, 0]]) {
+        expect(() => b.set_when_full(p.token, ...(bad as [number, number, number]))).toThrow(RangeError)
+      }
+      expect(() => b.set_when_full(p.token, '1' as never, 0, 0)).toThrow(TypeError)
+      b.set_when_full(p.token, 2, 0xffffffff, 2 ** 53 - 1)
+      b.close_events(p.token)
+      expect(() => b.set_when_full(p.token, 1, 0, 0)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }))
     })
 
     test('note_weak plants a weak target only for a handle of the token\'s own owner (api->resolve)', () => {
