@@ -61,14 +61,8 @@ CallRecord* record_of(const Event& e) noexcept { return static_cast<CallRecord*>
 
 int32_t queue_call(OwnerSlot& s, EventPath* p, uint64_t h, uint32_t kind, double payload,
                    const void* data, uint32_t size, CallRecord** out) noexcept {
-  if (p == nullptr) {
-    s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
-    return kClosedSt;
-  }
-  if (size > p->max_bytes) {
-    s.dropped_too_large.fetch_add(1, std::memory_order_relaxed);
-    return kTooLarge;
-  }
+  const int32_t admitted = admit_bytes(s, p, size);
+  if (admitted != kOk) return admitted;
   WakeSlot* slot = &g_wake_slots[static_cast<uint32_t>(&s - g_owners) % kWakeSlots];
   CallRecord* rec = CallRecord::create(slot, kind, size > 0 ? 0.0 : payload, data, size);
   if (rec == nullptr) {

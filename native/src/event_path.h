@@ -107,6 +107,21 @@ struct EventPath {
   explicit EventPath(size_t capacity) : queue(capacity) {}
 };
 
+// A byte event (post_bytes) or a call of `size` bytes for owner `s`, whose
+// open path is `p`: kOk, or REGISTRY_CLOSED (no path) / PAYLOAD_TOO_LARGE
+// (more than the path takes), counted to the owner.
+inline int32_t admit_bytes(OwnerSlot& s, const EventPath* p, uint32_t size) noexcept {
+  if (p == nullptr) {
+    s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
+    return static_cast<int32_t>(hr::Status::kRegistryClosed);
+  }
+  if (size > p->max_bytes) {
+    s.dropped_too_large.fetch_add(1, std::memory_order_relaxed);
+    return static_cast<int32_t>(hr::Status::kPayloadTooLarge);
+  }
+  return static_cast<int32_t>(hr::Status::kOk);
+}
+
 // Wakes the owner's JS thread after a push (any thread; the protocol above).
 inline void wake(EventPath* p) noexcept {
   // The push's claim was a seq_cst CAS; this seq_cst load (a plain load on

@@ -202,14 +202,8 @@ int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) n
   WaitTicket t;
   int32_t st = with_live_handle(h, true, [&](OwnerSlot& s) noexcept {
     EventPath* p = s.events.load(std::memory_order_seq_cst);
-    if (p == nullptr) {
-      s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
-      return kClosedSt;
-    }
-    if (size > p->max_bytes) {
-      s.dropped_too_large.fetch_add(1, std::memory_order_relaxed);
-      return kTooLarge;
-    }
+    const int32_t admitted = admit_bytes(s, p, size);
+    if (admitted != kOk) return admitted;
     void* buf = std::malloc(size);
     if (buf == nullptr) {
       s.dropped_full.fetch_add(1, std::memory_order_relaxed);
