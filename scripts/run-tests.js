@@ -62,10 +62,9 @@ vitest('vitest (worker threads)', 'vitest-worker-threads.json', ['--pool=threads
 //    makes src/native.ts, the binding tests and their child processes load
 //    that build. A sanitizer report ends the process that hit it, which fails
 //    its test. Leak detection is off (V8 and Node keep memory until exit by
-//    design). Needs Linux and a GCC or Clang with ASan. (TSan is not run on the
-//    addon: under an uninstrumented node it reports V8's own threads and
-//    crashes; native/test/run.sh runs the queue and the header's concurrent
-//    code under TSan.)
+//    design). Needs Linux and a GCC or Clang with ASan. (vitest itself does not
+//    run under TSan with an uninstrumented node; the addon's concurrent paths
+//    get their own TSan suite below.)
 const SANITIZED_SUITES = ['test/events.test.ts', 'test/event-delivery.test.ts', 'test/native-binding.test.ts',
   'test/back-pressure.test.ts', 'test/back-pressure-teardown.test.ts', 'test/calls.test.ts']
 if (process.platform !== 'linux') {
@@ -90,6 +89,52 @@ if (process.platform !== 'linux') {
       UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
     })
     suites[suites.length - 1][3] += ` (${Math.round((Date.now() - started) / 1000)} s)`
+  }
+}
+
+// 3b. The addon's concurrent paths under ThreadSanitizer: test/tsan/addon-races.js
+//    (native threads posting, calling and waiting while JS closes, turns
+//    events off and changes the full policy) with the -fsanitize=thread build
+//    and libtsan preloaded. A TSan report exits 66 and fails the suite; only
+//    V8's platform threads are suppressed (test/tsan/suppressions.txt).
+if (process.platform !== 'linux') {
+  suites.push(['addon under TSan', 0, 0, ` (not run on ${process.platform}: Linux only)`])
+} else {
+  const cxx = process.env.CXX || 'g++'
+  const runtime = spawnSync(cxx, ['-print-file-name=libtsan.so'], { encoding: 'utf8' })
+  const libtsan = (runtime.stdout ?? '').trim()
+  const built = spawnSync('bash', [path.join(root, 'scripts', 'build-sanitized.sh'), 'tsan'],
+    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  const addon = path.join(root, (built.stdout ?? '').trim())
+  if (runtime.status !== 0 || !path.isAbsolute(libtsan) || !fs.existsSync(libtsan)) {
+    suites.push(['addon under TSan', 0, 1, ` (${cxx} has no libtsan.so: install a compiler with TSan)`])
+  } else if (built.status !== 0 || !fs.existsSync(addon)) {
+    suites.push(['addon under TSan', 0, 1, ' (scripts/build-sanitized.sh tsan failed)'])
+  } else {
+    console.log('\n== addon under TSan (test/tsan/addon-races.js)')
+    const started = Date.now()
+    const r = spawnSync(process.execPath, [path.join(root, 'test', 'tsan', 'addon-races.js')], {
+      cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000,
+      env: {
+        ...process.env,
+        HANDLE_REGISTRY_ADDON: addon,
+        LD_PRELOAD: [libtsan, process.env.LD_PRELOAD].filter(Boolean).join(' '),
+        TSAN_OPTIONS: `suppressions=${path.join(root, 'test', 'tsan', 'suppressions.txt')} exitcode=66 report_signal_unsafe=0`,
+      },
+    })
+    process.stdout.write(r.stdout ?? '')
+    const m = /^(\d+) passed, (\d+) failed\s*$/m.exec(r.stdout ?? '')
+    const passed = m ? Number(m[1]) : 0
+    let failed = m ? Number(m[2]) : 1
+    let note = m ? '' : ' (no summary line)'
+    if (r.status === 66) {
+      failed += 1
+      note = ' (ThreadSanitizer reported a race: see above)'
+    } else if (r.status !== 0 && failed === 0) {
+      failed = 1
+      note = ` (exited with status ${r.status ?? r.signal})`
+    }
+    suites.push(['addon under TSan', passed, failed, `${note} (${Math.round((Date.now() - started) / 1000)} s)`])
   }
 }
 

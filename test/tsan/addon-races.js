@@ -1,0 +1,149 @@
+'use strict'
+// The addon's concurrent paths under ThreadSanitizer (scripts/run-tests.js runs
+// this file with the -fsanitize=thread build of native/src loaded through
+// HANDLE_REGISTRY_ADDON and libtsan in LD_PRELOAD; node itself is not
+// instrumented, so V8's and libuv's own threads are suppressed in
+// test/tsan/suppressions.txt). Real native threads of the test producers
+// addon post, call and wait while this thread closes, turns events off and
+// changes the full policy. TSan reports (exit code 66) fail the suite; each
+// scenario also checks its own accounting. Prints one line per scenario and
+// "N passed, N failed".
+const path = require('node:path')
+const { HandleRegistry } = require(path.join(__dirname, '..', '..', 'dist', 'index.js'))
+const { loadProducers } = require(path.join(__dirname, '..', 'fixtures', 'producers.js'))
+
+const FOREVER = 0xffffffff
+let passed = 0
+let failed = 0
+const tick = () => new Promise((resolve) => setImmediate(resolve))
+async function until(cond, what, ms = 120_000) {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await tick()
+  }
+}
+function check(ok, what) {
+  if (!ok) throw new Error(what)
+}
+
+const probe = new HandleRegistry()
+const p = loadProducers(probe.nativeApi)
+probe.close()
+
+const scenarios = {
+  async 'close() while 2 threads post at full speed'() {
+    for (let round = 0; round < 3; round++) {
+      const reg = new HandleRegistry()
+      const handles = Float64Array.from({ length: 16 }, (_, i) => reg.register(i))
+      let handled = 0
+      reg.onEvent(() => { handled++ }, { capacity: 1024 })
+      const id = p.start_producers(handles, 2, 200_000, 0, false)
+      await until(() => handled > 0, 'events to flow')
+      reg.close()
+      await until(() => p.producers_done(id), 'the producers')
+      const t = p.join_producers(id)
+      check(t.ok + t.full + t.closed + t.stale === 400_000 && t.invalid === 0, `accounting ${JSON.stringify(t)}`)
+    }
+  },
+  async 'offEvent() and onEvent() again while 2 threads post'() {
+    const reg = new HandleRegistry()
+    const handles = Float64Array.from({ length: 8 }, (_, i) => reg.register(i))
+    let handled = 0
+    reg.onEvent(() => { handled++ }, { capacity: 256 })
+    const id = p.start_producers(handles, 2, 200_000, 0, false)
+    for (let i = 0; i < 20 && !p.producers_done(id); i++) {
+      await tick()
+      reg.offEvent()
+      reg.onEvent(() => { handled++ }, { capacity: 256 })
+    }
+    await until(() => p.producers_done(id), 'the producers')
+    p.join_producers(id)
+    reg.close()
+  },
+  async "whenFull 'block': producers wait, then close() wakes them"() {
+    const reg = new HandleRegistry()
+    const h = reg.register({})
+    let handled = 0
+    reg.onEvent(() => { handled++ }, { capacity: 16, whenFull: 'block', blockTimeoutMs: Infinity })
+    const id = p.start_pacer(h, 200_000, 'post')
+    await until(() => handled > 1000, 'events to flow')
+    reg.close() // the pacer may be waiting for room: it must wake with registry_closed
+    await until(() => p.pacer_state(id).done, 'the pacer')
+    const r = p.join_pacer(id)
+    check(r.ok + r.registry_closed === 200_000 && r.registry_closed > 0, `pacer ${JSON.stringify(r)}`)
+  },
+  async "whenFull 'grow' and post_wait from a C thread: none lost"() {
+    const reg = new HandleRegistry()
+    const h = reg.register({})
+    let handled = 0
+    reg.onEvent(() => { handled++ }, { capacity: 64, whenFull: 'grow' })
+    const id = p.start_pacer(h, 100_000, 'post')
+    await until(() => p.pacer_state(id).done, 'the pacer')
+    check(p.join_pacer(id).ok === 100_000, 'grow lost events')
+    const id2 = p.start_pacer(h, 100_000, 'wait', -1)
+    await until(() => p.pacer_state(id2).done, 'the waiting pacer')
+    check(p.join_pacer(id2).ok === 100_000, 'post_wait lost events')
+    await until(() => handled === 200_000, 'every event')
+    reg.close()
+  },
+  async 'api->call from 4 threads, then close() with callers waiting'() {
+    const reg = new HandleRegistry()
+    const handles = [reg.register({}), reg.register({})]
+    reg.onCall((_v, _k, payload) => payload * 2)
+    const id = p.start_callers(new Float64Array(handles), 4, 2000, 0, FOREVER)
+    await until(() => p.callers_done(id), 'the callers')
+    const r = p.join_callers(id)
+    check(r.ok === 8000, `calls ${JSON.stringify(r)}`)
+    // Callers left waiting on a handler that never answers: close() wakes them.
+    reg.onCall(() => new Promise(() => {}))
+    const id2 = p.start_callers(new Float64Array(handles), 4, 1, 0, FOREVER)
+    await until(() => p.callers_waiting(id2) === 4 || p.callers_done(id2), 'the callers to wait')
+    reg.close()
+    await until(() => p.callers_done(id2), 'the woken callers')
+    const r2 = p.join_callers(id2)
+    check(r2.closed === 4, `woken callers ${JSON.stringify(r2)}`)
+  },
+  async 'a worker terminated while 2 threads post to its registry'() {
+    const { Worker } = require('node:worker_threads')
+    for (let round = 0; round < 3; round++) {
+      const w = new Worker(`
+        const { parentPort } = require('node:worker_threads')
+        const { HandleRegistry } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'index.js'))})
+        const reg = new HandleRegistry()
+        const handles = Array.from({ length: 8 }, (_, i) => reg.register(i))
+        let n = 0
+        reg.onEvent(() => { if (++n === 1000) parentPort.postMessage('flowing') }, { capacity: 1024 })
+        parentPort.postMessage(handles)
+        setInterval(() => {}, 1000) // alive until terminated
+      `, { eval: true })
+      const messages = []
+      let error
+      w.on('message', (m) => messages.push(m))
+      w.on('error', (err) => { error = err })
+      await until(() => messages.length >= 1 || error !== undefined, 'the worker\'s handles')
+      if (error !== undefined) throw error
+      const id = p.start_producers(Float64Array.from(messages[0]), 2, 200_000, 0, false)
+      await until(() => messages.length >= 2 || error !== undefined, 'events to flow in the worker')
+      await w.terminate()
+      await until(() => p.producers_done(id), 'the producers')
+      const t = p.join_producers(id)
+      check(t.ok + t.full + t.closed + t.stale === 400_000 && t.invalid === 0 && t.closed > 0, `accounting ${JSON.stringify(t)}`)
+    }
+  },
+}
+
+;(async () => {
+  for (const [name, run] of Object.entries(scenarios)) {
+    try {
+      await run()
+      passed++
+      console.log(`PASS ${name}`)
+    } catch (err) {
+      failed++
+      console.log(`FAIL ${name}: ${err && err.stack}`)
+    }
+  }
+  console.log(`${passed} passed, ${failed} failed`)
+  process.exitCode = failed === 0 ? 0 : 1
+})()
