@@ -2,6 +2,7 @@
 // any thread) arrive here in batches, are resolved to values and handed to the
 // user's handler. Validation of onEvent's arguments, the byte arena, delivery
 // and the event counters live here; the registry only resolves handles.
+import { AsyncResource } from 'node:async_hooks'
 import type { HandleContexts } from './async-context'
 import type { DomainBackend } from './backends'
 import { CallDesk, checkCallHandler, type CallHandler, type CallStats } from './calls'
@@ -175,6 +176,7 @@ export class EventChannel<T> {
   #arenaView: Uint8Array | undefined // byte events' bytes, per batch (native writes it)
   #arena: ArrayBufferLike | undefined // #arenaView's buffer, read by deliver()
   #arenaEscaped = false // a byte event's view of #arena was handed to the handler
+  #scope: AsyncResource | undefined // the async context of the latest onEvent() (set by open())
   private final: NativeEventStats | undefined // native counters read when the registry closed
   private readonly counts = { droppedReleased: 0, droppedOff: 0, handled: 0 }
 
@@ -188,6 +190,11 @@ export class EventChannel<T> {
     // asyncContext: each call runs in the context its handle (argument 3) was registered in.
     const contexts = this.target.handleContexts
     this.handler = contexts === undefined ? handler as EventHandler<T> : contexts.bind(handler as EventHandler<T>, 3)
+    // Without asyncContext, batches run in the async context of the latest
+    // onEvent() (as an EventEmitter's listener runs in its emitter's): once
+    // per batch, not per event. Node 24's AsyncContextFrame no longer carries
+    // it through the addon's napi_make_callback.
+    this.#scope = new AsyncResource('HandleRegistryEvents')
     this.onError = o.onError
     // On every onEvent(): its whenFull replaces the previous one.
     addon.set_when_full(this.owner, ...o.full)
@@ -210,7 +217,10 @@ export class EventChannel<T> {
     const calls = this.calls!
     this.callsUsed = true
     const contexts = this.target.handleContexts
-    calls.handler = contexts === undefined ? handler as CallHandler<T> : contexts.bind(handler as CallHandler<T>, 3)
+    // Without asyncContext, in the context of onCall() (once per call, which costs microseconds anyway).
+    calls.handler = contexts === undefined
+      ? AsyncResource.bind(handler as CallHandler<T>)
+      : contexts.bind(handler as CallHandler<T>, 3)
     calls.onError = o.onError
   }
 
@@ -223,7 +233,7 @@ export class EventChannel<T> {
     spareArena = undefined
     arena ??= new Uint8Array(ARENA_BYTES)
     try {
-      addon.open_events(this.owner, o.capacity, records, (count: number) => this.deliver(count), arena)
+      addon.open_events(this.owner, o.capacity, records, (count: number) => this.deliverInScope(count), arena)
     } catch (err) {
       spareRecords = records
       spareArena = arena
@@ -304,6 +314,13 @@ export class EventChannel<T> {
     const c = this.calls?.counts
     if (c === undefined || (!this.callsUsed && c.answered + c.threw + c.refused === 0)) return undefined
     return { ...c }
+  }
+
+  /** The addon's callback: a batch, in the context of the latest onEvent() (or none before one). */
+  deliverInScope(count: number): void {
+    const scope = this.#scope
+    if (scope === undefined) this.deliver(count)
+    else scope.runInAsyncScope(this.deliver, this, count)
   }
 
   /**

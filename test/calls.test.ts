@@ -259,6 +259,20 @@ describe.runIf(addon !== null)('api->call from native threads', () => {
     }
   })
 
+  test('without asyncContext, a call handler runs in the async context of onCall()', async () => {
+    const als = new AsyncLocalStorage<string>()
+    const reg = registry()
+    const h = als.run('register', () => reg.register({}))
+    const stores = new Set<string | undefined>()
+    als.run('onCall', () => reg.onCall((_v, _k, payload) => {
+      stores.add(als.getStore())
+      return (payload as number) * 2
+    }))
+    als.enterWith('later')
+    expect(await joined(addon!.start_callers(new Float64Array([h]), 2, 50, 0, FOREVER))).toMatchObject({ ok: 100, ...none })
+    expect([...stores]).toEqual(['onCall'])
+  })
+
   test('with asyncContext, a call handler runs in the async context of its handle', async () => {
     const als = new AsyncLocalStorage<number>()
     const reg = new HandleRegistry<{ n: number }>({ asyncContext: true })
