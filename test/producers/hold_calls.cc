@@ -20,22 +20,13 @@
 #include <vector>
 
 #include "handle_registry_napi.h"
+#include "napi_args.h"  // handle_of, status
 
 namespace hr_test {
 
 extern std::atomic<const hr_api_v1*> g_api;
 
 namespace {
-
-uint64_t handle_of(const Napi::Value& v) {
-  if (!v.IsNumber()) return 0;
-  const double d = v.As<Napi::Number>().DoubleValue();
-  return (d >= 1 && d <= 9007199254740991.0 && static_cast<double>(static_cast<uint64_t>(d)) == d)
-             ? static_cast<uint64_t>(d)
-             : 0;
-}
-
-Napi::Value status(Napi::Env env, int32_t st) { return Napi::String::New(env, hr_status_name(st)); }
 
 Napi::Value Hold(const Napi::CallbackInfo& info) {
   const hr_api_v1* api = g_api.load(std::memory_order_acquire);
