@@ -128,6 +128,9 @@ describe('hr::resolve on the JS thread that owns the handle', () => {
     expect(out.probeCollected).toBe(true)
     // Collected while the slot still said "live": V8 cleared the napi_ref.
     expect(out.collectedEarly).toBe('collected')
+    // is_live: 0 at once on the owner's JS thread; 1 ("not finalized") elsewhere until the finalizer.
+    expect(out.liveEarly).toEqual({ here: 0, otherThread: 1, keptHere: 1, keptOtherThread: 1 })
+    expect(out.liveAfterFinalizer).toEqual({ here: 0, otherThread: 0 })
     expect(out.finalized).toBe(1)
     expect(out.afterFinalizer).toBe('collected')
     expect(out.getCode).toBe('ERR_HANDLE_COLLECTED')

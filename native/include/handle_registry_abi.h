@@ -99,7 +99,10 @@ typedef struct hr_api_v1 {
 
   /* 1 if `handle` is live right now (its registry is open and the slot still
    * holds that generation), else 0. The answer may change at once: use it
-   * for diagnostics, not to decide whether post() is safe (post always is). */
+   * for diagnostics, not to decide whether post() is safe (post always is).
+   * A weak handle whose value was collected gets 0 at once on its registry's
+   * JS thread, and 1 on other threads until the registry's finalization
+   * callback has released it (docs/native.md). */
   int32_t (*is_live)(uint64_t handle);
 
   /* Posts count events in order, as post() each, and writes each status to

@@ -360,7 +360,7 @@ Napi::Value Post(const Napi::CallbackInfo& info) {
 Napi::Value IsLive(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber()) return Napi::Boolean::New(env, false);
-  return Napi::Boolean::New(env, check_live(handle_of(info[0].As<Napi::Number>().DoubleValue())) == 0);
+  return Napi::Boolean::New(env, is_live(handle_of(info[0].As<Napi::Number>().DoubleValue())) == 1);
 }
 
 Napi::Value EventStats(const Napi::CallbackInfo& info) {

@@ -118,7 +118,7 @@ inline int32_t push(OwnerSlot& s, EventPath* p, const Event& ev, WaitTicket& t) 
 }  // namespace
 
 namespace {
-int32_t c_is_live(uint64_t h) noexcept { return check_live(h) == kOk ? 1 : 0; }
+int32_t c_is_live(uint64_t h) noexcept { return is_live(h); }
 int32_t c_hold(uint64_t h) noexcept;
 int32_t c_unhold(uint64_t h) noexcept;
 }  // namespace
@@ -237,6 +237,12 @@ int32_t call(uint64_t h, uint32_t kind, double payload, const void* data, uint32
   });
   // Waits outside the guard: close() must not wait for this caller.
   return st == kOk ? await_call(rec, timeout_ms, reply) : st;
+}
+
+int32_t is_live(uint64_t h) noexcept {
+  // On the owner's JS thread a collected weak target is visible before its
+  // finalizer releases the slot (resolve.cc).
+  return check_live(h) == kOk && !weak_target_collected(h) ? 1 : 0;
 }
 
 int32_t check_live(uint64_t h) noexcept {

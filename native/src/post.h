@@ -22,6 +22,9 @@ int32_t post_once(const Event& ev, WaitTicket& t) noexcept;
 // HR_STATUS_OK if live, else the status post would return before queueing
 // (no counts).
 int32_t check_live(uint64_t h) noexcept;
+// api->is_live: 1 if check_live says live and, on the owner's JS thread,
+// a weak handle's target has not been collected; else 0.
+int32_t is_live(uint64_t h) noexcept;
 // See hr_api_v1::post_many and hr_api_v1::post_bytes.
 size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noexcept;
 int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) noexcept;

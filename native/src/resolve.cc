@@ -242,6 +242,17 @@ int32_t resolve(uint64_t h, napi_value* value_out) noexcept {
   return kOk;
 }
 
+bool weak_target_collected(uint64_t h) noexcept {
+  Located at;
+  if (locate_here(h, &at) != kOk || (at.state & lay::kStateWeak) == 0) return false;
+  const ResolveSlot& r = *at.r;
+  if (at.local >= r.cache_size) return false;
+  const CacheEntry& e = r.cache[at.local];
+  if (e.key != at.state || e.ref == nullptr) return false;  // no target noted: nothing known
+  napi_value v = nullptr;
+  return napi_get_reference_value(r.env, e.ref, &v) == napi_ok && v == nullptr;
+}
+
 napi_status publish_values(EnvData* ed, uint32_t owner, napi_value vals) noexcept {
   ResolveSlot& r = g_resolve[owner];
   napi_ref ref = nullptr;

@@ -17,6 +17,12 @@ struct EnvData;
 // api->resolve (handle_registry_abi.h): any thread; HR_STATUS_* value.
 int32_t resolve(uint64_t h, napi_value* value) noexcept;
 
+// Any thread. True only on the JS thread of h's registry, for a live weak
+// handle whose target V8 has already collected (its FinalizationRegistry
+// callback has not run yet): is_live answers 0 for it there. Elsewhere
+// false: no other thread can see a collection before the finalizer.
+bool weak_target_collected(uint64_t h) noexcept;
+
 // JS thread of `owner` (open, claimed by `ed`): the registry's values array
 // is now `vals` (a strong reference replaces the previous one), and this
 // thread is the one resolve() serves for `owner`.

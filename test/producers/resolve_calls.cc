@@ -9,6 +9,10 @@
 //   resolve_on_thread(handle) -> status
 //     api->resolve from a new native thread (joined before returning);
 //     "touched" if the call wrote to env or value although it failed.
+//   is_live(handle) -> 0 | 1
+//     api->is_live on this JS thread.
+//   is_live_on_thread(handle) -> 0 | 1
+//     api->is_live from a new native thread (joined before returning).
 //   resolve_call(handle, x) -> number
 //     what a synchronous C callback does: resolve the handle to a function
 //     and call it with x (the value returned, or NaN if not resolved).
@@ -85,6 +89,24 @@ Napi::Value ResolveCall(const Napi::CallbackInfo& info) {
   return Napi::Value(env, result);
 }
 
+Napi::Value IsLive(const Napi::CallbackInfo& info) {
+  const hr_api_v1* api = g_api.load(std::memory_order_acquire);
+  return Napi::Number::New(info.Env(), api == nullptr ? -1 : api->is_live(handle_arg(info)));
+}
+
+Napi::Value IsLiveOnThread(const Napi::CallbackInfo& info) {
+  const hr_api_v1* api = g_api.load(std::memory_order_acquire);
+  const uint64_t h = handle_arg(info);
+  int32_t live = -1;
+  try {
+    std::thread t([&] { live = api == nullptr ? -1 : api->is_live(h); });
+    t.join();
+  } catch (const std::system_error&) {
+    return Napi::String::New(info.Env(), "no_thread");
+  }
+  return Napi::Number::New(info.Env(), live);
+}
+
 }  // namespace
 
 void init_resolve(Napi::Env env, Napi::Object exports) {
@@ -92,6 +114,8 @@ void init_resolve(Napi::Env env, Napi::Object exports) {
   exports.Set("resolve", Napi::Function::New(env, Resolve, "resolve"));
   exports.Set("resolve_on_thread", Napi::Function::New(env, ResolveOnThread, "resolve_on_thread"));
   exports.Set("resolve_call", Napi::Function::New(env, ResolveCall, "resolve_call"));
+  exports.Set("is_live", Napi::Function::New(env, IsLive, "is_live"));
+  exports.Set("is_live_on_thread", Napi::Function::New(env, IsLiveOnThread, "is_live_on_thread"));
 }
 
 }  // namespace hr_test
