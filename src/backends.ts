@@ -6,6 +6,7 @@ import { NativeUnavailableError } from './errors'
 import { L } from './layout'
 import { nativeBinding, whyNoNative, type NativeBinding, type OwnerToken } from './native'
 import { SPARE_MAX_CELLS, spareStates } from './spares'
+import { threadClaimsOf, type ThreadClaims } from './thread-claims'
 
 /**
  * A registry's claim of an owner index, and what releasing it needs. The
@@ -73,6 +74,10 @@ export interface DomainBackend {
 // Spins of the pure-TypeScript pool lock before giving up: a lock word left
 // set by garbage written into the buffer must not hang the thread.
 const POOL_LOCK_SPINS = 1 << 20
+// Blocks a claim may skip (held by this thread's registries, or retired by its
+// records) before it reports the domain exhausted: garbage that rewound the
+// block counter costs bounded time per claim.
+const CLAIM_ATTEMPTS = 4096
 
 /** How many of page p's slots the lease's registry ever issued: its bump pointer (slots are issued in order). */
 function usedSlots(lease: OwnerLease, p: number): number {
@@ -84,9 +89,11 @@ function usedSlots(lease: OwnerLease, p: number): number {
 export class SharedBackend implements DomainBackend {
   readonly isNative = false
   readonly #words: Int32Array
+  readonly #claims: ThreadClaims
 
   constructor(readonly buffer: SharedArrayBuffer) {
     this.#words = new Int32Array(buffer)
+    this.#claims = threadClaimsOf(buffer)
   }
 
   claimOwner(): { owner: number; token: unknown } | undefined {
@@ -107,19 +114,30 @@ export class SharedBackend implements DomainBackend {
   claimBlock(token: unknown, shard: number, page: number): number {
     const owner = token as number
     const w = this.#words
-    let block = Atomics.add(w, L.W_NEXT_BLOCK, 1)
-    let base = 0
-    if (!(block >= 1 && block < L.MAX_BLOCKS)) {
-      Atomics.store(w, L.W_NEXT_BLOCK, L.MAX_BLOCKS)
-      block = this.#pop()
-      if (block === 0) return 0
-      base = Atomics.load(w, L.BASES_BASE + block)
+    const claims = this.#claims
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      let block = Atomics.add(w, L.W_NEXT_BLOCK, 1)
+      let base = 0
+      if (!(block >= 1 && block < L.MAX_BLOCKS)) {
+        Atomics.store(w, L.W_NEXT_BLOCK, L.MAX_BLOCKS)
+        block = this.#pop()
+        if (block === 0) return 0
+        base = Atomics.load(w, L.BASES_BASE + block)
+      }
+      // Only garbage in the buffer names a block a registry of this thread
+      // holds, or a base below generations this thread issued in it: skip
+      // the one, raise the other (thread-claims.ts).
+      if (claims.holds(block)) continue
+      base = Math.max(base, claims.floor(block))
+      if (base > L.GEN_MAX) continue
+      claims.claimed(block)
+      const at = L.BLOCKS_BASE + 2 * block
+      // Word 1 before word 0: a reader that sees our page also sees the block's description.
+      Atomics.store(w, at + 1, L.B_CLAIMED | (shard << L.B_SHARD_SHIFT) | owner)
+      Atomics.store(w, at, (owner << L.PAGE_BITS) | page)
+      return base * L.MAX_BLOCKS + block
     }
-    const at = L.BLOCKS_BASE + 2 * block
-    // Word 1 before word 0: a reader that sees our page also sees the block's description.
-    Atomics.store(w, at + 1, L.B_CLAIMED | (shard << L.B_SHARD_SHIFT) | owner)
-    Atomics.store(w, at, (owner << L.PAGE_BITS) | page)
-    return base * L.MAX_BLOCKS + block
+    return 0
   }
 
   claimBlocks(token: unknown, shard: number, page: number, count: number, out: Float64Array): number {
@@ -155,6 +173,7 @@ export class SharedBackend implements DomainBackend {
           if (next > base) base = next
         }
       }
+      this.#claims.released(b, base)
       // RETIRED first: a reader that then sees word 0 cleared reports "closed", never "unclaimed".
       Atomics.or(w, L.BLOCKS_BASE + 2 * b + 1, L.B_RETIRED)
       Atomics.store(w, L.BLOCKS_BASE + 2 * b, 0)

@@ -45,6 +45,14 @@ describe.each(MODES)('attacks on the domain words (%s domain, child processes)',
     }
   })
 
+  test('the block counter rewound and the pool refilled at base 0: no registry of the thread shares a block or reissues a handle', () => {
+    const r = attack('rewind', mode)
+    expect(r.check).toEqual({ own: 6000, failed: 0, aliased: 0, uncoded: 0 })
+    expect(r.after).toEqual({ own: 6000, failed: 0, aliased: 0, uncoded: 0 })
+    // a is closed: its 3000 handles fail (coded), and none resolves in c.
+    expect(r.closedB).toEqual({ own: 3000, failed: 3000, aliased: 0, uncoded: 0 })
+  })
+
   test('a worker scribbles on the owner and block words while the main registry grows', () => {
     const r = attack('worker', mode)
     expect(r.workerOk).toBe(20 * 600)
