@@ -85,8 +85,9 @@ inline Marker g_counters_marker{{kTagMask}, nullptr, {true}};
 // initial-exec: read at a fixed offset from the thread pointer instead of
 // through __tls_get_addr (a call per guard, ~2 ns). A library loaded with
 // dlopen() takes such a variable from glibc's static TLS surplus (hundreds of
-// bytes reserved for this); this is one pointer.
-#if defined(__GNUC__) && defined(__ELF__)
+// bytes reserved for this); this is one pointer. glibc only: other C
+// libraries (musl) do not promise it for dlopen()ed libraries.
+#if defined(__GNUC__) && defined(__ELF__) && defined(__GLIBC__)
 #define HR_INFLIGHT_TLS_MODEL __attribute__((tls_model("initial-exec")))
 #else
 #define HR_INFLIGHT_TLS_MODEL
