@@ -117,7 +117,9 @@ inline bool heavy_barrier() noexcept {
 
 inline int decide_mode() noexcept {
 #if defined(__linux__) && defined(__NR_membarrier)
-  if (std::getenv("HANDLE_REGISTRY_NO_MEMBARRIER") == nullptr) {
+  // HANDLE_REGISTRY_NO_MEMBARRIER set and neither empty nor "0": counters.
+  const char* off = std::getenv("HANDLE_REGISTRY_NO_MEMBARRIER");
+  if (off == nullptr || off[0] == '\0' || (off[0] == '0' && off[1] == '\0')) {
     const long cmds = membarrier(MEMBARRIER_CMD_QUERY);
     if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
         membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0) {
