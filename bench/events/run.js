@@ -37,7 +37,7 @@
 // --events, so the producer's cost alone and the consumer's cost alone
 // (wake-up, drain, handle resolution, handler) are timed separately. The live
 // run beside it counts the batches (about one per wake-up when below 4096) by
-// wrapping the registry's internal deliver().
+// wrapping the internal EventChannel.prototype.deliverInScope (dist/events.js).
 //
 // Results: a table on stdout, bench/results/events.json (scripts/render-charts.js
 // draws docs/bench-events.svg from it).
@@ -264,8 +264,16 @@ async function split (rounds) {
   const hs = new Float64Array(VALUES)
   for (let i = 0; i < VALUES; i++) { vals.push({ sum: 0 }); hs[i] = reg.register(vals[i]) }
   let batches = 0
-  const deliver = reg.deliver // internal: counted here only, never in the main table
-  if (typeof deliver === 'function') reg.deliver = function (records, count) { batches++; return deliver.call(this, records, count) }
+  // Internal: EventChannel.deliverInScope runs once per batch (events.js of the
+  // same build). Counted only while the split runs (only its registry gets
+  // events then), never in the main table.
+  let counting = false
+  let channelProto = null
+  try { channelProto = require(path.join(path.dirname(DIST), 'events.js')).EventChannel?.prototype ?? null } catch { }
+  const deliverInScope = channelProto?.deliverInScope
+  if (typeof deliverInScope === 'function') {
+    channelProto.deliverInScope = function (count) { if (counting) batches++; return deliverInScope.call(this, count) }
+  }
   reg.onEvent(libHandler, { capacity: CAPACITY, batch: 4096 })
   // n events; prefill: in pieces of CAPACITY, each queued entirely while JS is
   // blocked in join(), then drained by JS (timed from after the join).
@@ -295,6 +303,7 @@ async function split (rounds) {
     }
     return { ns: Number(total) / N, consumerNs: Number(consumer) / N, producerNs: producer / N, batches }
   }
+  counting = true
   const acc = {}
   const push = (k, v) => { (acc[k] ??= []).push(v) }
   await one(0, true) // warm-up
@@ -310,6 +319,8 @@ async function split (rounds) {
       push(`${name}.consumerAlone`, pre.consumerNs)
     }
   }
+  counting = false
+  if (typeof deliverInScope === 'function') channelProto.deliverInScope = deliverInScope
   reg.close()
   const out = { capacity: CAPACITY, rounds }
   for (const [k, v] of Object.entries(acc)) {

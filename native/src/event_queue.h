@@ -19,6 +19,14 @@
 
 #include "handle_registry.h"
 
+// try_push is the hot path of every post: inlined into it (GCC otherwise
+// keeps one out-of-line copy and calls it).
+#if defined(__GNUC__)
+#define HR_QUEUE_INLINE __attribute__((always_inline)) inline
+#else
+#define HR_QUEUE_INLINE inline
+#endif
+
 namespace hr_native {
 
 using hr::Handle;
@@ -78,7 +86,7 @@ class BoundedQueue {
 
   /// Any thread. kOk if stored, kQueueFull if the ring is full (also counted
   /// in rejected()). Lock-free; never blocks, never allocates.
-  [[nodiscard]] Status try_push(const T& item) noexcept;
+  [[nodiscard]] HR_QUEUE_INLINE Status try_push(const T& item) noexcept;
 
   /// Any thread. Stores items[0..n) in order and returns n, the longest prefix
   /// that fits (count if all do); the rest is not stored (each counted in

@@ -167,17 +167,7 @@ Word* domain() noexcept {
 }
 
 void synchronize(OwnerSlot& s) noexcept {
-  for (int pass = 0; pass < 2; ++pass) {
-    const uint32_t e = s.epoch.fetch_add(1, std::memory_order_seq_cst);
-    std::atomic<int32_t>& c = s.inflight[e & 1];
-    for (uint32_t spins = 0; c.load(std::memory_order_seq_cst) != 0; ++spins) {
-      if (spins < 128) {
-        hr::detail::cpu_relax();
-      } else {
-        std::this_thread::yield();
-      }
-    }
-  }
+  inflight::synchronize(s.inflight, static_cast<uint32_t>(&s - g_owners));
 }
 
 uint32_t claim_owner(EnvData* ed, uint32_t* incarnation) noexcept {

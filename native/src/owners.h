@@ -25,13 +25,15 @@
 //   producer                                  closer (the owner's JS thread)
 //   ---------                                 -------------------------------
 //   w0 = route word (acquire)                 status = CLOSED         (seq_cst)
-//   inflight[epoch & 1] += 1       (seq_cst)  synchronize(): twice
-//   status == OPEN? route == w0?   (seq_cst)      e = epoch++; wait inflight[e & 1] == 0
-//   read state region, push event             retire blocks, close the event path,
-//   inflight[...] -= 1             (release)  free the state region, status = FREE
-// Either the producer sees CLOSED (and touches nothing), or the closer sees its
-// increment and waits. Two counters flipped by an epoch (as userspace RCU does)
-// make the wait finish even while producers keep posting at full speed.
+//   enter the owner's InflightGuard           synchronize(): membarrier, then
+//   status == OPEN? route == w0?   (seq_cst)    wait for every thread marked
+//   read state region, push event               inside this owner to leave
+//   leave the guard                (release)  retire blocks, close the event path,
+//                                             free the state region, status = FREE
+// Either the producer sees CLOSED (and touches nothing), or the closer sees it
+// inside and waits. The guard is a plain store to the thread's own marker on
+// entry and on exit; the closer's membarrier is the other half of the fence
+// (inflight.h, which also keeps the old shared counters as its fallback).
 #ifndef HANDLE_REGISTRY_NATIVE_OWNERS_H_
 #define HANDLE_REGISTRY_NATIVE_OWNERS_H_
 
@@ -45,6 +47,7 @@
 
 #include "handle_registry.h"
 #include "handle_registry_layout.h"
+#include "inflight.h"
 
 namespace hr_native {
 
@@ -110,8 +113,7 @@ struct HoldLoop;
 struct alignas(64) OwnerSlot {
   // --- read and written by any thread ---
   std::atomic<int32_t> status;       // OwnerStatus
-  std::atomic<uint32_t> epoch;       // which inflight counter new producers use
-  std::atomic<int32_t> inflight[2];  // producers inside the close protocol
+  inflight::Counters inflight;       // producers inside the close protocol (fallback counters)
   std::atomic<StateRegion*> region;  // published state words (or null)
   std::atomic<EventPath*> events;    // open event path (or null)
   std::atomic<EnvData*> env;         // env that claimed the owner (or null)
@@ -148,20 +150,15 @@ inline bool on_owner_thread(const OwnerSlot& s) noexcept;
 extern std::atomic<uint64_t> g_unrouted_invalid;
 extern std::atomic<uint64_t> g_unrouted_closed;
 
-// Holds one of an owner's inflight counters for its lifetime.
-class InflightGuard {
+// Marks the calling thread inside the close protocol of an owner for its
+// lifetime (inflight.h: a plain store to the thread's marker, or the
+// owner's counters). Tagged with the owner index.
+class InflightGuard : inflight::Guard {
  public:
   explicit InflightGuard(OwnerSlot& s) noexcept
-      : counter_(&s.inflight[s.epoch.load(std::memory_order_seq_cst) & 1]) {
-    counter_->fetch_add(1, std::memory_order_seq_cst);
-  }
-  ~InflightGuard() { counter_->fetch_sub(1, std::memory_order_release); }
-  InflightGuard(const InflightGuard&) = delete;
-  InflightGuard& operator=(const InflightGuard&) = delete;
-
- private:
-  std::atomic<int32_t>* counter_;
+      : inflight::Guard(s.inflight, static_cast<uint32_t>(&s - g_owners)) {}
 };
+static_assert(lay::kMaxOwners <= inflight::kMaxTag, "owner indexes are inflight tags");
 
 // Waits (spinning, then yielding) until every producer that might have seen
 // the owner's previous status / region / event path has left. Call after
