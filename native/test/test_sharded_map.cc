@@ -170,37 +170,6 @@ TEST(shard_count_extremes) {
   CHECK(many.empty());
 }
 
-TEST(node_pool_reuses_slots) {
-  hr::detail::NodePool pool;
-  void* a = pool.allocate(24, 8, 1);  // first n == 1 allocation: slot size 24
-  void* b = pool.allocate(24, 8, 1);
-  CHECK(a != nullptr && b != nullptr && a != b);
-  CHECK_EQ(pool.live(), size_t{2});
-  void* big = pool.allocate(24 * 100, 8, 100);  // arrays are never pooled
-  void* other = pool.allocate(40, 8, 1);        // other sizes are not pooled
-  CHECK_EQ(pool.live(), size_t{2});
-  pool.deallocate(big, 24 * 100, 8, 100);
-  pool.deallocate(other, 40, 8, 1);
-  pool.deallocate(a, 24, 8, 1);
-  CHECK(pool.allocate(24, 8, 1) == a);  // LIFO free list
-  pool.release();                       // live != 0: no-op
-  CHECK_EQ(pool.live(), size_t{2});
-  pool.deallocate(a, 24, 8, 1);
-  pool.deallocate(b, 24, 8, 1);
-  CHECK_EQ(pool.live(), size_t{0});
-  pool.release();
-  // Many slots across several chunks, all distinct.
-  std::vector<void*> ps;
-  for (int i = 0; i < 10000; ++i) ps.push_back(pool.allocate(24, 8, 1));
-  std::set<void*> distinct(ps.begin(), ps.end());
-  CHECK_EQ(distinct.size(), ps.size());
-  for (void* p : ps) pool.deallocate(p, 24, 8, 1);
-  CHECK_EQ(pool.live(), size_t{0});
-  void* al = pool.allocate(128, 64, 1);  // over-aligned: never pooled
-  CHECK(reinterpret_cast<uintptr_t>(al) % 64 == 0);
-  pool.deallocate(al, 128, 64, 1);
-}
-
 namespace {
 struct alignas(64) Wide {
   uint64_t v[8];
