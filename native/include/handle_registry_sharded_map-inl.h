@@ -192,7 +192,6 @@ void FlatTable<V, Shift>::rehash(size_t capacity) {
   }
   slots_ = fresh;
   mask_ = mask;
-  publish_hint();
 }
 
 template <class V, unsigned Shift>
@@ -211,7 +210,6 @@ void FlatTable<V, Shift>::clear() noexcept {
     deallocate(slots_, mask_ + 1);
     slots_ = nullptr;
     mask_ = 0;
-    publish_hint();
   }
   spare_.reset();
   in_table_ = 0;
@@ -260,25 +258,9 @@ constexpr size_t ShardedMap<V, Shards>::shard_index(Handle h) noexcept {
 }
 
 template <class V, size_t Shards>
-void ShardedMap<V, Shards>::prefetch(const Shard& s, uint64_t hash) noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-  // Integer arithmetic: the hint may be stale (a freed or smaller array),
-  // which a prefetch tolerates but pointer arithmetic would not.
-  const uintptr_t base = reinterpret_cast<uintptr_t>(s.table.hint_slots());
-  if (base == 0) return;
-  const uintptr_t at = base + ((hash >> kShardBits) & s.table.hint_mask()) * kSlotBytes;
-  __builtin_prefetch(reinterpret_cast<const void*>(at));
-#else
-  (void)s;
-  (void)hash;
-#endif
-}
-
-template <class V, size_t Shards>
 bool ShardedMap<V, Shards>::insert(Handle h, V value) {
   const uint64_t hash = fmix64(h);
   Shard& s = shard_for(hash);
-  prefetch(s, hash);
   detail::ShardLock lock(s.mu);  // h's shard
   return s.table.emplace(h, hash >> kShardBits, std::move(value)).second;
 }
@@ -287,7 +269,6 @@ template <class V, size_t Shards>
 bool ShardedMap<V, Shards>::insert_or_assign(Handle h, V value) {
   const uint64_t hash = fmix64(h);
   Shard& s = shard_for(hash);
-  prefetch(s, hash);
   detail::ShardLock lock(s.mu);  // h's shard
   V* existing = s.table.find(h, hash >> kShardBits);
   if (existing != nullptr) {
@@ -303,7 +284,6 @@ template <class F>
 bool ShardedMap<V, Shards>::find(Handle h, F&& f) {
   const uint64_t hash = fmix64(h);
   Shard& s = shard_for(hash);
-  prefetch(s, hash);
   detail::ShardLock lock(s.mu);  // h's shard, held while f runs
   V* v = s.table.find(h, hash >> kShardBits);
   if (v == nullptr) return false;
@@ -316,7 +296,6 @@ template <class F>
 bool ShardedMap<V, Shards>::find(Handle h, F&& f) const {
   const uint64_t hash = fmix64(h);
   Shard& s = shard_for(hash);
-  prefetch(s, hash);
   detail::ShardLock lock(s.mu);  // h's shard, held while f runs
   const V* v = s.table.find(h, hash >> kShardBits);
   if (v == nullptr) return false;
@@ -328,7 +307,6 @@ template <class V, size_t Shards>
 bool ShardedMap<V, Shards>::contains(Handle h) const {
   const uint64_t hash = fmix64(h);
   Shard& s = shard_for(hash);
-  prefetch(s, hash);
   detail::ShardLock lock(s.mu);  // h's shard
   return s.table.find(h, hash >> kShardBits) != nullptr;
 }
@@ -337,7 +315,6 @@ template <class V, size_t Shards>
 std::optional<V> ShardedMap<V, Shards>::take(Handle h) {
   const uint64_t hash = fmix64(h);
   Shard& s = shard_for(hash);
-  prefetch(s, hash);
   std::optional<V> out;
   detail::ShardLock lock(s.mu);  // h's shard
   s.table.erase(h, hash >> kShardBits, &out);
@@ -348,7 +325,6 @@ template <class V, size_t Shards>
 bool ShardedMap<V, Shards>::erase(Handle h) {
   const uint64_t hash = fmix64(h);
   Shard& s = shard_for(hash);
-  prefetch(s, hash);
   detail::ShardLock lock(s.mu);  // h's shard
   return s.table.erase(h, hash >> kShardBits, nullptr);
 }

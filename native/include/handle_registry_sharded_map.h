@@ -26,7 +26,6 @@
 #ifndef HANDLE_REGISTRY_SHARDED_MAP_H_
 #define HANDLE_REGISTRY_SHARDED_MAP_H_
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -142,11 +141,6 @@ class FlatTable {
   template <class F>
   void for_each(F& f) const;
 
-  /// For a prefetch before the lock (see ShardedMap::prefetch): the slot
-  /// array and mask, published with relaxed stores whenever they change.
-  const Slot* hint_slots() const noexcept { return hint_slots_.load(std::memory_order_relaxed); }
-  size_t hint_mask() const noexcept { return hint_mask_.load(std::memory_order_relaxed); }
-
   /// Bytes of the slot array (0 before the first insert).
   size_t table_bytes() const noexcept { return slots_ ? (mask_ + 1) * sizeof(Slot) : 0; }
   size_t capacity() const noexcept { return slots_ ? mask_ + 1 : 0; }
@@ -169,17 +163,11 @@ class FlatTable {
   static constexpr size_t kSlotAlign = alignof(Slot) > 64 ? alignof(Slot) : 64;
   /// Moves every entry to a new array of `capacity` slots.
   void rehash(size_t capacity);
-  void publish_hint() noexcept {
-    hint_slots_.store(slots_, std::memory_order_relaxed);
-    hint_mask_.store(mask_, std::memory_order_relaxed);
-  }
 
   Slot* slots_ = nullptr;
   size_t mask_ = 0;      // capacity - 1 (0 while slots_ is null)
   size_t size_ = 0;      // entries, spare included
   size_t in_table_ = 0;  // entries in slots_ (size_ minus the spare)
-  std::atomic<const Slot*> hint_slots_{nullptr};
-  std::atomic<size_t> hint_mask_{0};
   std::optional<V> spare_;  // the entry of key kEmptyKey, if any
 };
 
@@ -312,10 +300,6 @@ class ShardedMap {
 
  private:
   Shard& shard_for(uint64_t hash) const noexcept { return shards_[hash & (Shards - 1)]; }
-  /// Starts loading h's home slot before the lock is taken, so the cache
-  /// miss overlaps the lock's atomic operation. Reads only the relaxed hint
-  /// of the table (a prefetch of a stale address is harmless).
-  static void prefetch(const Shard& s, uint64_t hash) noexcept;
 
   std::unique_ptr<Shard[]> shards_;
 };
