@@ -32,7 +32,8 @@
 // reported, with the count; if fewer than half the wanted pairs were clean,
 // all pairs are used and the row is flagged BUSY.
 //
-// Prints a table and writes JSON:
+// Prints a table, then the bytes per live entry of both maps at 1M entries
+// (not timed), and writes JSON (the timed rows only):
 //   [{"name", "threads", "opsPerSec", "ratio", "workload", "aluScaling2T"}, ...]
 // ratio = opsPerSec / opsPerSec of the mutex baseline at the same thread
 // count and workload (1 for the baseline itself); aluScaling2T = the lowest
@@ -166,6 +167,34 @@ double RunOnce(const std::vector<Handle>& keys, int threads, uint64_t ops_per_th
     std::exit(2);
   }
   return static_cast<double>(ops_per_thread) * threads / secs;
+}
+
+// Bytes per live entry after inserting the bench's 1M live keys into each map,
+// grown from empty and with the bench's reserve(2M). ShardedMap counts its
+// slot arrays exactly (table_bytes); for std::unordered_map on libstdc++ it is
+// the bucket array plus one 32-byte malloc chunk per node (24 bytes: next,
+// key, value), an estimate that ignores malloc's own bookkeeping.
+void PrintMemory(const std::vector<Handle>& keys) {
+  std::printf("\nmemory per live entry, 1M live keys (the bench's half of the key space):\n");
+  for (bool reserved : {false, true}) {
+    Sharded sharded;
+    std::unordered_map<Handle, uint64_t> base;
+    if (reserved) {
+      sharded.reserve(kKeySpace);
+      base.reserve(kKeySpace);
+    }
+    for (uint32_t i = 0; i < kKeySpace; ++i) {
+      if (hr::fmix64(i ^ 0x5bd1e995u) & 1) {
+        sharded.insert(keys[i], i);
+        base.emplace(keys[i], i);
+      }
+    }
+    const double n = static_cast<double>(sharded.size());
+    const double base_bytes = static_cast<double>(base.bucket_count()) * sizeof(void*) + 32.0 * n;
+    std::printf("  %-22s ShardedMap %.1f B (slot %zu B)   unordered_map about %.1f B\n",
+                reserved ? "reserve(2M) first:" : "grown from empty:",
+                static_cast<double>(sharded.table_bytes()) / n, Sharded::kSlotBytes, base_bytes / n);
+  }
 }
 
 double Median(std::vector<double> v) {
@@ -304,6 +333,12 @@ int main(int argc, char** argv) {
                   r.clean >= (reps + 1) / 2 ? "" : " (BUSY: all runs used)");
     std::printf("| %-8s | %7d | %35.2f | %32.2f | %5.2f | %s | %s |\n", r.workload, r.threads,
                 r.base / 1e6, r.sharded / 1e6, ratio, target.c_str(), clean);
+  }
+
+  {
+    std::vector<Handle> keys(kKeySpace);
+    for (uint32_t i = 0; i < kKeySpace; ++i) keys[i] = KeyAt(i, 8);
+    PrintMemory(keys);
   }
 
   std::ofstream f(out);
