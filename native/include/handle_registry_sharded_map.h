@@ -96,10 +96,10 @@ struct ValueStorage {
 /// {key, value}, linear probing, at most 3/4 full, deletion by backward
 /// shift (no tombstones: a miss stops at the first empty slot however many
 /// erases came before). The empty marker is the key kEmptyKey (~0, never a
-/// handle); an entry whose key IS ~0 lives in `spare` instead, so any
+/// handle); an entry whose key IS ~0 lives in spare_ instead, so any
 /// uint64_t stays a valid key. Not thread-safe: ShardedMap calls it under
 /// the shard mutex. `hash` arguments are fmix64(key) >> Shift (the bits
-/// above the shard index), the same function as home().
+/// above the shard index), as hash_of() computes.
 template <class V, unsigned Shift>
 class FlatTable {
   using Storage = ValueStorage<V>;
@@ -143,7 +143,6 @@ class FlatTable {
 
   /// Bytes of the slot array (0 before the first insert).
   size_t table_bytes() const noexcept { return slots_ ? (mask_ + 1) * sizeof(Slot) : 0; }
-  size_t capacity() const noexcept { return slots_ ? mask_ + 1 : 0; }
 
  private:
   static Stored* stored(Slot& s) noexcept { return std::launder(reinterpret_cast<Stored*>(s.raw)); }
@@ -196,7 +195,7 @@ struct alignas(64) MapShard {
 /// entries inside a shard.
 ///
 /// Keys are not validated: any uint64_t works, including 0 (and ~0, kept
-/// in `spare_` beside the table since ~0 marks empty slots).
+/// beside its shard's table, since ~0 marks empty slots).
 /// The map itself is neither copyable nor movable. Shards live in one heap
 /// allocation made by the constructor.
 ///
