@@ -10,6 +10,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -290,7 +291,24 @@ TEST(throwing_move_leaves_the_map_unchanged) {
 // The model test: long random sequences of every operation on a few key
 // ranges (dense handles, one home slot's collisions, 0 and ~0), compared
 // with std::unordered_map after each operation and in full every 1000.
-template <size_t Shards>
+// Values for the model test: inline (a unique_ptr) and boxed (120 bytes).
+struct Wide120 {
+  uint64_t v;
+  char pad[112];
+};
+static_assert(!hr::ShardedMap<Wide120>::kValuesInline, "Wide120 is boxed");
+uint64_t Get(const std::unique_ptr<uint64_t>& p) { return *p; }
+uint64_t Get(const Wide120& w) { return w.v; }
+template <class V>
+V Make(uint64_t v) {
+  if constexpr (std::is_same<V, Wide120>::value) {
+    return Wide120{v, {}};
+  } else {
+    return std::make_unique<uint64_t>(v);
+  }
+}
+
+template <size_t Shards, class V = std::unique_ptr<uint64_t>>
 int RunModel(uint32_t seed, int ops) {
   std::mt19937_64 rng(seed);
   std::vector<hr::Handle> keys;
@@ -298,7 +316,7 @@ int RunModel(uint32_t seed, int ops) {
   for (hr::Handle k : KeysWithHome(5, 40, 64, 10000)) keys.push_back(k);
   keys.push_back(0);
   keys.push_back(~hr::Handle{0});
-  hr::ShardedMap<std::unique_ptr<uint64_t>, Shards> m;
+  hr::ShardedMap<V, Shards> m;
   std::unordered_map<hr::Handle, uint64_t> model;
   int bad = 0;
   for (int op = 0; op < ops && bad == 0; ++op) {
@@ -309,12 +327,12 @@ int RunModel(uint32_t seed, int ops) {
     const uint64_t v = r >> 20;
     switch (r % 16) {
       case 0: case 1: case 2: case 3: {
-        const bool inserted = m.insert(h, std::make_unique<uint64_t>(v));
+        const bool inserted = m.insert(h, Make<V>(v));
         bad += inserted != model.emplace(h, v).second;
         break;
       }
       case 4: {
-        const bool inserted = m.insert_or_assign(h, std::make_unique<uint64_t>(v));
+        const bool inserted = m.insert_or_assign(h, Make<V>(v));
         bad += inserted != (model.count(h) == 0);
         model[h] = v;
         break;
@@ -323,11 +341,11 @@ int RunModel(uint32_t seed, int ops) {
         bad += m.erase(h) != (model.erase(h) == 1);
         break;
       case 8: {
-        std::optional<std::unique_ptr<uint64_t>> t = m.take(h);
+        std::optional<V> t = m.take(h);
         auto it = model.find(h);
         bad += t.has_value() != (it != model.end());
         if (t && it != model.end()) {
-          bad += **t != it->second;
+          bad += Get(*t) != it->second;
           model.erase(it);
         }
         break;
@@ -345,7 +363,7 @@ int RunModel(uint32_t seed, int ops) {
         break;
       default: {
         uint64_t got = ~uint64_t{0};
-        const bool found = m.find(h, [&](std::unique_ptr<uint64_t>& p) { got = *p; });
+        const bool found = m.find(h, [&](V& x) { got = Get(x); });
         auto it = model.find(h);
         bad += found != (it != model.end());
         if (found && it != model.end()) bad += got != it->second;
@@ -355,10 +373,10 @@ int RunModel(uint32_t seed, int ops) {
     if (op % 1000 == 999) {
       bad += m.size() != model.size();
       size_t visited = 0;
-      m.for_each([&](hr::Handle k, std::unique_ptr<uint64_t>& p) {
+      m.for_each([&](hr::Handle k, V& x) {
         ++visited;
         auto it = model.find(k);
-        bad += it == model.end() || it->second != *p;
+        bad += it == model.end() || it->second != Get(x);
       });
       bad += visited != model.size();
     }
@@ -373,6 +391,7 @@ TEST(randomized_against_unordered_map) {
     bad += RunModel<1>(seed, 120000);
     bad += RunModel<4>(seed + 100, 60000);
     bad += RunModel<16>(seed + 200, 60000);
+    bad += RunModel<2, Wide120>(seed + 300, 60000);  // boxed values
   }
   CHECK_EQ(bad, 0);
 }
