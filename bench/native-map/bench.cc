@@ -32,7 +32,8 @@
 // reported, with the count; if fewer than half the wanted pairs were clean,
 // all pairs are used and the row is flagged BUSY.
 //
-// Prints a table and writes JSON:
+// Prints a table, then the bytes per live entry of both maps at 1M entries
+// (not timed), and writes JSON (the timed rows only):
 //   [{"name", "threads", "opsPerSec", "ratio", "workload", "aluScaling2T"}, ...]
 // ratio = opsPerSec / opsPerSec of the mutex baseline at the same thread
 // count and workload (1 for the baseline itself); aluScaling2T = the lowest
@@ -168,6 +169,34 @@ double RunOnce(const std::vector<Handle>& keys, int threads, uint64_t ops_per_th
   return static_cast<double>(ops_per_thread) * threads / secs;
 }
 
+// Bytes per live entry after inserting the bench's 1M live keys into each map,
+// grown from empty and with the bench's reserve(2M). ShardedMap counts its
+// slot arrays exactly (table_bytes); for std::unordered_map on libstdc++ it is
+// the bucket array plus one 32-byte malloc chunk per node (24 bytes: next,
+// key, value), an estimate that ignores malloc's own bookkeeping.
+void PrintMemory(const std::vector<Handle>& keys) {
+  std::printf("\nmemory per live entry, 1M live keys (the bench's half of the key space):\n");
+  for (bool reserved : {false, true}) {
+    Sharded sharded;
+    std::unordered_map<Handle, uint64_t> base;
+    if (reserved) {
+      sharded.reserve(kKeySpace);
+      base.reserve(kKeySpace);
+    }
+    for (uint32_t i = 0; i < kKeySpace; ++i) {
+      if (hr::fmix64(i ^ 0x5bd1e995u) & 1) {
+        sharded.insert(keys[i], i);
+        base.emplace(keys[i], i);
+      }
+    }
+    const double n = static_cast<double>(sharded.size());
+    const double base_bytes = static_cast<double>(base.bucket_count()) * sizeof(void*) + 32.0 * n;
+    std::printf("  %-22s ShardedMap %.1f B (slot %zu B)   unordered_map about %.1f B\n",
+                reserved ? "reserve(2M) first:" : "grown from empty:",
+                static_cast<double>(sharded.table_bytes()) / n, Sharded::kSlotBytes, base_bytes / n);
+  }
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
@@ -297,13 +326,19 @@ int main(int argc, char** argv) {
   for (const Row& r : rows) {
     const double ratio = r.sharded / r.base;
     std::string target = "-";
-    if (r.threads == 1) target = std::string(">= 0.91 (within 1.1x): ") + (ratio >= 1 / 1.1 ? "met" : "NOT met");
+    if (r.threads == 1) target = std::string(">= 0.95: ") + (ratio >= 0.95 ? "met" : "NOT met");
     if (r.threads == 2) target = std::string(">= 1.7: ") + (ratio >= 1.7 ? "met" : "NOT met");
     char clean[64];
     std::snprintf(clean, sizeof clean, "%d of %d%s", r.clean, r.attempts,
                   r.clean >= (reps + 1) / 2 ? "" : " (BUSY: all runs used)");
     std::printf("| %-8s | %7d | %35.2f | %32.2f | %5.2f | %s | %s |\n", r.workload, r.threads,
                 r.base / 1e6, r.sharded / 1e6, ratio, target.c_str(), clean);
+  }
+
+  {
+    std::vector<Handle> keys(kKeySpace);
+    for (uint32_t i = 0; i < kKeySpace; ++i) keys[i] = KeyAt(i, 8);
+    PrintMemory(keys);
   }
 
   std::ofstream f(out);

@@ -4,6 +4,9 @@
 // handle_registry_sharded_map-inl.h, included at the end).
 //
 // Header-only, C++17, no Node/N-API dependency. Includes handle_registry.h.
+// Each shard is a flat open-addressing table (linear probing, backward-shift
+// deletion): a lookup reads one cache line of slots, where a node-based
+// std::unordered_map reads a bucket, the node before and the node.
 //
 // Thread safety (what is and is not protected):
 //   - every member function is safe to call concurrently. Each call holds at
@@ -11,7 +14,9 @@
 //   - callbacks (find, for_each) run under that mutex: they must not call back
 //     into the same map (deadlock on the same shard) and should be short;
 //   - the values themselves are yours: the map only guards its own structure
-//     and runs your callback under the lock.
+//     and runs your callback under the lock;
+//   - a V& handed to a callback is valid only during that call (inserts and
+//     erases move entries within their shard's table).
 //
 //   hr::ShardedMap<std::unique_ptr<Conn>> conns;
 //   conns.insert(h, std::make_unique<Conn>(...));            // any thread
@@ -23,13 +28,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <optional>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 
 #include "handle_registry.h"
@@ -50,86 +53,6 @@ constexpr uint64_t fmix64(uint64_t k) noexcept {
 
 namespace detail {
 
-/// Free-list pool for the map nodes of one shard. Not thread-safe: only used
-/// under that shard's mutex. Every single-object allocation (n == 1) of the
-/// first size it sees is served from chunks owned by the pool (the map's
-/// nodes); anything else (bucket arrays, over-aligned types) goes to
-/// ::operator new. A global malloc would interleave the nodes of all shards;
-/// with std::unordered_map a lookup also reads the node before the bucket's
-/// first node, which is then a separate cache miss. Freed nodes are reused
-/// by the same shard; chunks go back to ::operator delete on clear() or
-/// destruction.
-class NodePool {
- public:
-  NodePool() = default;
-  NodePool(const NodePool&) = delete;
-  NodePool& operator=(const NodePool&) = delete;
-  ~NodePool();
-
-  void* allocate(size_t bytes, size_t align, size_t n);
-  void deallocate(void* p, size_t bytes, size_t align, size_t n) noexcept;
-  /// Slots handed out and not yet returned.
-  size_t live() const noexcept { return live_; }
-  /// Frees every chunk. Only when live() == 0.
-  void release() noexcept;
-
- private:
-  struct FreeSlot {
-    FreeSlot* next;
-  };
-  struct Chunk {
-    Chunk* next;
-    size_t slots;
-  };
-  static constexpr size_t kChunkHeader =
-      (sizeof(Chunk) + alignof(std::max_align_t) - 1) /
-      alignof(std::max_align_t) * alignof(std::max_align_t);
-  static constexpr size_t kFirstChunkSlots = 32;
-  static constexpr size_t kMaxChunkSlots = 4096;
-
-  bool pooled(size_t bytes, size_t align, size_t n) const noexcept {
-    return n == 1 && bytes == slot_size_ && align <= alignof(std::max_align_t);
-  }
-
-  size_t slot_size_ = 0;  // fixed by the first n == 1 allocation
-  FreeSlot* free_ = nullptr;
-  Chunk* chunks_ = nullptr;
-  char* bump_ = nullptr;   // next unused slot of chunks_
-  char* bump_end_ = nullptr;
-  size_t next_chunk_slots_ = kFirstChunkSlots;
-  size_t live_ = 0;
-};
-
-/// std::allocator-like adaptor over a NodePool (stateful; equal iff same pool).
-template <class T>
-class PoolAllocator {
- public:
-  using value_type = T;
-  using propagate_on_container_copy_assignment = std::false_type;
-  using propagate_on_container_move_assignment = std::false_type;
-  using propagate_on_container_swap = std::false_type;
-
-  explicit PoolAllocator(NodePool* pool) noexcept : pool_(pool) {}
-  template <class U>
-  PoolAllocator(const PoolAllocator<U>& other) noexcept : pool_(other.pool()) {}
-
-  T* allocate(size_t n) {
-    return static_cast<T*>(pool_->allocate(n * sizeof(T), alignof(T), n));
-  }
-  void deallocate(T* p, size_t n) noexcept {
-    pool_->deallocate(p, n * sizeof(T), alignof(T), n);
-  }
-  NodePool* pool() const noexcept { return pool_; }
-
-  template <class U>
-  bool operator==(const PoolAllocator<U>& o) const noexcept { return pool_ == o.pool(); }
-  template <class U>
-  bool operator!=(const PoolAllocator<U>& o) const noexcept { return pool_ != o.pool(); }
-
- private:
-  NodePool* pool_;
-};
-
 /// RAII lock of a shard mutex: a few try_lock() attempts with a short
 /// backoff, then a blocking lock(). Unlocks in the destructor.
 class ShardLock {
@@ -144,42 +67,144 @@ class ShardLock {
   std::mutex& mu_;
 };
 
-/// One shard: its own mutex, node pool and map, on its own cache line(s) so
-/// that two threads working on different shards do not false-share.
-template <class V>
-struct alignas(64) MapShard {
-  using Map = std::unordered_map<Handle, V, std::hash<Handle>, std::equal_to<Handle>,
-                                 PoolAllocator<std::pair<const Handle, V>>>;
-  MapShard() : map(PoolAllocator<std::pair<const Handle, V>>(&pool)) {}
+/// log2 of a power of two.
+constexpr unsigned log2_pow2(size_t n) noexcept {
+  unsigned b = 0;
+  while ((size_t{1} << b) < n) ++b;
+  return b;
+}
 
+/// How a shard table stores a V. Inline in the slot (next to its key, so a
+/// hit is one cache line) when V moves without throwing, is not
+/// over-aligned and the slot stays within 64 bytes; otherwise boxed: the
+/// slot holds a V* from `new V` (one more cache miss per hit, but probing
+/// stays compact, moves of the table never move a V, and a V whose move
+/// constructor may throw cannot leave a half-moved table).
+template <class V>
+struct ValueStorage {
+  struct InlineProbe {
+    Handle key;
+    alignas(V) unsigned char raw[sizeof(V)];
+  };
+  static constexpr bool kInline = std::is_nothrow_move_constructible<V>::value &&
+                                  alignof(V) <= alignof(std::max_align_t) &&
+                                  sizeof(InlineProbe) <= 64;
+  using Stored = std::conditional_t<kInline, V, V*>;
+};
+
+/// One shard's table: open addressing over a power-of-two array of slots
+/// {key, value}, linear probing, at most 3/4 full, deletion by backward
+/// shift (no tombstones: a miss stops at the first empty slot however many
+/// erases came before). The empty marker is the key kEmptyKey (~0, never a
+/// handle); an entry whose key IS ~0 lives in spare_ instead, so any
+/// uint64_t stays a valid key. Not thread-safe: ShardedMap calls it under
+/// the shard mutex. `hash` arguments are fmix64(key) >> Shift (the bits
+/// above the shard index), as hash_of() computes.
+template <class V, unsigned Shift>
+class FlatTable {
+  using Storage = ValueStorage<V>;
+  using Stored = typename Storage::Stored;
+
+ public:
+  static constexpr Handle kEmptyKey = ~Handle{0};
+  static constexpr size_t kMinCapacity = 16;
+
+  struct Slot {
+    Handle key;
+    alignas(Stored) unsigned char raw[sizeof(Stored)];
+  };
+
+  FlatTable() = default;
+  FlatTable(const FlatTable&) = delete;
+  FlatTable& operator=(const FlatTable&) = delete;
+  ~FlatTable() { clear(); }
+
+  static uint64_t hash_of(Handle key) noexcept { return fmix64(key) >> Shift; }
+
+  /// The entry's value, or nullptr.
+  V* find(Handle key, uint64_t hash) noexcept;
+  /// Inserts (key, V(std::forward(arg))) if absent; returns {value, true},
+  /// or {existing, false} without touching arg.
+  template <class A>
+  std::pair<V*, bool> emplace(Handle key, uint64_t hash, A&& arg);
+  /// Removes key; moves its value into *out first when out != nullptr.
+  bool erase(Handle key, uint64_t hash, std::optional<V>* out);
+
+  size_t size() const noexcept { return size_; }
+  /// Destroys every entry and frees the slot array.
+  void clear() noexcept;
+  /// Capacity for at least n entries within the load limit.
+  void reserve(size_t n);
+
+  template <class F>
+  void for_each(F& f);
+  template <class F>
+  void for_each(F& f) const;
+
+  /// Bytes of the slot array (0 before the first insert).
+  size_t table_bytes() const noexcept { return slots_ ? (mask_ + 1) * sizeof(Slot) : 0; }
+
+ private:
+  static Stored* stored(Slot& s) noexcept { return std::launder(reinterpret_cast<Stored*>(s.raw)); }
+  static V& value(Slot& s) noexcept;
+  static const V& value(const Slot& s) noexcept {
+    return value(const_cast<Slot&>(s));
+  }
+  /// Moves the stored value of src into the raw bytes of dst (never throws)
+  /// and ends src's.
+  static void relocate(Slot& dst, Slot& src) noexcept;
+  static void destroy(Slot& s) noexcept;
+  template <class A>
+  static void construct(Slot& s, A&& arg);
+
+  static Slot* allocate(size_t capacity);
+  static void deallocate(Slot* slots, size_t capacity) noexcept;
+  static constexpr size_t kSlotAlign = alignof(Slot) > 64 ? alignof(Slot) : 64;
+  /// Moves every entry to a new array of `capacity` slots.
+  void rehash(size_t capacity);
+
+  Slot* slots_ = nullptr;
+  size_t mask_ = 0;      // capacity - 1 (0 while slots_ is null)
+  size_t size_ = 0;      // entries, spare included
+  size_t in_table_ = 0;  // entries in slots_ (size_ minus the spare)
+  std::optional<V> spare_;  // the entry of key kEmptyKey, if any
+};
+
+/// One shard: its own mutex and table, on its own cache line(s) so that two
+/// threads working on different shards do not false-share.
+template <class V, unsigned Shift>
+struct alignas(64) MapShard {
   mutable std::mutex mu;
-  NodePool pool;  // declared before map: destroyed after it
-  Map map;
+  FlatTable<V, Shift> table;  // guarded by mu
 };
 
 }  // namespace detail
 
-/// A thread-safe map Handle -> V: `Shards` independent std::unordered_map,
-/// each guarded by its own std::mutex. The shard of h is
-/// fmix64(h) & (Shards - 1), so consecutive handles spread over all shards.
+/// A thread-safe map Handle -> V: `Shards` independent open-addressing hash
+/// tables, each guarded by its own std::mutex. The shard of h is
+/// fmix64(h) & (Shards - 1), so consecutive handles spread over all shards;
+/// inside the shard the bits above the shard index pick the home slot.
 ///
 /// Locking (parallel-hashmap style): every call locks at most ONE shard
 /// mutex at a time and never calls user code while holding two. Calls that
 /// take a callback (find, for_each) run it under that shard's mutex: the
 /// callback must not call into the same map (it may deadlock on the same
 /// shard), must not throw if built without exceptions, and should be short,
-/// since it blocks every other handle of that shard.
+/// since it blocks every other handle of that shard. The reference a
+/// callback gets is valid only during that call: inserts and erases move
+/// entries inside a shard.
 ///
-/// Keys are not validated: any uint64_t works, including 0.
+/// Keys are not validated: any uint64_t works, including 0 (and ~0, kept
+/// beside its shard's table, since ~0 marks empty slots).
 /// The map itself is neither copyable nor movable. Shards live in one heap
 /// allocation made by the constructor.
 ///
-/// Memory: each shard allocates its nodes from its own pool (a free list
-/// over chunks of 32 growing to 4096 nodes), so one shard's entries sit
-/// together in memory as one map's would (a global malloc interleaves the
-/// nodes of all shards), and inserting or erasing a node calls malloc only
-/// once per chunk. Memory of erased entries stays in the shard's pool for
-/// its next inserts; clear() and the destructor give it back.
+/// Memory: a shard is a flat array of slots {Handle, V} (V inline when it
+/// moves without throwing, is not over-aligned and the slot fits 64 bytes;
+/// else a V* to a `new V`), a power of two in size, at most 3/4 full, so
+/// 1.33 to 2.67 slots per entry after growth (doubling). With V =
+/// uint64_t a slot is 16 bytes: 21 to 43 bytes per entry. Erasing never
+/// shrinks a table; clear() and the destructor free them.
 ///
 ///   hr::ShardedMap<std::unique_ptr<Conn>> conns;
 ///   conns.insert(h, std::make_unique<Conn>(...));            // any thread
@@ -189,11 +214,17 @@ template <class V, size_t Shards = 16>
 class ShardedMap {
   static_assert(Shards >= 1 && Shards <= 1024 && (Shards & (Shards - 1)) == 0,
                 "hr::ShardedMap: Shards must be a power of two in 1..1024");
+  static constexpr unsigned kShardBits = detail::log2_pow2(Shards);
+  using Shard = detail::MapShard<V, kShardBits>;
 
  public:
   using key_type = Handle;
   using mapped_type = V;
   static constexpr size_t kShards = Shards;
+  /// True when V is stored inside the table's slots (see Memory above).
+  static constexpr bool kValuesInline = detail::ValueStorage<V>::kInline;
+  /// Bytes of one table slot.
+  static constexpr size_t kSlotBytes = sizeof(typename detail::FlatTable<V, kShardBits>::Slot);
 
   /// An empty map.
   ShardedMap();
@@ -254,7 +285,7 @@ class ShardedMap {
   template <class F>
   void for_each(F&& f) const;
 
-  /// Removes every entry and frees the shards' node pools, one shard at a
+  /// Removes every entry and frees the shards' tables, one shard at a
   /// time under that shard's lock (V's destructors run under it).
   void clear();
 
@@ -262,10 +293,14 @@ class ShardedMap {
   /// time under that shard's lock.
   void reserve(size_t expected);
 
- private:
-  detail::MapShard<V>& shard_for(Handle h) const noexcept;
+  /// Bytes held by the shards' tables (boxed values not included), summed
+  /// shard by shard under each lock, like size().
+  size_t table_bytes() const;
 
-  std::unique_ptr<detail::MapShard<V>[]> shards_;
+ private:
+  Shard& shard_for(uint64_t hash) const noexcept { return shards_[hash & (Shards - 1)]; }
+
+  std::unique_ptr<Shard[]> shards_;
 };
 
 }  // inline namespace HANDLE_REGISTRY_ABI_NAMESPACE

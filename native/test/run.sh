@@ -32,7 +32,7 @@ COMMON=(-std=c++17 -Wall -Wextra -Wpedantic -Werror -I"$INC" -I"$SRC" -I. -pthre
 ASAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -O1 -g)
 TSAN=(-fsanitize=thread -O1 -g)
 
-ALL_TESTS=(test_layout test_sharded_map test_queue test_domain test_back_pressure test_calls test_inflight)
+ALL_TESTS=(test_layout test_sharded_map test_sharded_map_table test_queue test_domain test_back_pressure test_calls test_inflight)
 CONCURRENT_TESTS=(test_sharded_map test_queue test_domain test_back_pressure test_calls test_inflight)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}

@@ -1,4 +1,6 @@
-// hr::ShardedMap: single-thread semantics and a 4-thread stress test.
+// hr::ShardedMap: API semantics and concurrent tests (2-4 threads). The
+// shard tables themselves (growth, backward shift, lifetimes, a model test):
+// test_sharded_map_table.cc.
 
 #include <atomic>
 #include <cstdint>
@@ -7,6 +9,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "check.h"
@@ -170,37 +173,6 @@ TEST(shard_count_extremes) {
   CHECK(many.empty());
 }
 
-TEST(node_pool_reuses_slots) {
-  hr::detail::NodePool pool;
-  void* a = pool.allocate(24, 8, 1);  // first n == 1 allocation: slot size 24
-  void* b = pool.allocate(24, 8, 1);
-  CHECK(a != nullptr && b != nullptr && a != b);
-  CHECK_EQ(pool.live(), size_t{2});
-  void* big = pool.allocate(24 * 100, 8, 100);  // arrays are never pooled
-  void* other = pool.allocate(40, 8, 1);        // other sizes are not pooled
-  CHECK_EQ(pool.live(), size_t{2});
-  pool.deallocate(big, 24 * 100, 8, 100);
-  pool.deallocate(other, 40, 8, 1);
-  pool.deallocate(a, 24, 8, 1);
-  CHECK(pool.allocate(24, 8, 1) == a);  // LIFO free list
-  pool.release();                       // live != 0: no-op
-  CHECK_EQ(pool.live(), size_t{2});
-  pool.deallocate(a, 24, 8, 1);
-  pool.deallocate(b, 24, 8, 1);
-  CHECK_EQ(pool.live(), size_t{0});
-  pool.release();
-  // Many slots across several chunks, all distinct.
-  std::vector<void*> ps;
-  for (int i = 0; i < 10000; ++i) ps.push_back(pool.allocate(24, 8, 1));
-  std::set<void*> distinct(ps.begin(), ps.end());
-  CHECK_EQ(distinct.size(), ps.size());
-  for (void* p : ps) pool.deallocate(p, 24, 8, 1);
-  CHECK_EQ(pool.live(), size_t{0});
-  void* al = pool.allocate(128, 64, 1);  // over-aligned: never pooled
-  CHECK(reinterpret_cast<uintptr_t>(al) % 64 == 0);
-  pool.deallocate(al, 128, 64, 1);
-}
-
 namespace {
 struct alignas(64) Wide {
   uint64_t v[8];
@@ -336,6 +308,86 @@ TEST(concurrent_overlapping_keys_size_balance) {
   m.for_each([&](hr::Handle h, uint64_t& v) { ++n; if (v != h) ++bad; });
   CHECK_EQ(n, m.size());
   CHECK_EQ(bad.load(), 0);
+}
+
+// 2 and then 4 threads run a random mix of every operation at once. Thread
+// t owns the keys i with i % threads == t (so every thread touches every
+// shard) and keeps a model of them; it also reads the other threads' keys,
+// whose values must always name their own key. At the end the map must hold
+// exactly the union of the models, value for value.
+TEST(concurrent_mixed_ops_exact_final_contents) {
+  constexpr uint32_t kKeys = 8000;
+  constexpr int kOps = 40000;
+  for (int threads : {2, 4}) {
+    hr::ShardedMap<std::unique_ptr<uint64_t>> m;
+    std::vector<std::unordered_map<hr::Handle, uint64_t>> models(static_cast<size_t>(threads));
+    std::atomic<int> bad{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t) {
+      ts.emplace_back([&, t] {
+        std::mt19937_64 rng(99u + static_cast<unsigned>(t));
+        auto& model = models[static_cast<size_t>(t)];
+        int local_bad = 0;
+        for (int i = 0; i < kOps; ++i) {
+          const uint64_t r = rng();
+          const uint32_t k = static_cast<uint32_t>((r >> 8) % (kKeys / threads)) *
+                                 static_cast<uint32_t>(threads) + static_cast<uint32_t>(t);
+          const hr::Handle h = H(k);
+          const uint64_t v = h << 8 | (r >> 56);  // names its key in the high bits
+          switch (r % 8) {
+            case 0: case 1:
+              local_bad += m.insert(h, std::make_unique<uint64_t>(v)) != model.emplace(h, v).second;
+              break;
+            case 2:
+              local_bad += m.insert_or_assign(h, std::make_unique<uint64_t>(v)) != (model.count(h) == 0);
+              model[h] = v;
+              break;
+            case 3:
+              local_bad += m.erase(h) != (model.erase(h) == 1);
+              break;
+            case 4: {
+              std::optional<std::unique_ptr<uint64_t>> got = m.take(h);
+              auto it = model.find(h);
+              local_bad += got.has_value() != (it != model.end());
+              if (got && it != model.end()) {
+                local_bad += **got != it->second;
+                model.erase(it);
+              }
+              break;
+            }
+            case 5: {  // own key: exact value
+              uint64_t got = 0;
+              const bool found = m.find(h, [&](std::unique_ptr<uint64_t>& p) { got = *p; });
+              auto it = model.find(h);
+              local_bad += found != (it != model.end()) || (found && got != it->second);
+              break;
+            }
+            default: {  // any thread's key: present or not, never a foreign value
+              const hr::Handle any = H(static_cast<uint32_t>(r >> 40) % kKeys);
+              m.find(any, [&](std::unique_ptr<uint64_t>& p) { local_bad += (*p >> 8) != any; });
+              break;
+            }
+          }
+        }
+        bad += local_bad;
+      });
+    }
+    for (auto& th : ts) th.join();
+    CHECK_EQ(bad.load(), 0);
+    size_t expected = 0;
+    for (const auto& model : models) expected += model.size();
+    CHECK_EQ(m.size(), expected);
+    size_t visited = 0;
+    int wrong = 0;
+    m.for_each([&](hr::Handle h, std::unique_ptr<uint64_t>& p) {
+      ++visited;
+      const auto& model = models[static_cast<size_t>(hr::decode(h).slot - 256) % static_cast<size_t>(threads)];
+      auto it = model.find(h);
+      wrong += it == model.end() || it->second != *p;
+    });
+    CHECK_EQ(visited, expected);
+    CHECK_EQ(wrong, 0);
+  }
 }
 
 TEST(concurrent_find_callbacks_are_exclusive) {
