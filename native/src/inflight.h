@@ -205,15 +205,7 @@ class Guard {
  public:
   Guard(Counters& c, uint32_t tag) noexcept {
     Marker* m = t_marker;
-    if (m != nullptr) {
-      const uint64_t w = m->word.load(std::memory_order_relaxed);
-      if ((w & kTagMask) == 0) {
-        m->word.store((w + kEntry) | tag, std::memory_order_relaxed);
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-        marker_ = m;
-        return;
-      }
-    }
+    if (m != nullptr && try_mark(m, tag)) return;
     enter_slow(c, tag);
   }
   ~Guard() {
@@ -230,21 +222,26 @@ class Guard {
   Guard& operator=(const Guard&) = delete;
 
  private:
+  // Marks the thread inside `tag` with its marker m, unless it is inside a
+  // guard already (nested: the caller falls back to the counters).
+#if defined(__GNUC__)
+  __attribute__((always_inline))
+#endif
+  bool try_mark(Marker* m, uint32_t tag) noexcept {
+    const uint64_t w = m->word.load(std::memory_order_relaxed);
+    if ((w & kTagMask) != 0) return false;
+    m->word.store((w + kEntry) | tag, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    marker_ = m;
+    return true;
+  }
+
   // Out of line: keeps the hot path's code (and its registers) small.
 #if defined(__GNUC__)
   __attribute__((noinline, cold))
 #endif
   void enter_slow(Counters& c, uint32_t tag) noexcept {
-    if (t_marker == nullptr) {
-      Marker* m = take_marker();
-      const uint64_t w = m->word.load(std::memory_order_relaxed);
-      if ((w & kTagMask) == 0) {
-        m->word.store((w + kEntry) | tag, std::memory_order_relaxed);
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-        marker_ = m;
-        return;
-      }
-    }
+    if (t_marker == nullptr && try_mark(take_marker(), tag)) return;
     // No membarrier, a nested guard, or the thread is exiting: the counters.
     counter_ = &c.inflight[c.epoch.load(std::memory_order_seq_cst) & 1];
     counter_->fetch_add(1, std::memory_order_seq_cst);
