@@ -303,6 +303,12 @@ TEST(timeouts_race_replies) {
   hr_native::EventQueue queue(1024);
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0}, timeout{0}, wrong{0};
+  // The last call each caller has come back from: the JS thread answers a
+  // 0 ms call only after that, so those time out on any machine (the
+  // callers' spin phase yields, and a loaded machine may run the JS thread
+  // there and answer in time).
+  std::atomic<int> returned[kThreads];
+  for (auto& x : returned) x.store(-1);
   std::thread js([&] {
     hr_native::Event e;
     uint32_t n = 0;
@@ -312,6 +318,13 @@ TEST(timeouts_race_replies) {
         continue;
       }
       CallRecord* r = unpack(e.payload);
+      const int call = static_cast<int>(r->payload());
+      if (call % 3 == 0) {
+        std::atomic<int>& back = returned[r->slot() - g_slots];
+        while (back.load(std::memory_order_acquire) < call && !stop.load(std::memory_order_acquire)) {
+          std::this_thread::yield();
+        }
+      }
       // Answer after a varying delay around the callers' 1 ms deadline.
       if (++n % 3 != 0) std::this_thread::sleep_for(std::chrono::microseconds(n % 7 * 300));
       r->complete(kOk, n % 2 == 0 ? bytes_reply("xy") : number_reply(r->payload() + 1));
@@ -336,9 +349,10 @@ TEST(timeouts_race_replies) {
           continue;
         }
         CallReply out;
-        // Deadlines of 0 (times out unless answered already), 1 ms (races the
-        // answer) and 5 s (answered) make both outcomes occur on any machine.
+        // Deadlines of 0 (times out: answered only after the caller is back),
+        // 1 ms (races the answer) and 5 s (answered): both outcomes occur.
         const int32_t st = r->wait(i % 3 == 0 ? 0 : i % 3 == 1 ? 1 : 5000, &out);
+        returned[t].store(i, std::memory_order_release);
         r->release();
         if (st == kTimeout) {
           timeout.fetch_add(1);
