@@ -127,6 +127,7 @@ TEST(stress_publish_synchronize_free) {
   std::atomic<bool> closed{false};
   std::atomic<uint64_t> reads{0}, bad{0}, after_close{0};
   std::atomic<int> running{0};
+  std::atomic<int> have_read{0};  // producers that read the object at least once
   std::vector<std::thread> producers;
   for (int t = 0; t < kProducers; ++t) {
     producers.emplace_back([&] {
@@ -141,7 +142,7 @@ TEST(stress_publish_synchronize_free) {
             // Hold it a while: a closer that did not wait frees it meanwhile.
             for (int k = 0; k < 64; ++k) hr::detail::cpu_relax();
             if (o->magic != Object::kMagic) bad.fetch_add(1);
-            ++n;
+            if (++n == 1) have_read.fetch_add(1);
             if (was_closed) after_close.fetch_add(1);
           }
         }
@@ -150,7 +151,9 @@ TEST(stress_publish_synchronize_free) {
       reads.fetch_add(n);
     });
   }
-  while (running.load() < kProducers) std::this_thread::yield();
+  // Every producer is reading before the swaps start (on a loaded machine a
+  // producer may otherwise get no time slice until they are over).
+  while (running.load() < kProducers || have_read.load() < kProducers) std::this_thread::yield();
   for (int i = 1; i <= kSwaps; ++i) {
     Object* fresh = new Object{};
     fresh->id = static_cast<uint64_t>(i);
