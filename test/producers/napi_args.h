@@ -1,5 +1,5 @@
 // napi_args.h: argument helpers the test addon's export files share
-// (call_calls.cc, hold_calls.cc).
+// (call_calls.cc, hold_calls.cc, resolve_calls.cc).
 #ifndef HR_TEST_PRODUCERS_NAPI_ARGS_H_
 #define HR_TEST_PRODUCERS_NAPI_ARGS_H_
 

@@ -22,8 +22,10 @@
 #include <cmath>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "handle_registry_napi.h"
+#include "napi_args.h"  // handle_of
 
 namespace hr_test {
 
@@ -31,18 +33,22 @@ extern std::atomic<const hr_api_v1*> g_api;
 
 namespace {
 
-uint64_t handle_arg(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) return 0;
-  const double d = info[0].As<Napi::Number>().DoubleValue();
-  return (d >= 1 && d <= 9007199254740991.0 && static_cast<double>(static_cast<uint64_t>(d)) == d)
-             ? static_cast<uint64_t>(d)
-             : 0;
+// Runs f on a new native thread and joins it; false if no thread could be made.
+template <class F>
+bool run_on_new_thread(F&& f) {
+  try {
+    std::thread t(std::forward<F>(f));
+    t.join();
+    return true;
+  } catch (const std::system_error&) {
+    return false;
+  }
 }
 
 Napi::Value Resolve(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   hr::Status st = hr::Status::kOk;
-  Napi::Value v = hr::resolve(g_api.load(std::memory_order_acquire), handle_arg(info), &st);  // bound env
+  Napi::Value v = hr::resolve(g_api.load(std::memory_order_acquire), handle_of(info[0]), &st);  // bound env
   Napi::Object o = Napi::Object::New(env);
   o.Set("status", hr::status_name(st));
   o.Set("sameEnv", !v.IsEmpty() && static_cast<napi_env>(v.Env()) == static_cast<napi_env>(env));
@@ -52,22 +58,19 @@ Napi::Value Resolve(const Napi::CallbackInfo& info) {
 
 Napi::Value ResolveOnThread(const Napi::CallbackInfo& info) {
   const hr_api_v1* api = g_api.load(std::memory_order_acquire);
-  const uint64_t h = handle_arg(info);
+  const uint64_t h = handle_of(info[0]);
   static char sentinel[2];  // addresses only: never dereferenced
   napi_env env = reinterpret_cast<napi_env>(&sentinel[0]);
   napi_value value = reinterpret_cast<napi_value>(&sentinel[1]);
   const napi_env env0 = env;
   const napi_value value0 = value;
   int32_t st = -1;
-  try {
-    // hr::resolve with an env: this thread never bound one, so use the C ABI
-    // directly for the status, then the header for "untouched".
-    std::thread t([&] {
-      st = api == nullptr ? HR_STATUS_NOT_ATTACHED : api->resolve(h, &value);
-      if (hr::resolve(api, h, &env, &value) != hr::Status::kNotAttached) st = -2;
-    });
-    t.join();
-  } catch (const std::system_error&) {
+  // hr::resolve with an env: this thread never bound one, so use the C ABI
+  // directly for the status, then the header for "untouched".
+  if (!run_on_new_thread([&] {
+        st = api == nullptr ? HR_STATUS_NOT_ATTACHED : api->resolve(h, &value);
+        if (hr::resolve(api, h, &env, &value) != hr::Status::kNotAttached) st = -2;
+      })) {
     return Napi::String::New(info.Env(), "no_thread");
   }
   if (st == -2) return Napi::String::New(info.Env(), "unbound_env_not_reported");
@@ -78,7 +81,7 @@ Napi::Value ResolveOnThread(const Napi::CallbackInfo& info) {
 Napi::Value ResolveCall(const Napi::CallbackInfo& info) {
   napi_env env = nullptr;
   napi_value fn = nullptr;
-  if (hr::resolve(g_api.load(std::memory_order_acquire), handle_arg(info), &env, &fn) != hr::Status::kOk) {
+  if (hr::resolve(g_api.load(std::memory_order_acquire), handle_of(info[0]), &env, &fn) != hr::Status::kOk) {
     return Napi::Number::New(info.Env(), std::nan(""));
   }
   napi_value global = nullptr;
@@ -91,17 +94,14 @@ Napi::Value ResolveCall(const Napi::CallbackInfo& info) {
 
 Napi::Value IsLive(const Napi::CallbackInfo& info) {
   const hr_api_v1* api = g_api.load(std::memory_order_acquire);
-  return Napi::Number::New(info.Env(), api == nullptr ? -1 : api->is_live(handle_arg(info)));
+  return Napi::Number::New(info.Env(), api == nullptr ? -1 : api->is_live(handle_of(info[0])));
 }
 
 Napi::Value IsLiveOnThread(const Napi::CallbackInfo& info) {
   const hr_api_v1* api = g_api.load(std::memory_order_acquire);
-  const uint64_t h = handle_arg(info);
+  const uint64_t h = handle_of(info[0]);
   int32_t live = -1;
-  try {
-    std::thread t([&] { live = api == nullptr ? -1 : api->is_live(h); });
-    t.join();
-  } catch (const std::system_error&) {
+  if (!run_on_new_thread([&] { live = api == nullptr ? -1 : api->is_live(h); })) {
     return Napi::String::New(info.Env(), "no_thread");
   }
   return Napi::Number::New(info.Env(), live);
