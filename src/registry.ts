@@ -125,6 +125,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   // reads it: most registries never need it).
   #pageBase: number[] = []
   #pageLimit: number[] = []
+  // The lowest of #pageLimit: free() reads the page's limit only from there on.
+  #retireFloor: number = L.GEN_MAX + 1
   #blockPage: Map<number, number> | undefined
   // Released slots, LIFO through the value cells (page << 8 | offset, -1 = empty).
   #freeHead = -1
@@ -390,6 +392,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.#pageShard.length = 0
     this.#pageBase.length = 0
     this.#pageLimit.length = 0
+    this.#retireFloor = L.GEN_MAX + 1
     this.#blockPage = undefined
     this.#freed = this.#issued // close releases every live handle
     this.#contexts?.clear()
@@ -449,21 +452,29 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /**
    * Fast path: local index (page << 8 | offset) of the live strong entry `h`, or -1
-   * for anything else (locate() then says why). Smi handles decode with bit ops.
+   * for anything else (locate() then says why).
    */
   private find(h: number): number {
-    if (!(h > 0)) return -1
+    return this.findAs(h, L.S_LIVE)
+  }
+
+  /**
+   * Local index of `h` if its slot's state word is `gen << 2 | bits` (bits:
+   * S_LIVE for a strong entry, S_LIVE | S_WEAK for a weak one), else -1. Kept
+   * small on purpose: get and release inline it into the caller's loop, and
+   * V8 inlines at most 920 bytes of bytecode into one function; past that,
+   * release's lookup became a call (docs/benchmark.md, "Where the registry's
+   * time goes"). Smi handles decode with bit ops, others in bigGen().
+   */
+  private findAs(h: number, bits: number): number {
     let slot: number
     let gen: number
-    if ((h | 0) === h) {
+    if ((h | 0) === h && h > 0) {
       slot = h & L.SLOT_MASK
-      gen = h >>> 28
+      gen = h >>> L.SLOT_BITS
     } else {
-      // Heap-number handle: floor and multiply are exact below 2^53 (no % on doubles).
-      gen = Math.floor(h / L.SLOT_SPAN)
-      if (gen > L.GEN_MAX) return -1
+      if ((gen = bigGen(h)) < 0) return -1
       slot = h - gen * L.SLOT_SPAN
-      if ((slot | 0) !== slot) return -1 // fraction
     }
     // One read of the domain's block table: owner << 19 | local page (0 once
     // closed). Other threads can write it: verify the page against our own
@@ -475,7 +486,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     const page = w & L.PAGE_MASK
     if (this.#pageBlock[page] !== block) return -1
     const at = (page << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
-    return this.#state[at] === ((gen << 2) | L.S_LIVE) ? at : -1
+    return this.#state[at] === ((gen << 2) | bits) ? at : -1
   }
 
   /** release() of a weak handle, or of anything that is not a live handle (throws). */
@@ -583,7 +594,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.#pageBlock.push(block)
     this.#pageShard.push(s)
     this.#pageBase.push(base)
-    this.#pageLimit.push(Math.min(base + this.#retireAfter, L.GEN_MAX + 1))
+    const limit = Math.min(base + this.#retireAfter, L.GEN_MAX + 1)
+    this.#pageLimit.push(limit)
+    if (limit < this.#retireFloor) this.#retireFloor = limit
     this.#blockPage?.set(block, p)
   }
 
@@ -647,6 +660,18 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private free(at: number, extra: number): void {
     const next = (this.#state[at] >>> 2) + 1
     this.#state[at] = (next << 2) | extra
+    // Below every page's retirement limit (the common case: one field read).
+    if (next < this.#retireFloor) {
+      this.#vals[at] = this.#freeHead
+      this.#freeHead = at
+    } else {
+      this.freeNearLimit(at, next)
+    }
+    this.#freed++
+  }
+
+  /** free() of a slot whose next generation `next` reaches the lowest retirement limit of some page. */
+  private freeNearLimit(at: number, next: number): void {
     if (next < this.#pageLimit[at >>> L.OFFSET_BITS]) {
       this.#vals[at] = this.#freeHead
       this.#freeHead = at
@@ -654,7 +679,6 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       this.#vals[at] = undefined // retired: never issued again, so no stale handle can alias
       this.#counts.retired++
     }
-    this.#freed++
   }
 
   private liveByShard(): number[] {
@@ -667,28 +691,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     return live
   }
 
-  /** Like find(), for a live weak entry: its index, or -1. Same route check as find(). */
+  /** Like find(), for a live weak entry: its index, or -1. */
   private findWeak(h: number): number {
-    if (!(h > 0)) return -1
-    let slot: number
-    let gen: number
-    if ((h | 0) === h) {
-      slot = h & L.SLOT_MASK
-      gen = h >>> 28
-    } else {
-      gen = Math.floor(h / L.SLOT_SPAN)
-      if (gen > L.GEN_MAX) return -1
-      slot = h - gen * L.SLOT_SPAN
-      if ((slot | 0) !== slot) return -1
-    }
-    // The shared route word is a hint only: verified against our page table.
-    const block = slot >>> L.OFFSET_BITS
-    const w = this.#words[L.BLOCKS_BASE + (block << 1)]
-    if (w >>> L.PAGE_BITS !== this.#owner) return -1
-    const page = w & L.PAGE_MASK
-    if (this.#pageBlock[page] !== block) return -1
-    const at = (page << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
-    return this.#state[at] === ((gen << 2) | L.S_LIVE | L.S_WEAK) ? at : -1
+    return this.findAs(h, L.S_LIVE | L.S_WEAK)
   }
 
   private newFinalizer(): FinalizationRegistry<number> {
@@ -802,6 +807,18 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       default: return new InvalidHandleError(h, malformed(h) ?? 'it was never issued by this registry')
     }
   }
+}
+
+/**
+ * The generation of a handle that is not a Smi, or -1 if `h` is not a
+ * positive integer with a generation in range. Floor and multiply are exact
+ * below 2^53 (no % on doubles: a call into C in V8).
+ */
+function bigGen(h: number): number {
+  if (!(h > 0)) return -1
+  const gen = Math.floor(h / L.SLOT_SPAN)
+  const slot = h - gen * L.SLOT_SPAN
+  return gen <= L.GEN_MAX && (slot | 0) === slot ? gen : -1
 }
 
 /**
