@@ -78,6 +78,12 @@ const E_COLLECTED = -4
 const E_CLOSED = -5
 
 const DEFAULT_SHARDS = 16
+// The private block -> page route (routeBlock): the widest range of blocks it
+// spans, at least ROUTE_MIN_SPAN (16 KiB) and ROUTE_SPAN_PER_PAGE per page (a
+// page holds 256 slots: 1/8 byte a slot at most).
+const ROUTE_MIN_SPAN = 4096
+const ROUTE_SPAN_PER_PAGE = 8
+const EMPTY_ROUTE = new Int32Array(0)
 // Shards whose first page the first registration claims at once (firstPages).
 const FIRST_PAGES = 16
 const claimScratch = new Float64Array(FIRST_PAGES)
@@ -117,6 +123,10 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   #vals: unknown[] = []
   #state: Int32Array = EMPTY_STATE
   #pageBlock: number[] = []
+  // The reverse, block -> page + 1 (0: not ours), for blocks #routeBase ..
+  // #routeBase + #route.length - 1: what find() reads. See routeBlock().
+  #route: Int32Array = EMPTY_ROUTE
+  #routeBase = 0
   #pageShard: number[] = []
   // Per page: its block's base (the first generation it issues: earlier owners
   // of the block issued only lower ones), the generation at which its slots
@@ -394,6 +404,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.#pageLimit.length = 0
     this.#retireFloor = L.GEN_MAX + 1
     this.#blockPage = undefined
+    this.#route = EMPTY_ROUTE
+    this.#routeBase = 0
     this.#freed = this.#issued // close releases every live handle
     this.#contexts?.clear()
     this.#freeHead = -1
@@ -476,11 +488,27 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       if ((gen = bigGen(h)) < 0) return -1
       slot = h - gen * L.SLOT_SPAN
     }
-    // One read of the domain's block table: owner << 19 | local page (0 once
-    // closed). Other threads can write it: verify the page against our own
-    // page table, so a scribbled word fails the lookup (locate() then routes
-    // through private memory only), never resolves another slot.
+    // Block -> page through #route, private memory only this registry writes
+    // (docs/design.md, "Threat model"). A block outside its range (or 0 there)
+    // takes findUnrouted.
     const block = slot >>> L.OFFSET_BITS
+    const r = block - this.#routeBase
+    const route = this.#route
+    const page = r >= 0 && r < route.length ? route[r] - 1 : -1
+    if (page < 0) return this.findUnrouted(block, slot, gen, bits)
+    const at = (page << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
+    return this.#state[at] === ((gen << 2) | bits) ? at : -1
+  }
+
+  /**
+   * findAs() for a block #route does not cover (a registry whose blocks lie
+   * too far apart, see routeBlock): one read of the domain's block table
+   * (owner << 19 | local page, 0 once closed). Other threads can write it:
+   * the page is verified against our own page table, so a scribbled word
+   * fails the lookup (locate() then routes through private memory only),
+   * never resolves another slot.
+   */
+  private findUnrouted(block: number, slot: number, gen: number, bits: number): number {
     const w = this.#words[L.BLOCKS_BASE + (block << 1)]
     if (w >>> L.PAGE_BITS !== this.#owner) return -1
     const page = w & L.PAGE_MASK
@@ -589,15 +617,46 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   /** Records the block `claimed` (block + base * MAX_BLOCKS, from the domain) as the next page, of shard `s`. */
   private addPage(s: number, claimed: number): void {
     const p = this.#pageBlock.length
-    const block = claimed % L.MAX_BLOCKS
-    const base = (claimed - block) / L.MAX_BLOCKS // first generation: above every earlier owner's
+    // `| 0`: `claimed` is a double (from a Float64Array or the addon), and so
+    // are % and / of it; pushed as such they would turn the page tables into
+    // double arrays, which find() and handleAt() then read as doubles
+    // (a convert and a float compare per lookup, seen in `perf annotate`).
+    const block = (claimed % L.MAX_BLOCKS) | 0
+    const base = ((claimed - block) / L.MAX_BLOCKS) | 0 // first generation: above every earlier owner's
     this.#pageBlock.push(block)
+    this.routeBlock(block, p)
     this.#pageShard.push(s)
     this.#pageBase.push(base)
     const limit = Math.min(base + this.#retireAfter, L.GEN_MAX + 1)
     this.#pageLimit.push(limit)
     if (limit < this.#retireFloor) this.#retireFloor = limit
     this.#blockPage?.set(block, p)
+  }
+
+  /**
+   * Enters block -> page `p` in #route, growing its range to take `block` if
+   * the range then spans at most max(ROUTE_MIN_SPAN, ROUTE_SPAN_PER_PAGE x
+   * pages) blocks: blocks are claimed from a domain-wide counter, so a
+   * registry's blocks usually lie close together, and the route costs well
+   * under a byte per handle. A block farther out stays unrouted: find() then
+   * reads the domain's table and verifies it (findUnrouted), slower, as correct.
+   */
+  private routeBlock(block: number, p: number): void {
+    let route = this.#route
+    let r = block - this.#routeBase
+    if (r < 0 || r >= route.length) {
+      const lo = route.length === 0 ? block : Math.min(this.#routeBase, block)
+      const hi = route.length === 0 ? block : Math.max(this.#routeBase + route.length - 1, block)
+      const span = hi - lo + 1
+      if (span > Math.max(ROUTE_MIN_SPAN, ROUTE_SPAN_PER_PAGE * (p + 1))) return
+      // Headroom above: later claims mostly come from the counter, upwards.
+      const grown = new Int32Array(Math.min(span + (span >>> 1) + 16, L.MAX_BLOCKS - lo))
+      if (route.length > 0) grown.set(route, this.#routeBase - lo)
+      this.#route = route = grown
+      this.#routeBase = lo
+      r = block - lo
+    }
+    route[r] = p + 1
   }
 
   /** Grows the state and value arrays to hold `pages` pages. */
