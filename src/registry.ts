@@ -1,8 +1,8 @@
 // HandleRegistry: integer handles for JS values, sharded, generation-checked.
 // Layout and invariants: docs/design.md. Events live in events.ts, calls in
 // calls.ts, the domain's memory in backends.ts, arrays kept across lifetimes
-// in spares.ts. This file is about 790 lines on purpose: the hot path (find,
-// insert, free), the growth path (newPage, firstPages, reserve), the weak path
+// in spares.ts. This file is about 900 lines on purpose: the hot path (find,
+// insert, free, the block route), the growth path (newPage, firstPages, reserve), the weak path
 // (findWeak, the finalizer) and the slow paths that classify a failed lookup
 // read the same private slot storage, and keeping them in one class lets V8
 // inline them (splitting them into modules measured slower); the storage is in
@@ -79,8 +79,8 @@ const E_CLOSED = -5
 
 const DEFAULT_SHARDS = 16
 // The private block -> page route (routeBlock): the widest range of blocks it
-// spans, at least ROUTE_MIN_SPAN (16 KiB) and ROUTE_SPAN_PER_PAGE per page (a
-// page holds 256 slots: 1/8 byte a slot at most).
+// spans, ROUTE_MIN_SPAN or ROUTE_SPAN_PER_PAGE per page if more (with the
+// growth headroom, under 0.2 bytes a slot; 24 KiB at most for a small registry).
 const ROUTE_MIN_SPAN = 4096
 const ROUTE_SPAN_PER_PAGE = 8
 const EMPTY_ROUTE = new Int32Array(0)
