@@ -1,8 +1,8 @@
 // HandleRegistry: integer handles for JS values, sharded, generation-checked.
 // Layout and invariants: docs/design.md. Events live in events.ts, calls in
 // calls.ts, the domain's memory in backends.ts, arrays kept across lifetimes
-// in spares.ts. This file is about 790 lines on purpose: the hot path (find,
-// insert, free), the growth path (newPage, firstPages, reserve), the weak path
+// in spares.ts. This file is about 900 lines on purpose: the hot path (find,
+// insert, free, the block route), the growth path (newPage, firstPages, reserve), the weak path
 // (findWeak, the finalizer) and the slow paths that classify a failed lookup
 // read the same private slot storage, and keeping them in one class lets V8
 // inline them (splitting them into modules measured slower); the storage is in
@@ -78,6 +78,12 @@ const E_COLLECTED = -4
 const E_CLOSED = -5
 
 const DEFAULT_SHARDS = 16
+// The private block -> page route (routeBlock): the widest range of blocks it
+// spans, ROUTE_MIN_SPAN or ROUTE_SPAN_PER_PAGE per page if more (with the
+// growth headroom, under 0.2 bytes a slot; 24 KiB at most for a small registry).
+const ROUTE_MIN_SPAN = 4096
+const ROUTE_SPAN_PER_PAGE = 8
+const EMPTY_ROUTE = new Int32Array(0)
 // Shards whose first page the first registration claims at once (firstPages).
 const FIRST_PAGES = 16
 const claimScratch = new Float64Array(FIRST_PAGES)
@@ -117,6 +123,10 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   #vals: unknown[] = []
   #state: Int32Array = EMPTY_STATE
   #pageBlock: number[] = []
+  // The reverse, block -> page + 1 (0: not ours), for blocks #routeBase ..
+  // #routeBase + #route.length - 1: what find() reads. See routeBlock().
+  #route: Int32Array = EMPTY_ROUTE
+  #routeBase = 0
   #pageShard: number[] = []
   // Per page: its block's base (the first generation it issues: earlier owners
   // of the block issued only lower ones), the generation at which its slots
@@ -125,6 +135,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   // reads it: most registries never need it).
   #pageBase: number[] = []
   #pageLimit: number[] = []
+  // The lowest of #pageLimit: free() reads the page's limit only from there on.
+  #retireFloor: number = L.GEN_MAX + 1
   #blockPage: Map<number, number> | undefined
   // Released slots, LIFO through the value cells (page << 8 | offset, -1 = empty).
   #freeHead = -1
@@ -390,7 +402,10 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     this.#pageShard.length = 0
     this.#pageBase.length = 0
     this.#pageLimit.length = 0
+    this.#retireFloor = L.GEN_MAX + 1
     this.#blockPage = undefined
+    this.#route = EMPTY_ROUTE
+    this.#routeBase = 0
     this.#freed = this.#issued // close releases every live handle
     this.#contexts?.clear()
     this.#freeHead = -1
@@ -449,33 +464,57 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /**
    * Fast path: local index (page << 8 | offset) of the live strong entry `h`, or -1
-   * for anything else (locate() then says why). Smi handles decode with bit ops.
+   * for anything else (locate() then says why).
    */
   private find(h: number): number {
-    if (!(h > 0)) return -1
+    return this.findAs(h, L.S_LIVE)
+  }
+
+  /**
+   * Local index of `h` if its slot's state word is `gen << 2 | bits` (bits:
+   * S_LIVE for a strong entry, S_LIVE | S_WEAK for a weak one), else -1. Kept
+   * small on purpose: get and release inline it into the caller's loop, and
+   * V8 inlines at most 920 bytes of bytecode into one function; past that,
+   * release's lookup became a call (docs/benchmark.md, "Where the registry's
+   * time goes"). Smi handles decode with bit ops, others in bigGen().
+   */
+  private findAs(h: number, bits: number): number {
     let slot: number
     let gen: number
-    if ((h | 0) === h) {
+    if ((h | 0) === h && h > 0) {
       slot = h & L.SLOT_MASK
-      gen = h >>> 28
+      gen = h >>> L.SLOT_BITS
     } else {
-      // Heap-number handle: floor and multiply are exact below 2^53 (no % on doubles).
-      gen = Math.floor(h / L.SLOT_SPAN)
-      if (gen > L.GEN_MAX) return -1
+      if ((gen = bigGen(h)) < 0) return -1
       slot = h - gen * L.SLOT_SPAN
-      if ((slot | 0) !== slot) return -1 // fraction
     }
-    // One read of the domain's block table: owner << 19 | local page (0 once
-    // closed). Other threads can write it: verify the page against our own
-    // page table, so a scribbled word fails the lookup (locate() then routes
-    // through private memory only), never resolves another slot.
+    // Block -> page through #route, private memory only this registry writes
+    // (docs/design.md, "Threat model"). A block outside its range (or 0 there)
+    // takes findUnrouted.
     const block = slot >>> L.OFFSET_BITS
+    const r = block - this.#routeBase
+    const route = this.#route
+    const page = r >= 0 && r < route.length ? route[r] - 1 : -1
+    if (page < 0) return this.findUnrouted(block, slot, gen, bits)
+    const at = (page << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
+    return this.#state[at] === ((gen << 2) | bits) ? at : -1
+  }
+
+  /**
+   * findAs() for a block #route does not cover (a registry whose blocks lie
+   * too far apart, see routeBlock): one read of the domain's block table
+   * (owner << 19 | local page, 0 once closed). Other threads can write it:
+   * the page is verified against our own page table, so a scribbled word
+   * fails the lookup (locate() then routes through private memory only),
+   * never resolves another slot.
+   */
+  private findUnrouted(block: number, slot: number, gen: number, bits: number): number {
     const w = this.#words[L.BLOCKS_BASE + (block << 1)]
     if (w >>> L.PAGE_BITS !== this.#owner) return -1
     const page = w & L.PAGE_MASK
     if (this.#pageBlock[page] !== block) return -1
     const at = (page << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
-    return this.#state[at] === ((gen << 2) | L.S_LIVE) ? at : -1
+    return this.#state[at] === ((gen << 2) | bits) ? at : -1
   }
 
   /** release() of a weak handle, or of anything that is not a live handle (throws). */
@@ -578,13 +617,46 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   /** Records the block `claimed` (block + base * MAX_BLOCKS, from the domain) as the next page, of shard `s`. */
   private addPage(s: number, claimed: number): void {
     const p = this.#pageBlock.length
-    const block = claimed % L.MAX_BLOCKS
-    const base = (claimed - block) / L.MAX_BLOCKS // first generation: above every earlier owner's
+    // `| 0`: `claimed` is a double (from a Float64Array or the addon), and so
+    // are % and / of it; pushed as such they would turn the page tables into
+    // double arrays, which find() and handleAt() then read as doubles
+    // (a convert and a float compare per lookup, seen in `perf annotate`).
+    const block = (claimed % L.MAX_BLOCKS) | 0
+    const base = ((claimed - block) / L.MAX_BLOCKS) | 0 // first generation: above every earlier owner's
     this.#pageBlock.push(block)
+    this.routeBlock(block, p)
     this.#pageShard.push(s)
     this.#pageBase.push(base)
-    this.#pageLimit.push(Math.min(base + this.#retireAfter, L.GEN_MAX + 1))
+    const limit = Math.min(base + this.#retireAfter, L.GEN_MAX + 1)
+    this.#pageLimit.push(limit)
+    if (limit < this.#retireFloor) this.#retireFloor = limit
     this.#blockPage?.set(block, p)
+  }
+
+  /**
+   * Enters block -> page `p` in #route, growing its range to take `block` if
+   * the range then spans at most max(ROUTE_MIN_SPAN, ROUTE_SPAN_PER_PAGE x
+   * pages) blocks: blocks are claimed from a domain-wide counter, so a
+   * registry's blocks usually lie close together, and the route costs well
+   * under a byte per handle. A block farther out stays unrouted: find() then
+   * reads the domain's table and verifies it (findUnrouted), slower, as correct.
+   */
+  private routeBlock(block: number, p: number): void {
+    let route = this.#route
+    let r = block - this.#routeBase
+    if (r < 0 || r >= route.length) {
+      const lo = route.length === 0 ? block : Math.min(this.#routeBase, block)
+      const hi = route.length === 0 ? block : Math.max(this.#routeBase + route.length - 1, block)
+      const span = hi - lo + 1
+      if (span > Math.max(ROUTE_MIN_SPAN, ROUTE_SPAN_PER_PAGE * (p + 1))) return
+      // Headroom above: later claims mostly come from the counter, upwards.
+      const grown = new Int32Array(Math.min(span + (span >>> 1) + 16, L.MAX_BLOCKS - lo))
+      if (route.length > 0) grown.set(route, this.#routeBase - lo)
+      this.#route = route = grown
+      this.#routeBase = lo
+      r = block - lo
+    }
+    route[r] = p + 1
   }
 
   /** Grows the state and value arrays to hold `pages` pages. */
@@ -647,6 +719,18 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private free(at: number, extra: number): void {
     const next = (this.#state[at] >>> 2) + 1
     this.#state[at] = (next << 2) | extra
+    // Below every page's retirement limit (the common case: one field read).
+    if (next < this.#retireFloor) {
+      this.#vals[at] = this.#freeHead
+      this.#freeHead = at
+    } else {
+      this.freeNearLimit(at, next)
+    }
+    this.#freed++
+  }
+
+  /** free() of a slot whose next generation `next` reaches the lowest retirement limit of some page. */
+  private freeNearLimit(at: number, next: number): void {
     if (next < this.#pageLimit[at >>> L.OFFSET_BITS]) {
       this.#vals[at] = this.#freeHead
       this.#freeHead = at
@@ -654,7 +738,6 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       this.#vals[at] = undefined // retired: never issued again, so no stale handle can alias
       this.#counts.retired++
     }
-    this.#freed++
   }
 
   private liveByShard(): number[] {
@@ -667,28 +750,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     return live
   }
 
-  /** Like find(), for a live weak entry: its index, or -1. Same route check as find(). */
+  /** Like find(), for a live weak entry: its index, or -1. */
   private findWeak(h: number): number {
-    if (!(h > 0)) return -1
-    let slot: number
-    let gen: number
-    if ((h | 0) === h) {
-      slot = h & L.SLOT_MASK
-      gen = h >>> 28
-    } else {
-      gen = Math.floor(h / L.SLOT_SPAN)
-      if (gen > L.GEN_MAX) return -1
-      slot = h - gen * L.SLOT_SPAN
-      if ((slot | 0) !== slot) return -1
-    }
-    // The shared route word is a hint only: verified against our page table.
-    const block = slot >>> L.OFFSET_BITS
-    const w = this.#words[L.BLOCKS_BASE + (block << 1)]
-    if (w >>> L.PAGE_BITS !== this.#owner) return -1
-    const page = w & L.PAGE_MASK
-    if (this.#pageBlock[page] !== block) return -1
-    const at = (page << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
-    return this.#state[at] === ((gen << 2) | L.S_LIVE | L.S_WEAK) ? at : -1
+    return this.findAs(h, L.S_LIVE | L.S_WEAK)
   }
 
   private newFinalizer(): FinalizationRegistry<number> {
@@ -802,6 +866,18 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       default: return new InvalidHandleError(h, malformed(h) ?? 'it was never issued by this registry')
     }
   }
+}
+
+/**
+ * The generation of a handle that is not a Smi, or -1 if `h` is not a
+ * positive integer with a generation in range. Floor and multiply are exact
+ * below 2^53 (no % on doubles: a call into C in V8).
+ */
+function bigGen(h: number): number {
+  if (!(h > 0)) return -1
+  const gen = Math.floor(h / L.SLOT_SPAN)
+  const slot = h - gen * L.SLOT_SPAN
+  return gen <= L.GEN_MAX && (slot | 0) === slot ? gen : -1
 }
 
 /**
