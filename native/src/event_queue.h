@@ -120,6 +120,12 @@ class BoundedQueue {
   /// Number of cells (a power of two).
   size_t capacity() const noexcept { return mask_ + 1; }
 
+  /// Cells claimed by pushes so far (seq_cst): every push this thread made
+  /// before lies below it (producer_rings.h: where a new ring waits).
+  size_t enqueue_position() const noexcept { return enqueue_pos_.load(std::memory_order_seq_cst); }
+  /// Cells consumed so far. Consumer thread only.
+  size_t dequeue_position() const noexcept { return dequeue_pos_.load(std::memory_order_relaxed); }
+
   /// How many try_push calls returned kQueueFull so far (relaxed counter).
   uint64_t rejected() const noexcept;
 

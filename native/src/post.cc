@@ -111,7 +111,7 @@ inline int32_t push(OwnerSlot& s, EventPath* p, const Event& ev, WaitTicket& t) 
     s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
     return kClosedSt;
   }
-  if (enqueue(p->queue, p->full, ev, event_extra(ev)) == Status::kOk) return kOk;
+  if (path_enqueue(p, ev, event_extra(ev)) == Status::kOk) return kOk;
   return queue_full(s, p, ev, t);
 }
 
@@ -180,7 +180,7 @@ int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
       s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
       return kClosedSt;
     }
-    if (enqueue(p->queue, p->full, ev, 0) == Status::kOk) {
+    if (path_enqueue(p, ev, 0) == Status::kOk) {
       wake(p);
       return kOk;
     }
@@ -303,7 +303,7 @@ size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noe
           if (p == nullptr) {
             s.dropped_closed.fetch_add(k, std::memory_order_relaxed);
           } else {
-            m = enqueue_many(p->queue, p->full, staged, k);
+            m = path_enqueue_many(p, staged, k);
             if (m < k && p->full.policy() == WhenFull::kBlock) {
               for (size_t j = m; j < k; ++j) {
                 left[nleft] = staged[j];

@@ -1,0 +1,461 @@
+// producer_rings.h: a single-producer ring per (producer thread, event path),
+// beside the path's shared queue (issue 11, items 3 and 4). A post from a
+// thread that has a ring is a plain store into the ring's cell and a release
+// store of its tail: no read-modify-write, and no cache line shared with the
+// other producers. Header-only and Node-free so that native/test/test_rings.cc
+// runs it under ASan and TSan; the event path (event_path.h/.cc), post.cc,
+// post_wait.cc and calls.cc use it.
+//
+// Lanes of one path: the shared queue (BoundedQueue, any thread), up to
+// `max_rings` SpscRings (one per producer thread, claimed at the thread's
+// first push and kept until the path closes), the 'grow' overflow. The
+// events of one producer thread keep their order:
+//   - every push of a thread goes to its ring once it has one (post,
+//     post_many, post_bytes, post_wait, call, 'block''s retries), or to the
+//     overflow while that holds anything (back_pressure.h's rule);
+//   - a thread that pushed to the shared queue before it got its ring (the
+//     rings were at their cap, or 'grow' was the policy, and a cache entry
+//     was lost since) cannot be overtaken by its ring: the ring remembers the
+//     shared queue's enqueue position at its claim and the consumer takes
+//     nothing from it until the shared queue was consumed up to there;
+//   - a thread never leaves its ring for the shared queue: its ring is
+//     found again by the thread's id (even during the thread's exit, after
+//     its cache is gone), so there is no ring -> shared transition.
+// Memory: each ring holds `capacity` events (24 bytes each, calloc'd: pages
+// cost only once reached), at most `max_rings` per path (threads beyond the
+// cap keep the shared queue), freed with the path. Under 'grow' no ring is
+// claimed, and the rings claimed before count against the overflow's cap.
+//
+// Wake-up (`scheduled`, event_path.h): a ring's producer publishes with a
+// release store, which does not order its later load of `scheduled`. The
+// consumer going idle pays for it (lanes_try_idle): scheduled = false,
+// membarrier(PRIVATE_EXPEDITED) (inflight.h), then re-check every lane:
+// either a producer's tail store came before the barrier (seen by the
+// re-check), or its load of `scheduled` came after it (sees false, signals).
+// Without membarrier (inflight::kCountersOnly: old kernels, not Linux,
+// HANDLE_REGISTRY_NO_MEMBARRIER=1) rings publish with a seq_cst store
+// instead, which pairs with the consumer's seq_cst fence as the shared
+// queue's CAS does.
+#ifndef HANDLE_REGISTRY_NATIVE_PRODUCER_RINGS_H_
+#define HANDLE_REGISTRY_NATIVE_PRODUCER_RINGS_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <type_traits>
+
+#include "back_pressure.h"
+#include "event_queue.h"
+#include "inflight.h"
+
+namespace hr_native {
+
+/// Rings per path by default: beyond it, threads use the shared queue.
+inline constexpr uint32_t kMaxRingsPerPath = 8;
+
+/// A bounded single-producer single-consumer ring (Lamport's, with cached
+/// indexes). Capacity fixed at construction (a power of two, at least 2).
+template <class T>
+class SpscRing {
+  static_assert(std::is_trivially_copyable<T>::value, "SpscRing<T>: T must be trivially copyable");
+
+ public:
+  /// A ring of `capacity` cells (rounded up to a power of two) for thread
+  /// `thread`, or nullptr if out of memory. `after_shared`: see RingSet.
+  static SpscRing* create(size_t capacity, uint64_t thread, size_t after_shared, bool fenced) noexcept {
+    const size_t cap = detail::round_up_pow2(capacity < 2 ? 2 : capacity);
+    T* cells = static_cast<T*>(std::calloc(cap, sizeof(T)));
+    if (cells == nullptr) return nullptr;
+    SpscRing* r = new (std::nothrow) SpscRing(cells, cap - 1, thread, after_shared, fenced);
+    if (r == nullptr) std::free(cells);
+    return r;
+  }
+  ~SpscRing() { std::free(cells_); }
+  SpscRing(const SpscRing&) = delete;
+  SpscRing& operator=(const SpscRing&) = delete;
+
+  /// Producer thread only. False if full (nothing stored).
+  HR_QUEUE_INLINE bool try_push(const T& item) noexcept {
+    const size_t t = tail_.load(std::memory_order_relaxed);
+    if (t - head_seen_ > mask_) {
+      head_seen_ = head_.load(std::memory_order_acquire);  // after the consumer's reads of the cells
+      if (t - head_seen_ > mask_) return false;
+    }
+    cells_[t & mask_] = item;
+    publish(t + 1);
+    return true;
+  }
+
+  /// Producer thread only. Stores the longest prefix of items[0..n) that
+  /// fits, published with one store; returns its length.
+  size_t try_push_many(const T* items, size_t n) noexcept {
+    const size_t t = tail_.load(std::memory_order_relaxed);
+    if (mask_ + 1 - (t - head_seen_) < n) head_seen_ = head_.load(std::memory_order_acquire);
+    const size_t room = mask_ + 1 - (t - head_seen_);
+    const size_t m = n < room ? n : room;
+    for (size_t j = 0; j < m; ++j) cells_[(t + j) & mask_] = items[j];
+    if (m > 0) publish(t + m);
+    return m;
+  }
+
+  /// Consumer thread only. Hands up to `max` items, oldest first, to
+  /// sink(item, offset + i) straight from their cells (a sink returning false
+  /// leaves that item and ends the call); frees their cells; returns how
+  /// many were taken.
+  template <class F>
+  size_t consume(size_t max, size_t offset, F&& sink) noexcept {
+    const size_t h = head_.load(std::memory_order_relaxed);
+    const size_t t = tail_.load(std::memory_order_acquire);  // after the producer's cell writes
+    size_t n = 0;
+    while (n < max && h + n != t) {
+      const T& item = cells_[(h + n) & mask_];
+      if constexpr (std::is_same<decltype(sink(item, offset)), bool>::value) {
+        if (!sink(item, offset + n)) break;
+      } else {
+        sink(item, offset + n);
+      }
+      ++n;
+    }
+    if (n > 0) head_.store(h + n, std::memory_order_release);
+    return n;
+  }
+
+  /// Items in the ring (any thread; exact when neither side is at work).
+  /// seq_cst: the consumer's idle re-check (lanes_try_idle).
+  size_t size() const noexcept {
+    const size_t h = head_.load(std::memory_order_seq_cst);
+    const size_t t = tail_.load(std::memory_order_seq_cst);
+    return t - h;
+  }
+  size_t capacity() const noexcept { return mask_ + 1; }
+  uint64_t thread() const noexcept { return thread_; }
+  size_t after_shared() const noexcept { return after_shared_; }
+  /// Memory the ring takes (its cells and this object).
+  size_t bytes() const noexcept { return sizeof(*this) + capacity() * sizeof(T); }
+
+ private:
+  SpscRing(T* cells, size_t mask, uint64_t thread, size_t after_shared, bool fenced) noexcept
+      : cells_(cells), mask_(mask), thread_(thread), after_shared_(after_shared), fenced_(fenced) {}
+
+  HR_QUEUE_INLINE void publish(size_t t) noexcept {
+    if (fenced_) {
+      tail_.store(t, std::memory_order_seq_cst);  // no membarrier: orders the load of `scheduled`
+    } else {
+      tail_.store(t, std::memory_order_release);
+    }
+  }
+
+  // Read-only after construction (both sides).
+  T* const cells_;
+  const size_t mask_;
+  const uint64_t thread_;
+  const size_t after_shared_;
+  const bool fenced_;
+  // The producer's line.
+  alignas(64) std::atomic<size_t> tail_{0};
+  size_t head_seen_ = 0;  // the producer's last view of head_
+  // The consumer's line; alignas also pads the object's tail.
+  alignas(64) std::atomic<size_t> head_{0};
+};
+
+namespace rings {
+
+// --- the calling thread's identity and its cache of rings --------------------
+// Thread ids are never reused (64-bit counter), so a ring names its producer
+// for good. The cache maps a RingSet's serial (process-wide, never reused) to
+// the thread's ring there (or nullptr: the shared queue); a stale entry of a
+// freed path never matches again. Both pointers are initial-exec TLS (one
+// load from the thread pointer on the hot path; inflight.h explains the
+// model); the cache itself is heap memory freed at the thread's exit, after
+// which t_cache points at g_exited (never hits, never written) and the
+// thread finds its rings by id again.
+inline constexpr uint32_t kCacheEntries = 4;
+struct CacheEntry {
+  uint64_t serial;  // 0: empty
+  void* ring;       // SpscRing<T>* of that set, or nullptr: the shared queue
+};
+struct ThreadCache {
+  CacheEntry e[kCacheEntries];
+};
+inline std::atomic<uint64_t> g_next_thread{0};
+inline std::atomic<uint64_t> g_next_serial{0};
+inline ThreadCache g_exited{};
+inline thread_local ThreadCache* t_cache HR_INFLIGHT_TLS_MODEL = nullptr;
+inline thread_local uint64_t t_thread HR_INFLIGHT_TLS_MODEL = 0;
+
+struct CacheRelease {
+  ThreadCache* cache = nullptr;
+  ~CacheRelease() {
+    if (cache == nullptr) return;
+    t_cache = &g_exited;
+    delete cache;
+  }
+};
+inline thread_local CacheRelease t_cache_release;
+
+/// The calling thread's id (nonzero, unique in the process).
+inline uint64_t thread_id() noexcept {
+  uint64_t id = t_thread;
+  if (id == 0) id = t_thread = g_next_thread.fetch_add(1, std::memory_order_relaxed) + 1;
+  return id;
+}
+
+}  // namespace rings
+
+/// The rings of one path. Producers: ring_of() (any thread). Consumer:
+/// consume / size (one thread). The destructor frees every ring: call it only
+/// once no producer can reach the set (the close protocol's synchronize()).
+template <class T>
+class RingSet {
+ public:
+  explicit RingSet(size_t capacity, uint32_t max_rings = kMaxRingsPerPath) noexcept
+      : serial_(rings::g_next_serial.fetch_add(1, std::memory_order_relaxed) + 1),
+        capacity_(capacity),
+        max_rings_(max_rings < kMaxRingsPerPath ? max_rings : kMaxRingsPerPath) {}
+  ~RingSet() {
+    for (auto& r : rings_) delete r.load(std::memory_order_relaxed);
+  }
+  RingSet(const RingSet&) = delete;
+  RingSet& operator=(const RingSet&) = delete;
+
+  uint64_t serial() const noexcept { return serial_; }
+  /// Rings claimed so far (they stay until the set is destroyed).
+  uint32_t count() const noexcept { return count_.load(std::memory_order_seq_cst); }
+  SpscRing<T>* at(uint32_t i) const noexcept { return rings_[i].load(std::memory_order_acquire); }
+  /// Memory all rings take.
+  size_t bytes() const noexcept { return bytes_.load(std::memory_order_relaxed); }
+
+  /// Producer: the ring of thread `id`, or nullptr.
+  SpscRing<T>* find(uint64_t id) const noexcept {
+    const uint32_t n = count();
+    for (uint32_t i = 0; i < n; ++i) {
+      SpscRing<T>* r = at(i);
+      if (r->thread() == id) return r;
+    }
+    return nullptr;
+  }
+
+  /// Producer: a new ring for thread `id` (which has none), or nullptr at the
+  /// cap or out of memory. `after_shared`: the shared queue's enqueue
+  /// position now (nothing is taken from the ring before the shared queue
+  /// was consumed up to there).
+  SpscRing<T>* claim(uint64_t id, size_t after_shared) noexcept {
+    std::lock_guard<std::mutex> lock(claim_mu_);
+    const uint32_t n = count_.load(std::memory_order_relaxed);
+    if (n >= max_rings_) return nullptr;
+    const bool fenced = inflight::mode() != inflight::kAsymmetric;
+    SpscRing<T>* r = SpscRing<T>::create(capacity_, id, after_shared, fenced);
+    if (r == nullptr) return nullptr;
+    bytes_.fetch_add(r->bytes(), std::memory_order_relaxed);
+    rings_[n].store(r, std::memory_order_release);
+    // seq_cst: a consumer going idle that reads the old count (and so skips
+    // the membarrier) did so before this claim, so the producer's later load
+    // of `scheduled` sees its `false` (lanes_try_idle).
+    count_.store(n + 1, std::memory_order_seq_cst);
+    return r;
+  }
+
+  /// Consumer: up to `max` items from the rings (rotating the starting ring
+  /// per call, so one busy producer cannot hold back the others), each to
+  /// sink(item, offset + i). A ring whose after_shared() is beyond
+  /// `shared_consumed` (the shared queue's dequeue position) is skipped.
+  /// A sink returning false ends the call (*stopped = true).
+  template <class F>
+  size_t consume(size_t max, size_t offset, size_t shared_consumed, F&& sink, bool* stopped) noexcept {
+    const uint32_t n = count();
+    if (n == 0) return 0;
+    size_t got = 0;
+    const uint32_t start = cursor_++ % n;
+    for (uint32_t k = 0; k < n && got < max; ++k) {
+      SpscRing<T>* r = at((start + k) % n);
+      if (static_cast<intptr_t>(shared_consumed - r->after_shared()) < 0) continue;
+      bool ring_stopped = false;
+      const auto take = [&](const T& item, size_t i) noexcept -> bool {
+        if constexpr (std::is_same<decltype(sink(item, i)), bool>::value) {
+          if (!sink(item, i)) {
+            ring_stopped = true;
+            return false;
+          }
+          return true;
+        } else {
+          sink(item, i);
+          return true;
+        }
+      };
+      got += r->consume(max - got, offset + got, take);
+      if (ring_stopped) {
+        *stopped = true;
+        break;
+      }
+    }
+    return got;
+  }
+
+  /// Items in all rings (exact when nobody is at work; seq_cst reads).
+  size_t size() const noexcept {
+    size_t s = 0;
+    const uint32_t n = count();
+    for (uint32_t i = 0; i < n; ++i) s += at(i)->size();
+    return s;
+  }
+
+ private:
+  const uint64_t serial_;
+  const size_t capacity_;
+  const uint32_t max_rings_;
+  std::atomic<SpscRing<T>*> rings_[kMaxRingsPerPath] = {};
+  std::atomic<uint32_t> count_{0};
+  std::atomic<size_t> bytes_{0};
+  std::mutex claim_mu_;
+  uint32_t cursor_ = 0;  // consumer only
+};
+
+/// Producer, slow path of ring_of: finds or claims the calling thread's ring
+/// in `set` and caches the answer (nullptr: the shared queue).
+template <class T>
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+SpscRing<T>* ring_of_slow(RingSet<T>& set, const BoundedQueue<T>& shared, const FullState<T>& f) noexcept {
+  const uint64_t id = rings::thread_id();
+  rings::ThreadCache* c = rings::t_cache;
+  const bool exiting = c == &rings::g_exited;
+  SpscRing<T>* r = set.find(id);
+  // No ring under 'grow': its memory would not be bounded by the overflow's
+  // cap. A thread that is exiting keeps what it has.
+  if (r == nullptr && !exiting && f.policy() != WhenFull::kGrow) r = set.claim(id, shared.enqueue_position());
+  if (exiting) return r;
+  if (c == nullptr) {
+    c = new (std::nothrow) rings::ThreadCache{};
+    if (c == nullptr) return r;
+    rings::t_cache = c;
+    rings::t_cache_release.cache = c;
+  }
+  c->e[set.serial() % rings::kCacheEntries] = rings::CacheEntry{set.serial(), r};
+  return r;
+}
+
+/// Producer (any thread): the calling thread's ring in `set`, or nullptr if
+/// it uses the shared queue. A cache hit is three loads.
+template <class T>
+HR_QUEUE_INLINE SpscRing<T>* ring_of(RingSet<T>& set, const BoundedQueue<T>& shared, const FullState<T>& f) noexcept {
+  const rings::ThreadCache* c = rings::t_cache;
+  const uint64_t serial = set.serial();
+  if (c != nullptr) {
+    const rings::CacheEntry& e = c->e[serial % rings::kCacheEntries];
+    if (e.serial == serial) return static_cast<SpscRing<T>*>(e.ring);
+  }
+  return ring_of_slow(set, shared, f);
+}
+
+// --- the lanes of a path together (the event path's enqueue / consume) ------
+
+/// Overflow cap left for 'grow' after the rings claimed before it.
+template <class T>
+inline size_t overflow_cap(const RingSet<T>& rs, const FullState<T>& f) noexcept {
+  const size_t cap = f.overflow_cap.load(std::memory_order_relaxed);
+  const size_t used = rs.bytes();
+  return cap > used ? cap - used : 0;
+}
+
+/// Any thread: queues `item` (which owns `extra` bytes) in the overflow while
+/// it is active, else in the thread's ring or the shared queue, else ('grow')
+/// in the overflow. kQueueFull if none takes it.
+template <class T>
+HR_QUEUE_INLINE Status lanes_enqueue(BoundedQueue<T>& q, RingSet<T>& rs, FullState<T>& f, const T& item,
+                                     size_t extra) noexcept {
+  if (!f.overflow.active()) {
+    SpscRing<T>* r = ring_of(rs, q, f);
+    if (r != nullptr ? r->try_push(item) : (q.try_push(item) == Status::kOk)) return Status::kOk;
+    if (f.policy() != WhenFull::kGrow) return Status::kQueueFull;
+  }
+  return f.overflow.push(item, extra, overflow_cap(rs, f)) ? Status::kOk : Status::kQueueFull;
+}
+
+/// Any thread: queues items[0..n) in order (numeric items: no extra bytes);
+/// returns the length of the prefix queued.
+template <class T>
+inline size_t lanes_enqueue_many(BoundedQueue<T>& q, RingSet<T>& rs, FullState<T>& f, const T* items,
+                                 size_t n) noexcept {
+  size_t m = 0;
+  if (!f.overflow.active()) {
+    SpscRing<T>* r = ring_of(rs, q, f);
+    m = r != nullptr ? r->try_push_many(items, n) : q.try_push_many(items, n);
+    if (m == n || f.policy() != WhenFull::kGrow) return m;
+  }
+  const size_t cap = overflow_cap(rs, f);
+  while (m < n && f.overflow.push(items[m], 0, cap)) ++m;
+  return m;
+}
+
+/// Items queued in every lane (exact only when nothing is in progress).
+template <class T>
+inline size_t lanes_queued(const BoundedQueue<T>& q, const RingSet<T>& rs, const FullState<T>& f) noexcept {
+  return q.approx_size() + rs.size() + f.overflow.size();
+}
+
+/// Consumer thread: up to `max` items into sink(item, i), as
+/// BoundedQueue::consume: the shared queue, then the rings, then (once every
+/// queue and ring is empty) the overflow; wakes producers waiting for room.
+template <class T, class F, class Extra>
+inline size_t lanes_consume(BoundedQueue<T>& q, RingSet<T>& rs, FullState<T>& f, size_t max, F&& sink,
+                            Extra&& extra) noexcept {
+  bool stopped = false;
+  const auto take = [&sink, &stopped](const T& item, size_t i) noexcept -> bool {
+    if constexpr (std::is_same<decltype(sink(item, i)), bool>::value) {
+      if (!sink(item, i)) {
+        stopped = true;
+        return false;
+      }
+    } else {
+      sink(item, i);
+    }
+    return true;
+  };
+  size_t n = q.consume(max, take);
+  if (n < max && !stopped) n += rs.consume(max - n, n, q.dequeue_position(), take, &stopped);
+  if (n < max && !stopped && f.overflow.active()) {
+    // A producer's earlier ring or queue event was published before it
+    // locked the overflow for its later one: every lane empty under the lock
+    // means that earlier event was consumed already.
+    n += f.overflow.consume(
+        max - n, n, [&q, &rs]() noexcept { return q.approx_size() == 0 && rs.size() == 0; }, take, extra);
+  }
+  if (n > 0) f.room->freed();
+  return n;
+}
+
+/// Consumer thread, its lanes found empty: clears `scheduled`, then re-checks
+/// (the wake-up protocol above and in event_path.h). True if every lane is
+/// empty and the path idle: the next push signals. False if events arrived
+/// (or are being written): `scheduled` is true again.
+template <class T>
+inline bool lanes_try_idle(std::atomic<bool>& scheduled, const BoundedQueue<T>& q, const RingSet<T>& rs,
+                           const FullState<T>& f) noexcept {
+  scheduled.store(false, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (rs.count() > 0 && inflight::mode() == inflight::kAsymmetric && !inflight::detail::heavy_barrier()) {
+    // Registered when the mode was decided, so this does not fail; if it
+    // ever did, a ring's producer could miss the idle state.
+    std::abort();
+  }
+  if (lanes_queued(q, rs, f) == 0) return true;
+  scheduled.store(true, std::memory_order_seq_cst);
+  return false;
+}
+
+/// Producer, after a push: true if it must signal the consumer (it found no
+/// wake-up pending and set `scheduled`). The compiler barrier keeps the load
+/// after the ring's release store (the membarrier orders them on the CPU).
+inline bool needs_signal(std::atomic<bool>& scheduled) noexcept {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (scheduled.load(std::memory_order_seq_cst)) return false;
+  return !scheduled.exchange(true, std::memory_order_seq_cst);
+}
+
+}  // namespace hr_native
+
+#endif  // HANDLE_REGISTRY_NATIVE_PRODUCER_RINGS_H_
