@@ -299,8 +299,11 @@ bool BoundedQueue<T>::try_pop(T& out) noexcept {
 template <class T>
 size_t BoundedQueue<T>::approx_size() const noexcept {
   // Read the consumer's counter first: both only grow, so enq >= deq here.
+  // seq_cst (a plain load on x86): the consumer's idle re-check
+  // (producer_rings.h, lanes_try_idle) is a seq_cst store of its flag, then
+  // seq_cst loads, against the producers' seq_cst claims: no fence needed.
   const size_t deq = dequeue_pos_.load(std::memory_order_relaxed);
-  const size_t enq = enqueue_pos_.load(std::memory_order_relaxed);
+  const size_t enq = enqueue_pos_.load(std::memory_order_seq_cst);
   const size_t n = enq >= deq ? enq - deq : 0;
   return n > capacity() ? capacity() : n;
 }

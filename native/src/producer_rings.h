@@ -18,13 +18,20 @@
 //     was lost since) cannot be overtaken by its ring: the ring remembers the
 //     shared queue's enqueue position at its claim and the consumer takes
 //     nothing from it until the shared queue was consumed up to there;
-//   - a thread never leaves its ring for the shared queue: its ring is
-//     found again by the thread's id (even during the thread's exit, after
-//     its cache is gone), so there is no ring -> shared transition.
+//   - a live thread never leaves its ring for the shared queue: its ring is
+//     found again by the thread's id after a cache miss;
+//   - thread exit: the thread's tag (never freed) stops naming it, which
+//     makes its rings reclaimable, but only once empty, and only under the
+//     set's mutex. Posts the thread still makes while it exits (from later
+//     thread_local destructors) go to its ring under that same mutex while
+//     the ring is still its own; once another thread took it over (it was
+//     empty: every earlier event of the exiting thread was consumed), to the
+//     shared queue, which cannot overtake anything any more.
 // Memory: each ring holds `capacity` events (24 bytes each, calloc'd: pages
 // cost only once reached), at most `max_rings` per path (threads beyond the
-// cap keep the shared queue), freed with the path. Under 'grow' no ring is
-// claimed, and the rings claimed before count against the overflow's cap.
+// cap keep the shared queue), reused by new threads once their thread exited
+// and they are empty, freed with the path. Under 'grow' no ring is claimed,
+// and the rings claimed before count against the overflow's cap.
 //
 // Wake-up (`scheduled`, event_path.h): a ring's producer publishes with a
 // release store, which does not order its later load of `scheduled`. The
@@ -56,6 +63,17 @@ namespace hr_native {
 /// Rings per path by default: beyond it, threads use the shared queue.
 inline constexpr uint32_t kMaxRingsPerPath = 8;
 
+namespace rings_detail {
+/// A thread's tag: `live` holds the id of the thread that took it (0 while
+/// free). Never freed: a thread's exit hands it on (as inflight.h's markers),
+/// so a ring can always read its holder's tag to see whether it still lives.
+struct alignas(64) Tag {
+  std::atomic<uint64_t> live;
+  Tag* next;               // the list of all tags; fixed once published
+  std::atomic<bool> taken;
+};
+}  // namespace rings_detail
+
 /// A bounded single-producer single-consumer ring (Lamport's, with cached
 /// indexes). Capacity fixed at construction (a power of two, at least 2).
 template <class T>
@@ -65,11 +83,11 @@ class SpscRing {
  public:
   /// A ring of `capacity` cells (rounded up to a power of two) for thread
   /// `thread`, or nullptr if out of memory. `after_shared`: see RingSet.
-  static SpscRing* create(size_t capacity, uint64_t thread, size_t after_shared, bool fenced) noexcept {
+  static SpscRing* create(size_t capacity, bool fenced) noexcept {
     const size_t cap = detail::round_up_pow2(capacity < 2 ? 2 : capacity);
     T* cells = static_cast<T*>(std::calloc(cap, sizeof(T)));
     if (cells == nullptr) return nullptr;
-    SpscRing* r = new (std::nothrow) SpscRing(cells, cap - 1, thread, after_shared, fenced);
+    SpscRing* r = new (std::nothrow) SpscRing(cells, cap - 1, fenced);
     if (r == nullptr) std::free(cells);
     return r;
   }
@@ -104,11 +122,15 @@ class SpscRing {
   /// Consumer thread only. Hands up to `max` items, oldest first, to
   /// sink(item, offset + i) straight from their cells (a sink returning false
   /// leaves that item and ends the call); frees their cells; returns how
-  /// many were taken.
+  /// many were taken. Takes nothing while `shared_consumed` (the shared
+  /// queue's dequeue position) is below after_shared().
   template <class F>
-  size_t consume(size_t max, size_t offset, F&& sink) noexcept {
+  size_t consume(size_t max, size_t offset, size_t shared_consumed, F&& sink) noexcept {
     const size_t h = head_.load(std::memory_order_relaxed);
     const size_t t = tail_.load(std::memory_order_acquire);  // after the producer's cell writes
+    if (t == h) return 0;
+    // Read after the tail: a new holder sets it before its first push.
+    if (static_cast<intptr_t>(shared_consumed - after_shared()) < 0) return 0;
     size_t n = 0;
     while (n < max && h + n != t) {
       const T& item = cells_[(h + n) & mask_];
@@ -131,14 +153,27 @@ class SpscRing {
     return t - h;
   }
   size_t capacity() const noexcept { return mask_ + 1; }
-  uint64_t thread() const noexcept { return thread_; }
-  size_t after_shared() const noexcept { return after_shared_; }
+  /// The id of the thread the ring was last given to (it may have exited).
+  uint64_t holder() const noexcept { return holder_id_.load(std::memory_order_relaxed); }
+  /// True once the holder's thread exited (its tag names another thread or none).
+  bool orphaned() const noexcept {
+    const rings_detail::Tag* tag = holder_tag_.load(std::memory_order_relaxed);
+    return tag->live.load(std::memory_order_acquire) != holder();  // acquire: after its last push
+  }
+  size_t after_shared() const noexcept { return after_shared_.load(std::memory_order_acquire); }
+  /// Gives the ring to thread `id` (tag `tag`), whose earlier shared-queue
+  /// events lie below `after_shared`. Under the set's mutex; the ring is new,
+  /// or orphaned and empty.
+  void give(const rings_detail::Tag* tag, uint64_t id, size_t after_shared) noexcept {
+    after_shared_.store(after_shared, std::memory_order_release);
+    holder_tag_.store(tag, std::memory_order_relaxed);
+    holder_id_.store(id, std::memory_order_relaxed);
+  }
   /// Memory the ring takes (its cells and this object).
   size_t bytes() const noexcept { return sizeof(*this) + capacity() * sizeof(T); }
 
  private:
-  SpscRing(T* cells, size_t mask, uint64_t thread, size_t after_shared, bool fenced) noexcept
-      : cells_(cells), mask_(mask), thread_(thread), after_shared_(after_shared), fenced_(fenced) {}
+  SpscRing(T* cells, size_t mask, bool fenced) noexcept : cells_(cells), mask_(mask), fenced_(fenced) {}
 
   HR_QUEUE_INLINE void publish(size_t t) noexcept {
     if (fenced_) {
@@ -151,9 +186,11 @@ class SpscRing {
   // Read-only after construction (both sides).
   T* const cells_;
   const size_t mask_;
-  const uint64_t thread_;
-  const size_t after_shared_;
   const bool fenced_;
+  // Written under the set's mutex when the ring changes hands.
+  std::atomic<const rings_detail::Tag*> holder_tag_{nullptr};
+  std::atomic<uint64_t> holder_id_{0};
+  std::atomic<size_t> after_shared_{0};
   // The producer's line.
   alignas(64) std::atomic<size_t> tail_{0};
   size_t head_seen_ = 0;  // the producer's last view of head_
@@ -180,27 +217,67 @@ struct CacheEntry {
 struct ThreadCache {
   CacheEntry e[kCacheEntries];
 };
+using rings_detail::Tag;
 inline std::atomic<uint64_t> g_next_thread{0};
 inline std::atomic<uint64_t> g_next_serial{0};
+inline std::atomic<Tag*> g_tags{nullptr};
 inline ThreadCache g_exited{};
 inline thread_local ThreadCache* t_cache HR_INFLIGHT_TLS_MODEL = nullptr;
-inline thread_local uint64_t t_thread HR_INFLIGHT_TLS_MODEL = 0;
+// Slow paths only (default TLS model).
+inline thread_local uint64_t t_thread = 0;
+inline thread_local Tag* t_tag = nullptr;
 
-struct CacheRelease {
+// At the thread's exit: later lookups miss (g_exited), the tag stops naming
+// the thread (its rings become reclaimable once empty) and is handed on.
+struct ThreadExit {
   ThreadCache* cache = nullptr;
-  ~CacheRelease() {
-    if (cache == nullptr) return;
+  ~ThreadExit() {
     t_cache = &g_exited;
     delete cache;
+    if (Tag* tag = t_tag) {
+      tag->live.store(0, std::memory_order_seq_cst);  // after every push of this thread
+      tag->taken.store(false, std::memory_order_release);
+    }
   }
 };
-inline thread_local CacheRelease t_cache_release;
+inline thread_local ThreadExit t_exit;
 
 /// The calling thread's id (nonzero, unique in the process).
 inline uint64_t thread_id() noexcept {
   uint64_t id = t_thread;
   if (id == 0) id = t_thread = g_next_thread.fetch_add(1, std::memory_order_relaxed) + 1;
   return id;
+}
+
+/// True while the calling thread exits (its thread_local destructors run).
+inline bool exiting() noexcept { return t_cache == &g_exited; }
+
+/// The calling thread's tag, naming it (nullptr if out of memory). Not
+/// while exiting.
+inline const Tag* thread_tag() noexcept {
+  if (t_tag != nullptr) return t_tag;
+  const uint64_t id = thread_id();
+  Tag* tag = nullptr;
+  for (Tag* c = g_tags.load(std::memory_order_acquire); c != nullptr; c = c->next) {
+    bool free = false;
+    if (!c->taken.load(std::memory_order_relaxed) &&
+        c->taken.compare_exchange_strong(free, true, std::memory_order_acquire)) {
+      tag = c;
+      break;
+    }
+  }
+  if (tag == nullptr) {
+    tag = new (std::nothrow) Tag{{0}, nullptr, {true}};
+    if (tag == nullptr) return nullptr;
+    Tag* head = g_tags.load(std::memory_order_relaxed);
+    do {
+      tag->next = head;
+    } while (!g_tags.compare_exchange_weak(head, tag, std::memory_order_release, std::memory_order_relaxed));
+  }
+  tag->live.store(id, std::memory_order_release);
+  t_tag = tag;
+  t_exit.cache = t_cache;  // the first use registers the exit hook
+  return tag;
 }
 
 }  // namespace rings
@@ -228,27 +305,42 @@ class RingSet {
   /// Memory all rings take.
   size_t bytes() const noexcept { return bytes_.load(std::memory_order_relaxed); }
 
-  /// Producer: the ring of thread `id`, or nullptr.
+  /// Producer: the ring of thread `id`, or nullptr. Ids are never reused,
+  /// and a ring changes hands only once its holder exited.
   SpscRing<T>* find(uint64_t id) const noexcept {
     const uint32_t n = count();
     for (uint32_t i = 0; i < n; ++i) {
       SpscRing<T>* r = at(i);
-      if (r->thread() == id) return r;
+      if (r->holder() == id) return r;
     }
     return nullptr;
   }
 
-  /// Producer: a new ring for thread `id` (which has none), or nullptr at the
-  /// cap or out of memory. `after_shared`: the shared queue's enqueue
-  /// position now (nothing is taken from the ring before the shared queue
-  /// was consumed up to there).
-  SpscRing<T>* claim(uint64_t id, size_t after_shared) noexcept {
+  /// Producer, live: a ring for the calling thread (`id`, `tag`; it has
+  /// none here): a new one below the cap, else one whose thread exited and
+  /// that is empty; nullptr if neither (or out of memory). `after_shared`:
+  /// the shared queue's enqueue position now (nothing is taken from the ring
+  /// before the shared queue was consumed up to there).
+  SpscRing<T>* claim(const rings_detail::Tag* tag, uint64_t id, size_t after_shared) noexcept {
     std::lock_guard<std::mutex> lock(claim_mu_);
     const uint32_t n = count_.load(std::memory_order_relaxed);
-    if (n >= max_rings_) return nullptr;
+    if (n >= max_rings_) {
+      for (uint32_t i = 0; i < n; ++i) {
+        SpscRing<T>* r = at(i);
+        // Empty (seq_cst reads of both ends, after the holder's last push:
+        // orphaned() acquired its tag's change): every event the old holder
+        // pushed was consumed; it pushes here only under this mutex.
+        if (r->orphaned() && r->size() == 0) {
+          r->give(tag, id, after_shared);
+          return r;
+        }
+      }
+      return nullptr;
+    }
     const bool fenced = inflight::mode() != inflight::kAsymmetric;
-    SpscRing<T>* r = SpscRing<T>::create(capacity_, id, after_shared, fenced);
+    SpscRing<T>* r = SpscRing<T>::create(capacity_, fenced);
     if (r == nullptr) return nullptr;
+    r->give(tag, id, after_shared);
     bytes_.fetch_add(r->bytes(), std::memory_order_relaxed);
     rings_[n].store(r, std::memory_order_release);
     // seq_cst: a consumer going idle that reads the old count (and so skips
@@ -256,6 +348,16 @@ class RingSet {
     // of `scheduled` sees its `false` (lanes_try_idle).
     count_.store(n + 1, std::memory_order_seq_cst);
     return r;
+  }
+
+  /// Producer, exiting: pushes items[0..n) to the calling thread's ring if it
+  /// still has one (under the mutex: claim() cannot hand it on meanwhile),
+  /// else to the shared queue `q`. Returns the prefix stored.
+  size_t push_exiting(BoundedQueue<T>& q, const T* items, size_t n) noexcept {
+    std::lock_guard<std::mutex> lock(claim_mu_);
+    if (SpscRing<T>* r = find(rings::thread_id())) return r->try_push_many(items, n);
+    if (n == 1) return q.try_push(items[0]) == Status::kOk ? 1 : 0;
+    return q.try_push_many(items, n);
   }
 
   /// Consumer: up to `max` items from the rings (rotating the starting ring
@@ -271,7 +373,6 @@ class RingSet {
     const uint32_t start = cursor_++ % n;
     for (uint32_t k = 0; k < n && got < max; ++k) {
       SpscRing<T>* r = at((start + k) % n);
-      if (static_cast<intptr_t>(shared_consumed - r->after_shared()) < 0) continue;
       bool ring_stopped = false;
       const auto take = [&](const T& item, size_t i) noexcept -> bool {
         if constexpr (std::is_same<decltype(sink(item, i)), bool>::value) {
@@ -285,7 +386,7 @@ class RingSet {
           return true;
         }
       };
-      got += r->consume(max - got, offset + got, take);
+      got += r->consume(max - got, offset + got, shared_consumed, take);
       if (ring_stopped) {
         *stopped = true;
         break;
@@ -315,31 +416,39 @@ class RingSet {
 
 /// Producer, slow path of ring_of: finds or claims the calling thread's ring
 /// in `set` and caches the answer (nullptr: the shared queue).
+/// What ring_of answers for a thread that is exiting: push through
+/// RingSet::push_exiting.
+template <class T>
+inline SpscRing<T>* exiting_ring() noexcept {
+  alignas(SpscRing<T>) static char mark;
+  return reinterpret_cast<SpscRing<T>*>(&mark);
+}
+
 template <class T>
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
 SpscRing<T>* ring_of_slow(RingSet<T>& set, const BoundedQueue<T>& shared, const FullState<T>& f) noexcept {
+  if (rings::exiting()) return exiting_ring<T>();
+  const rings::Tag* tag = rings::thread_tag();
+  if (tag == nullptr) return nullptr;  // out of memory: the shared queue
   const uint64_t id = rings::thread_id();
-  rings::ThreadCache* c = rings::t_cache;
-  const bool exiting = c == &rings::g_exited;
   SpscRing<T>* r = set.find(id);
-  // No ring under 'grow': its memory would not be bounded by the overflow's
-  // cap. A thread that is exiting keeps what it has.
-  if (r == nullptr && !exiting && f.policy() != WhenFull::kGrow) r = set.claim(id, shared.enqueue_position());
-  if (exiting) return r;
+  // No ring under 'grow': its memory would not be bounded by the overflow's cap.
+  if (r == nullptr && f.policy() != WhenFull::kGrow) r = set.claim(tag, id, shared.enqueue_position());
+  rings::ThreadCache* c = rings::t_cache;
   if (c == nullptr) {
     c = new (std::nothrow) rings::ThreadCache{};
     if (c == nullptr) return r;
     rings::t_cache = c;
-    rings::t_cache_release.cache = c;
+    rings::t_exit.cache = c;
   }
   c->e[set.serial() % rings::kCacheEntries] = rings::CacheEntry{set.serial(), r};
   return r;
 }
 
-/// Producer (any thread): the calling thread's ring in `set`, or nullptr if
-/// it uses the shared queue. A cache hit is three loads.
+/// Producer (any thread): the calling thread's ring in `set`, nullptr if it
+/// uses the shared queue, or exiting_ring<T>(). A cache hit is three loads.
 template <class T>
 HR_QUEUE_INLINE SpscRing<T>* ring_of(RingSet<T>& set, const BoundedQueue<T>& shared, const FullState<T>& f) noexcept {
   const rings::ThreadCache* c = rings::t_cache;
@@ -369,7 +478,11 @@ HR_QUEUE_INLINE Status lanes_enqueue(BoundedQueue<T>& q, RingSet<T>& rs, FullSta
                                      size_t extra) noexcept {
   if (!f.overflow.active()) {
     SpscRing<T>* r = ring_of(rs, q, f);
-    if (r != nullptr ? r->try_push(item) : (q.try_push(item) == Status::kOk)) return Status::kOk;
+    if (r == exiting_ring<T>()) {
+      if (rs.push_exiting(q, &item, 1) == 1) return Status::kOk;
+    } else if (r != nullptr ? r->try_push(item) : (q.try_push(item) == Status::kOk)) {
+      return Status::kOk;
+    }
     if (f.policy() != WhenFull::kGrow) return Status::kQueueFull;
   }
   return f.overflow.push(item, extra, overflow_cap(rs, f)) ? Status::kOk : Status::kQueueFull;
@@ -383,7 +496,11 @@ inline size_t lanes_enqueue_many(BoundedQueue<T>& q, RingSet<T>& rs, FullState<T
   size_t m = 0;
   if (!f.overflow.active()) {
     SpscRing<T>* r = ring_of(rs, q, f);
-    m = r != nullptr ? r->try_push_many(items, n) : q.try_push_many(items, n);
+    if (r == exiting_ring<T>()) {
+      m = rs.push_exiting(q, items, n);
+    } else {
+      m = r != nullptr ? r->try_push_many(items, n) : q.try_push_many(items, n);
+    }
     if (m == n || f.policy() != WhenFull::kGrow) return m;
   }
   const size_t cap = overflow_cap(rs, f);
@@ -435,8 +552,13 @@ inline size_t lanes_consume(BoundedQueue<T>& q, RingSet<T>& rs, FullState<T>& f,
 template <class T>
 inline bool lanes_try_idle(std::atomic<bool>& scheduled, const BoundedQueue<T>& q, const RingSet<T>& rs,
                            const FullState<T>& f) noexcept {
+  // seq_cst store, then seq_cst loads of every lane's fill (the shared
+  // queue's enqueue position, the rings' ends, the overflow's count): in the
+  // single order of seq_cst operations either a producer's seq_cst push comes
+  // before the re-check (seen), or its seq_cst load of `scheduled` comes
+  // after this store (sees false). A ring's release store is not seq_cst:
+  // the membarrier covers it.
   scheduled.store(false, std::memory_order_seq_cst);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (rs.count() > 0 && inflight::mode() == inflight::kAsymmetric && !inflight::detail::heavy_barrier()) {
     // Registered when the mode was decided, so this does not fail; if it
     // ever did, a ring's producer could miss the idle state.
