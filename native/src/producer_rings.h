@@ -7,9 +7,14 @@
 // post_wait.cc and calls.cc use it.
 //
 // Lanes of one path: the shared queue (BoundedQueue, any thread), up to
-// `max_rings` SpscRings (one per producer thread, claimed at the thread's
-// first push and kept until the path closes), the 'grow' overflow. The
-// events of one producer thread keep their order:
+// `max_rings` SpscRings (one per producer thread, claimed once the thread has
+// posted kSharedPostsPerClaim events through the shared queue, kept until the
+// thread exits), the 'grow' overflow. Order across threads: the shared queue
+// delivers in the order of its claims, which follows happens-before (a post
+// that happens before another is delivered first); rings do not: events of
+// two threads with rings may be delivered in either order, even when one
+// post happens before the other. The events of one producer thread keep
+// their order:
 //   - every push of a thread goes to its ring once it has one (post,
 //     post_many, post_bytes, post_wait, call, 'block''s retries), or to the
 //     overflow while that holds anything (back_pressure.h's rule);
@@ -226,9 +231,15 @@ namespace rings {
 // which t_cache points at g_exited (never hits, never written) and the
 // thread finds its rings by id again.
 inline constexpr uint32_t kCacheEntries = 4;
+/// Events a thread posts through the shared queue before it claims a ring
+/// (and between two attempts when none was free): short-lived threads that
+/// post a few events each (a C library's callback threads) keep the shared
+/// queue, whose single order also follows their happens-before order.
+inline constexpr int64_t kSharedPostsPerClaim = 64;
 struct CacheEntry {
-  uint64_t serial;  // 0: empty
-  void* ring;       // SpscRing<T>* of that set, or nullptr: the shared queue
+  uint64_t serial;      // 0: empty
+  void* ring;           // SpscRing<T>* of that set, or nullptr: the shared queue
+  int64_t until_claim;  // ring == nullptr: events left before the next claim attempt
 };
 struct ThreadCache {
   CacheEntry e[kCacheEntries];
@@ -430,8 +441,9 @@ class RingSet {
   uint32_t cursor_ = 0;  // consumer only
 };
 
-/// Producer, slow path of ring_of: finds or claims the calling thread's ring
-/// in `set` and caches the answer (nullptr: the shared queue).
+/// Producer, slow path of ring_of: finds the calling thread's ring in `set`,
+/// or claims one if `claim` (its countdown ran out), and caches the answer
+/// (nullptr: the shared queue), for a post of `n` events.
 /// What ring_of answers for a thread that is exiting: push through
 /// RingSet::push_exiting.
 template <class T>
@@ -444,14 +456,15 @@ template <class T>
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-SpscRing<T>* ring_of_slow(RingSet<T>& set, const BoundedQueue<T>& shared, const FullState<T>& f) noexcept {
+SpscRing<T>* ring_of_slow(RingSet<T>& set, const BoundedQueue<T>& shared, const FullState<T>& f, bool claim,
+                          size_t n) noexcept {
   if (rings::exiting()) return exiting_ring<T>();
   const rings::Tag* tag = rings::thread_tag();
   if (tag == nullptr) return nullptr;  // out of memory: the shared queue
   const uint64_t id = rings::thread_id();
   SpscRing<T>* r = set.find(id);
   // No ring under 'grow': its memory would not be bounded by the overflow's cap.
-  if (r == nullptr && f.policy() != WhenFull::kGrow) r = set.claim(tag, id, shared.enqueue_position());
+  if (r == nullptr && claim && f.policy() != WhenFull::kGrow) r = set.claim(tag, id, shared.enqueue_position());
   rings::ThreadCache* c = rings::t_cache;
   if (c == nullptr) {
     c = new (std::nothrow) rings::ThreadCache{};
@@ -459,21 +472,29 @@ SpscRing<T>* ring_of_slow(RingSet<T>& set, const BoundedQueue<T>& shared, const 
     rings::t_cache = c;
     rings::t_exit.cache = c;
   }
-  c->e[set.serial() % rings::kCacheEntries] = rings::CacheEntry{set.serial(), r};
+  const int64_t left = rings::kSharedPostsPerClaim - (claim ? 0 : static_cast<int64_t>(n));
+  c->e[set.serial() % rings::kCacheEntries] = rings::CacheEntry{set.serial(), r, left};
   return r;
 }
 
-/// Producer (any thread): the calling thread's ring in `set`, nullptr if it
-/// uses the shared queue, or exiting_ring<T>(). A cache hit is three loads.
+/// Producer (any thread), about to post `n` events: the calling thread's ring
+/// in `set`, nullptr if it uses the shared queue, or exiting_ring<T>(). A
+/// cache hit is three loads.
 template <class T>
-HR_QUEUE_INLINE SpscRing<T>* ring_of(RingSet<T>& set, const BoundedQueue<T>& shared, const FullState<T>& f) noexcept {
-  const rings::ThreadCache* c = rings::t_cache;
+HR_QUEUE_INLINE SpscRing<T>* ring_of(RingSet<T>& set, const BoundedQueue<T>& shared, const FullState<T>& f,
+                                     size_t n) noexcept {
+  rings::ThreadCache* c = rings::t_cache;
   const uint64_t serial = set.serial();
   if (c != nullptr) {
-    const rings::CacheEntry& e = c->e[serial % rings::kCacheEntries];
-    if (e.serial == serial) return static_cast<SpscRing<T>*>(e.ring);
+    rings::CacheEntry& e = c->e[serial % rings::kCacheEntries];
+    if (e.serial == serial) {
+      if (e.ring != nullptr) return static_cast<SpscRing<T>*>(e.ring);
+      e.until_claim -= static_cast<int64_t>(n);
+      if (e.until_claim > 0) return nullptr;
+      return ring_of_slow(set, shared, f, true, n);
+    }
   }
-  return ring_of_slow(set, shared, f);
+  return ring_of_slow(set, shared, f, false, n);
 }
 
 /// Producer: the calling thread's ring in `set` if its cache holds it, else
@@ -504,7 +525,7 @@ template <class T>
 HR_QUEUE_INLINE Status lanes_enqueue(BoundedQueue<T>& q, RingSet<T>& rs, FullState<T>& f, const T& item,
                                      size_t extra) noexcept {
   if (!f.overflow.active()) {
-    SpscRing<T>* r = ring_of(rs, q, f);
+    SpscRing<T>* r = ring_of(rs, q, f, 1);
     if (r == exiting_ring<T>()) {
       if (rs.push_exiting(q, &item, 1) == 1) return Status::kOk;
     } else if (r != nullptr ? r->try_push(item) : (q.try_push(item) == Status::kOk)) {
@@ -522,7 +543,7 @@ inline size_t lanes_enqueue_many(BoundedQueue<T>& q, RingSet<T>& rs, FullState<T
                                  size_t n) noexcept {
   size_t m = 0;
   if (!f.overflow.active()) {
-    SpscRing<T>* r = ring_of(rs, q, f);
+    SpscRing<T>* r = ring_of(rs, q, f, n);
     if (r == exiting_ring<T>()) {
       m = rs.push_exiting(q, items, n);
     } else {

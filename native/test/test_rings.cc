@@ -222,7 +222,7 @@ TEST(ring_waits_for_the_shared_queue_position) {
 }
 
 // Threads that run one after the other: each gets the ring the previous one
-// left (empty, its thread gone), so two rings serve twelve threads.
+// left (empty, its thread gone): one ring serves twelve threads.
 TEST(rings_of_exited_threads_are_handed_on) {
   Lanes l(128, 2);
   Signal sig;
@@ -247,7 +247,7 @@ TEST(rings_of_exited_threads_are_handed_on) {
   CHECK_EQ(check.got, kThreads * kPer);
   CHECK(check.in_order);
   CHECK_EQ(with_ring.load(), kThreads);
-  CHECK_EQ(l.rs.count(), uint32_t{2});
+  CHECK_EQ(l.rs.count(), uint32_t{1});
 }
 
 // Posts made while the thread exits (a thread_local destructor that runs after
@@ -277,7 +277,7 @@ TEST(posts_while_the_thread_exits_keep_their_order) {
   Signal sig;
   g_exit_lanes = &l;
   g_exit_signal = &sig;
-  constexpr uint64_t kLive = 5000, kAtExit = 3000, kPerChurn = 40;
+  constexpr uint64_t kLive = 5000, kAtExit = 3000, kPerChurn = 100;  // > kSharedPostsPerClaim
   constexpr uint32_t kMaxChurn = 4000;
   std::atomic<bool> stop{false};
   std::atomic<uint32_t> churned{0};
@@ -297,8 +297,9 @@ TEST(posts_while_the_thread_exits_keep_their_order) {
     t_posts_at_exit.count = kAtExit;
   });
   // Short-lived threads, one after the other, each a producer of its own:
-  // over the cap they use the shared queue, and each new one tries to take
-  // the ring over (only possible once the exiting thread's ring is empty).
+  // each posts through the shared queue, then tries to take the one ring
+  // (possible once the exiting thread's ring is empty), and posts the rest
+  // of its events there, behind its shared ones.
   std::thread churn([&] {
     for (uint32_t k = 1; k <= kMaxChurn && !stop.load(); ++k) {
       std::thread([&, k] { post_all(k, 0, kPerChurn); }).join();
@@ -373,25 +374,22 @@ TEST(grow_with_rings_in_order_within_the_cap) {
   Lanes l(16, 8);
   Signal sig;
   constexpr uint32_t kProducers = 3;
-  constexpr uint64_t kPer = 30000;
-  // The rings first, under 'drop'.
+  constexpr uint64_t kWarm = 2 * hr_native::rings::kSharedPostsPerClaim, kPer = 30000;
   std::vector<std::thread> threads;
   std::atomic<uint32_t> ready{0};
   std::atomic<bool> go{false};
-  std::atomic<uint64_t> refused{0};
   std::atomic<size_t> most_bytes{0};
+  const auto post_retrying = [&](uint32_t t, uint64_t i) {
+    while (post(l, sig, Ev(t, i)) != Status::kOk) std::this_thread::yield();
+  };
   for (uint32_t t = 0; t < kProducers; ++t) {
     threads.emplace_back([&, t] {
-      while (post(l, sig, Ev(t, 0)) != Status::kOk) std::this_thread::yield();
+      // Under 'drop', long enough to get a ring.
+      for (uint64_t i = 0; i < kWarm; ++i) post_retrying(t, i);
       ready.fetch_add(1);
       while (!go.load()) std::this_thread::yield();
-      for (uint64_t i = 1; i < kPer;) {
-        if (post(l, sig, Ev(t, i)) == Status::kOk) {
-          ++i;
-        } else {
-          refused.fetch_add(1);
-          std::this_thread::yield();
-        }
+      for (uint64_t i = kWarm; i < kPer; ++i) {
+        post_retrying(t, i);
         const size_t b = l.f.overflow.bytes();
         size_t m = most_bytes.load();
         while (b > m && !most_bytes.compare_exchange_weak(m, b)) {
@@ -399,20 +397,59 @@ TEST(grow_with_rings_in_order_within_the_cap) {
       }
     });
   }
-  CHECK(await([&] { return ready.load() == kProducers; }));
-  const size_t cap = l.rs.bytes() + 2 * decltype(l.f.overflow)::chunk_bytes();
-  l.f.overflow_cap.store(cap);
-  l.f.when_full.store(static_cast<uint32_t>(WhenFull::kGrow));
-  go.store(true);
   Checker check(kProducers);
-  // A slow consumer (small batches), so the rings fill and spill.
-  CHECK(consume_until(l, sig, check, kProducers * kPer, 3));
+  size_t cap = 0;
+  bool woke = true;
+  while (woke && check.got < kProducers * kPer) {
+    if (!go.load() && ready.load() == kProducers) {
+      // Then 'grow', with room for two overflow chunks beyond the rings.
+      cap = l.rs.bytes() + 2 * decltype(l.f.overflow)::chunk_bytes();
+      l.f.overflow_cap.store(cap);
+      l.f.when_full.store(static_cast<uint32_t>(WhenFull::kGrow));
+      go.store(true);
+    }
+    // A slow consumer (batches of 3), so the rings fill and spill.
+    if (hr_native::lanes_consume(l.q, l.rs, l.f, 3, check, no_extra) > 0) continue;
+    if (!go.load()) {
+      std::this_thread::yield();  // the producers wait for `go`: nobody would signal
+    } else if (hr_native::lanes_try_idle(l.scheduled, l.q, l.rs, l.f)) {
+      woke = sig.wait();
+    }
+  }
   for (auto& th : threads) th.join();
+  CHECK(woke);
   CHECK_EQ(check.got, kProducers * kPer);
   CHECK(check.in_order);
+  CHECK_EQ(l.rs.count(), kProducers);
   CHECK(most_bytes.load() <= cap - l.rs.bytes());
   CHECK(most_bytes.load() > 0);  // the overflow was used
-  CHECK_EQ(l.rs.count(), kProducers);
+}
+
+// Threads that post a few events each and hand on to the next (a C library's
+// callback threads) keep the shared queue: delivered in happens-before order.
+TEST(short_lived_threads_keep_the_shared_queue_and_its_order) {
+  Lanes l(64, 8);
+  Signal sig;
+  constexpr uint64_t kThreads = 200, kEach = 3;
+  Checker check(1);  // one sequence across all threads: each starts after the last ended
+  std::thread chain([&] {
+    for (uint64_t t = 0; t < kThreads; ++t) {
+      std::thread([&, t] {
+        for (uint64_t i = 0; i < kEach;) {
+          if (post(l, sig, Ev(0, t * kEach + i)) == Status::kOk) {
+            ++i;
+          } else {
+            std::this_thread::yield();
+          }
+        }
+      }).join();
+    }
+  });
+  CHECK(consume_until(l, sig, check, kThreads * kEach, 2));
+  chain.join();
+  CHECK_EQ(check.got, kThreads * kEach);
+  CHECK(check.in_order);
+  CHECK_EQ(l.rs.count(), uint32_t{0});
 }
 
 // Teardown as close_event_path does it: producers stopped (there, the guard
