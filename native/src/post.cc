@@ -172,10 +172,11 @@ int32_t post_once(const Event& ev, WaitTicket& t) noexcept {
 namespace {
 
 // The path of almost every post, kept small (few registers, no stack frame
-// for the cases it leaves): a live handle of an open owner, the calling
-// thread's ring found in its cache and not full, no overflow. Counts nothing:
-// anything else answers kNotFast and post_slow routes the event again from
-// the start, as if this had not run.
+// for the cases it leaves): a live handle of an open owner, room in the
+// calling thread's ring (or, without one, in the shared queue), no overflow.
+// Counts nothing: anything else answers kNotFast and post_slow routes the
+// event again from the start, as if this had not run (the ring lookup may
+// have claimed a ring or advanced the thread's countdown to one: harmless).
 constexpr int32_t kNotFast = -2;
 
 HR_QUEUE_INLINE int32_t post_fast(uint64_t h, uint32_t kind, double payload) noexcept {
@@ -192,13 +193,16 @@ HR_QUEUE_INLINE int32_t post_fast(uint64_t h, uint32_t kind, double payload) noe
   }
   EventPath* p = s.events.load(std::memory_order_seq_cst);
   if (p == nullptr || p->full.overflow.active()) return kNotFast;
-  SpscRing<Event>* r = ring_of_cached(p->rings);
-  if (r == nullptr || !r->try_push_with([&](Event& c) noexcept {
-        c.handle = h;
-        c.kind = kind;
-        c.size = 0;
-        c.payload = payload;
-      })) {
+  SpscRing<Event>* r = ring_of(p->rings, p->queue, p->full, 1);
+  if (r == nullptr) {
+    // The shared queue (no ring yet, or none free).
+    if (p->queue.try_push(Event{h, kind, 0, payload}) != Status::kOk) return kNotFast;
+  } else if (r == exiting_ring<Event>() || !r->try_push_with([&](Event& c) noexcept {
+               c.handle = h;
+               c.kind = kind;
+               c.size = 0;
+               c.payload = payload;
+             })) {
     return kNotFast;
   }
   wake(p);

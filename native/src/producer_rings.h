@@ -231,15 +231,19 @@ namespace rings {
 // which t_cache points at g_exited (never hits, never written) and the
 // thread finds its rings by id again.
 inline constexpr uint32_t kCacheEntries = 4;
-/// Events a thread posts through the shared queue before it claims a ring
-/// (and between two attempts when none was free): short-lived threads that
-/// post a few events each (a C library's callback threads) keep the shared
-/// queue, whose single order also follows their happens-before order.
+/// Events a thread posts through the shared queue before it claims a ring:
+/// short-lived threads that post a few events each (a C library's callback
+/// threads) keep the shared queue, whose single order also follows their
+/// happens-before order. After a failed attempt (all rings taken) the gap
+/// doubles, up to kMaxClaimGap: a thread beyond the cap pays the claim's
+/// mutex about once per 65,536 events.
 inline constexpr int64_t kSharedPostsPerClaim = 64;
+inline constexpr int64_t kMaxClaimGap = 65536;
 struct CacheEntry {
   uint64_t serial;      // 0: empty
   void* ring;           // SpscRing<T>* of that set, or nullptr: the shared queue
   int64_t until_claim;  // ring == nullptr: events left before the next claim attempt
+  int64_t gap;          // ring == nullptr: the countdown after the next failed attempt
 };
 struct ThreadCache {
   CacheEntry e[kCacheEntries];
@@ -472,8 +476,16 @@ SpscRing<T>* ring_of_slow(RingSet<T>& set, const BoundedQueue<T>& shared, const 
     rings::t_cache = c;
     rings::t_exit.cache = c;
   }
-  const int64_t left = rings::kSharedPostsPerClaim - (claim ? 0 : static_cast<int64_t>(n));
-  c->e[set.serial() % rings::kCacheEntries] = rings::CacheEntry{set.serial(), r, left};
+  rings::CacheEntry& e = c->e[set.serial() % rings::kCacheEntries];
+  if (claim && e.serial == set.serial()) {  // an attempt that failed: wait longer
+    e.until_claim = e.gap;
+    e.gap = e.gap < rings::kMaxClaimGap ? 2 * e.gap : rings::kMaxClaimGap;
+  } else {
+    e.until_claim = rings::kSharedPostsPerClaim - static_cast<int64_t>(n);
+    e.gap = 2 * rings::kSharedPostsPerClaim;
+  }
+  e.serial = set.serial();
+  e.ring = r;
   return r;
 }
 
@@ -495,17 +507,6 @@ HR_QUEUE_INLINE SpscRing<T>* ring_of(RingSet<T>& set, const BoundedQueue<T>& sha
     }
   }
   return ring_of_slow(set, shared, f, false, n);
-}
-
-/// Producer: the calling thread's ring in `set` if its cache holds it, else
-/// nullptr (a miss, the shared queue, or no cache: ring_of decides).
-template <class T>
-HR_QUEUE_INLINE SpscRing<T>* ring_of_cached(const RingSet<T>& set) noexcept {
-  const rings::ThreadCache* c = rings::t_cache;
-  if (c == nullptr) return nullptr;
-  const uint64_t serial = set.serial();
-  const rings::CacheEntry& e = c->e[serial % rings::kCacheEntries];
-  return e.serial == serial ? static_cast<SpscRing<T>*>(e.ring) : nullptr;
 }
 
 // --- the lanes of a path together (the event path's enqueue / consume) ------
