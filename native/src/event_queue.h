@@ -123,7 +123,8 @@ class BoundedQueue {
   /// Cells claimed by pushes so far (seq_cst): every push this thread made
   /// before lies below it (producer_rings.h: where a new ring waits).
   size_t enqueue_position() const noexcept { return enqueue_pos_.load(std::memory_order_seq_cst); }
-  /// Cells consumed so far. Consumer thread only.
+  /// Cells consumed so far (exact on the consumer thread; from another, a
+  /// value it had: producer_rings.h reads it to size a new ring's room).
   size_t dequeue_position() const noexcept { return dequeue_pos_.load(std::memory_order_relaxed); }
 
   /// How many try_push calls returned kQueueFull so far (relaxed counter).

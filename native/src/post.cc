@@ -197,6 +197,7 @@ HR_QUEUE_INLINE int32_t post_fast(uint64_t h, uint32_t kind, double payload) noe
   if (r == nullptr) {
     // The shared queue (no ring yet, or none free).
     if (p->queue.try_push(Event{h, kind, 0, payload}) != Status::kOk) return kNotFast;
+    note_shared(p->rings, p->queue, 1);
   } else if (r == exiting_ring<Event>() || !r->try_push_with([&](Event& c) noexcept {
                c.handle = h;
                c.kind = kind;

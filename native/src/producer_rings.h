@@ -103,10 +103,7 @@ class SpscRing {
   /// Producer thread only. False if full (nothing stored).
   HR_QUEUE_INLINE bool try_push(const T& item) noexcept {
     const size_t t = tail_.load(std::memory_order_relaxed);
-    if (t - head_seen_ > mask_) {
-      head_seen_ = head_.load(std::memory_order_acquire);  // after the consumer's reads of the cells
-      if (t - head_seen_ > mask_) return false;
-    }
+    if (t - head_seen_ >= limit_ && refresh_room(t) == 0) return false;
     cells_[t & mask_] = item;
     publish(t + 1);
     return true;
@@ -119,10 +116,7 @@ class SpscRing {
   template <class Fill>
   HR_QUEUE_INLINE bool try_push_with(Fill&& fill) noexcept {
     const size_t t = tail_.load(std::memory_order_relaxed);
-    if (t - head_seen_ > mask_) {
-      head_seen_ = head_.load(std::memory_order_acquire);
-      if (t - head_seen_ > mask_) return false;
-    }
+    if (t - head_seen_ >= limit_ && refresh_room(t) == 0) return false;
     fill(cells_[t & mask_]);
     publish(t + 1);
     return true;
@@ -132,8 +126,8 @@ class SpscRing {
   /// fits, published with one store; returns its length.
   size_t try_push_many(const T* items, size_t n) noexcept {
     const size_t t = tail_.load(std::memory_order_relaxed);
-    if (mask_ + 1 - (t - head_seen_) < n) head_seen_ = head_.load(std::memory_order_acquire);
-    const size_t room = mask_ + 1 - (t - head_seen_);
+    size_t room = limit_ - (t - head_seen_);
+    if (room < n) room = refresh_room(t);
     const size_t m = n < room ? n : room;
     for (size_t j = 0; j < m; ++j) cells_[(t + j) & mask_] = items[j];
     if (m > 0) publish(t + m);
@@ -185,16 +179,46 @@ class SpscRing {
   /// Gives the ring to thread `id` (tag `tag`), whose earlier shared-queue
   /// events lie below `after_shared`. Under the set's mutex; the ring is new,
   /// or orphaned and empty.
-  void give(const rings_detail::Tag* tag, uint64_t id, size_t after_shared) noexcept {
+  /// The calling thread becomes the producer: its `own` last events in
+  /// `shared` (up to position `shared_end`) count against this ring's room
+  /// until consumed, so one thread never has more than capacity() events
+  /// queued in all.
+  void give(const rings_detail::Tag* tag, uint64_t id, size_t after_shared, const BoundedQueue<T>* shared,
+            size_t shared_end, size_t own) noexcept {
     after_shared_.store(after_shared, std::memory_order_release);
     holder_tag_.store(tag, std::memory_order_relaxed);
     holder_id_.store(id, std::memory_order_relaxed);
+    head_seen_ = head_.load(std::memory_order_acquire);
+    shared_ = shared;
+    shared_end_ = shared_end;
+    own_ = own;
+    limit_ = own == 0 ? capacity() : 0;
+    if (own != 0) refresh_room(tail_.load(std::memory_order_relaxed));
   }
   /// Memory the ring takes (its cells and this object).
   size_t bytes() const noexcept { return sizeof(*this) + capacity() * sizeof(T); }
 
  private:
   SpscRing(T* cells, size_t mask, bool fenced) noexcept : cells_(cells), mask_(mask), fenced_(fenced) {}
+
+  // Producer: the ring looks full (t - head_seen_ >= limit_): reads head_
+  // again and, while the thread's events in the shared queue are not all
+  // consumed, how many may still be there (at most own_, at most the cells
+  // between the consumer and shared_end_). Returns the free cells.
+#if defined(__GNUC__)
+  __attribute__((noinline))
+#endif
+  size_t refresh_room(size_t t) noexcept {
+    head_seen_ = head_.load(std::memory_order_acquire);  // after the consumer's reads of the cells
+    if (limit_ <= mask_) {
+      const size_t deq = shared_->dequeue_position();
+      const size_t pending = shared_end_ > deq ? shared_end_ - deq : 0;
+      const size_t reserve = pending < own_ ? pending : own_;
+      limit_ = mask_ + 1 - (reserve < mask_ + 1 ? reserve : mask_ + 1);  // only grows
+    }
+    const size_t used = t - head_seen_;
+    return used < limit_ ? limit_ - used : 0;
+  }
 
   HR_QUEUE_INLINE void publish(size_t t) noexcept {
     if (fenced_) {
@@ -215,6 +239,10 @@ class SpscRing {
   // The producer's line.
   alignas(64) std::atomic<size_t> tail_{0};
   size_t head_seen_ = 0;  // the producer's last view of head_
+  size_t limit_ = 0;      // cells the producer may fill now: capacity() once its shared events are consumed
+  const BoundedQueue<T>* shared_ = nullptr;  // the path's shared queue
+  size_t shared_end_ = 0;  // the shared queue's enqueue position after the thread's last push there
+  size_t own_ = 0;         // the thread's pushes to the shared queue before this ring
   // The consumer's line; alignas also pads the object's tail.
   alignas(64) std::atomic<size_t> head_{0};
 };
@@ -244,6 +272,8 @@ struct CacheEntry {
   void* ring;           // SpscRing<T>* of that set, or nullptr: the shared queue
   int64_t until_claim;  // ring == nullptr: events left before the next claim attempt
   int64_t gap;          // ring == nullptr: the countdown after the next failed attempt
+  size_t shared_end;    // the shared queue's enqueue position after the thread's last push there
+  size_t shared_own;    // the thread's pushes to the shared queue
 };
 struct ThreadCache {
   CacheEntry e[kCacheEntries];
@@ -352,7 +382,8 @@ class RingSet {
   /// that is empty; nullptr if neither (or out of memory). `after_shared`:
   /// the shared queue's enqueue position now (nothing is taken from the ring
   /// before the shared queue was consumed up to there).
-  SpscRing<T>* claim(const rings_detail::Tag* tag, uint64_t id, size_t after_shared) noexcept {
+  SpscRing<T>* claim(const rings_detail::Tag* tag, uint64_t id, size_t after_shared, const BoundedQueue<T>* shared,
+                     size_t shared_end, size_t own) noexcept {
     std::lock_guard<std::mutex> lock(claim_mu_);
     const uint32_t n = count_.load(std::memory_order_relaxed);
     // A ring left by an exited thread first: its pages are already mapped
@@ -363,7 +394,7 @@ class RingSet {
       // orphaned() acquired its tag's change): every event the old holder
       // pushed was consumed; it pushes here only under this mutex.
       if (r->orphaned() && r->size() == 0) {
-        r->give(tag, id, after_shared);
+        r->give(tag, id, after_shared, shared, shared_end, own);
         return r;
       }
     }
@@ -371,7 +402,7 @@ class RingSet {
     const bool fenced = inflight::mode() != inflight::kAsymmetric;
     SpscRing<T>* r = SpscRing<T>::create(capacity_, fenced);
     if (r == nullptr) return nullptr;
-    r->give(tag, id, after_shared);
+    r->give(tag, id, after_shared, shared, shared_end, own);
     bytes_.fetch_add(r->bytes(), std::memory_order_relaxed);
     rings_[n].store(r, std::memory_order_release);
     // seq_cst: a consumer going idle that reads the old count (and so skips
@@ -467,9 +498,12 @@ SpscRing<T>* ring_of_slow(RingSet<T>& set, const BoundedQueue<T>& shared, const 
   if (tag == nullptr) return nullptr;  // out of memory: the shared queue
   const uint64_t id = rings::thread_id();
   SpscRing<T>* r = set.find(id);
-  // No ring under 'grow': its memory would not be bounded by the overflow's cap.
-  if (r == nullptr && claim && f.policy() != WhenFull::kGrow) r = set.claim(tag, id, shared.enqueue_position());
   rings::ThreadCache* c = rings::t_cache;
+  // No ring under 'grow': its memory would not be bounded by the overflow's cap.
+  if (r == nullptr && claim && c != nullptr && f.policy() != WhenFull::kGrow) {
+    const rings::CacheEntry& e = c->e[set.serial() % rings::kCacheEntries];
+    r = set.claim(tag, id, shared.enqueue_position(), &shared, e.shared_end, e.shared_own);
+  }
   if (c == nullptr) {
     c = new (std::nothrow) rings::ThreadCache{};
     if (c == nullptr) return r;
@@ -480,9 +514,11 @@ SpscRing<T>* ring_of_slow(RingSet<T>& set, const BoundedQueue<T>& shared, const 
   if (claim && e.serial == set.serial()) {  // an attempt that failed: wait longer
     e.until_claim = e.gap;
     e.gap = e.gap < rings::kMaxClaimGap ? 2 * e.gap : rings::kMaxClaimGap;
-  } else {
+  } else if (e.serial != set.serial()) {
     e.until_claim = rings::kSharedPostsPerClaim - static_cast<int64_t>(n);
     e.gap = 2 * rings::kSharedPostsPerClaim;
+    e.shared_end = 0;
+    e.shared_own = 0;
   }
   e.serial = set.serial();
   e.ring = r;
@@ -509,6 +545,18 @@ HR_QUEUE_INLINE SpscRing<T>* ring_of(RingSet<T>& set, const BoundedQueue<T>& sha
   return ring_of_slow(set, shared, f, false, n);
 }
 
+/// Producer, after it pushed `n` events to the shared queue `q` of `set`:
+/// remembers where they went (a ring claimed later leaves room for them).
+template <class T>
+inline void note_shared(const RingSet<T>& set, const BoundedQueue<T>& q, size_t n) noexcept {
+  rings::ThreadCache* c = rings::t_cache;
+  if (c == nullptr) return;
+  rings::CacheEntry& e = c->e[set.serial() % rings::kCacheEntries];
+  if (e.serial != set.serial() || e.ring != nullptr) return;
+  e.shared_end = q.enqueue_position();  // at or after this thread's last cell
+  e.shared_own += n;
+}
+
 // --- the lanes of a path together (the event path's enqueue / consume) ------
 
 /// Overflow cap left for 'grow' after the rings claimed before it.
@@ -529,7 +577,10 @@ HR_QUEUE_INLINE Status lanes_enqueue(BoundedQueue<T>& q, RingSet<T>& rs, FullSta
     SpscRing<T>* r = ring_of(rs, q, f, 1);
     if (r == exiting_ring<T>()) {
       if (rs.push_exiting(q, &item, 1) == 1) return Status::kOk;
-    } else if (r != nullptr ? r->try_push(item) : (q.try_push(item) == Status::kOk)) {
+    } else if (r != nullptr) {
+      if (r->try_push(item)) return Status::kOk;
+    } else if (q.try_push(item) == Status::kOk) {
+      note_shared(rs, q, 1);
       return Status::kOk;
     }
     if (f.policy() != WhenFull::kGrow) return Status::kQueueFull;
@@ -548,7 +599,12 @@ inline size_t lanes_enqueue_many(BoundedQueue<T>& q, RingSet<T>& rs, FullState<T
     if (r == exiting_ring<T>()) {
       m = rs.push_exiting(q, items, n);
     } else {
-      m = r != nullptr ? r->try_push_many(items, n) : q.try_push_many(items, n);
+      if (r != nullptr) {
+        m = r->try_push_many(items, n);
+      } else {
+        m = q.try_push_many(items, n);
+        if (m > 0) note_shared(rs, q, m);
+      }
     }
     if (m == n || f.policy() != WhenFull::kGrow) return m;
   }

@@ -207,7 +207,7 @@ TEST(ring_waits_for_the_shared_queue_position) {
   RingSet<Event> rs(16);
   for (uint64_t i = 0; i < 3; ++i) CHECK(q.try_push(Ev(0, i)) == Status::kOk);
   const auto* tag = hr_native::rings::thread_tag();
-  SpscRing<Event>* r = rs.claim(tag, hr_native::rings::thread_id(), q.enqueue_position());
+  SpscRing<Event>* r = rs.claim(tag, hr_native::rings::thread_id(), q.enqueue_position(), &q, 0, 0);
   CHECK(r != nullptr);
   if (r == nullptr) return;
   CHECK(r->try_push(Ev(0, 3)));
@@ -280,6 +280,7 @@ TEST(posts_while_the_thread_exits_keep_their_order) {
   constexpr uint64_t kLive = 5000, kAtExit = 3000, kPerChurn = 100;  // > kSharedPostsPerClaim
   constexpr uint32_t kMaxChurn = 4000;
   std::atomic<bool> stop{false};
+  std::atomic<bool> churn_done{false};
   std::atomic<uint32_t> churned{0};
   const auto post_all = [&](uint32_t producer, uint64_t from, uint64_t to) {
     for (uint64_t i = from; i < to;) {
@@ -305,6 +306,7 @@ TEST(posts_while_the_thread_exits_keep_their_order) {
       std::thread([&, k] { post_all(k, 0, kPerChurn); }).join();
       churned.store(k);
     }
+    churn_done.store(true);
   });
   Checker check(kMaxChurn + 1);
   const auto first_done = [&] { return check.next[0] == kLive + kAtExit; };
@@ -316,6 +318,11 @@ TEST(posts_while_the_thread_exits_keep_their_order) {
   CHECK(woke);
   stop.store(true);
   exiting.join();
+  // The last churn thread may need room for its events (one thread has at
+  // most `capacity` queued): keep consuming until it is done.
+  while (!churn_done.load()) {
+    if (hr_native::lanes_consume(l.q, l.rs, l.f, 97, check, no_extra) == 0) std::this_thread::yield();
+  }
   churn.join();
   CHECK(consume_until(l, sig, check, kLive + kAtExit + churned.load() * kPerChurn));
   CHECK_EQ(check.got, kLive + kAtExit + churned.load() * kPerChurn);
