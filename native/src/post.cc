@@ -1,7 +1,9 @@
 // post.cc: routing of posted events (any thread): post, post_many,
 // post_bytes and is_live share one guarded liveness check
 // (with_live_handle), under the close protocol of owners.h; and the static
-// C ABI table that hands them to other addons.
+// C ABI table that hands them to other addons. Over 400 lines since api->post
+// got its inlined fast path (issue 11): it shares locate/admit/liveness with
+// the other entry points here, which would otherwise have to be exported.
 #include "post.h"
 
 #include "calls.h"  // api->call

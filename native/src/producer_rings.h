@@ -4,7 +4,10 @@
 // store of its tail: no read-modify-write, and no cache line shared with the
 // other producers. Header-only and Node-free so that native/test/test_rings.cc
 // runs it under ASan and TSan; the event path (event_path.h/.cc), post.cc,
-// post_wait.cc and calls.cc use it.
+// post_wait.cc and calls.cc use it. Over 400 lines on purpose: the ring, the
+// set of rings, the thread's cache and tag, and the lanes' enqueue / consume /
+// idle re-check are one protocol (order, capacity, wake-up, hand-over at
+// thread exit); split, each part's comments would have to restate the rest.
 //
 // Lanes of one path: the shared queue (BoundedQueue, any thread), up to
 // `max_rings` SpscRings (one per producer thread, claimed once the thread has
