@@ -390,7 +390,7 @@ Napi::Value EventStats(const Napi::CallbackInfo& info) {
     too_large = s.dropped_too_large.load(std::memory_order_relaxed);
     timeout = s.dropped_timeout.load(std::memory_order_relaxed);
     if (s.env.load(std::memory_order_acquire) == env_data(info) && s.path != nullptr) {
-      pending = queued(s.path->queue, s.path->full);
+      pending = path_queued(s.path);
     }
   }
   Napi::Object o = Napi::Object::New(env);

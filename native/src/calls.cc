@@ -73,7 +73,7 @@ int32_t queue_call(OwnerSlot& s, EventPath* p, uint64_t h, uint32_t kind, double
   // this thread's earlier events, which the call must not overtake. A call
   // never waits for room ('block'): a full queue answers QUEUE_FULL.
   const Event ev{h, kind, kCallMark, pack_bytes(rec)};
-  if (enqueue(p->queue, p->full, ev, event_extra(ev)) != hr::Status::kOk) {
+  if (path_enqueue(p, ev, event_extra(ev)) != hr::Status::kOk) {
     s.dropped_full.fetch_add(1, std::memory_order_relaxed);
     rec->release();
     rec->release();  // neither side has it: free

@@ -89,7 +89,7 @@ bool await_next_call(EventPath* p) noexcept {
   constexpr int64_t kCallPollNs = 20000;
   const auto start = std::chrono::steady_clock::now();
   for (uint32_t i = 0;; ++i) {
-    if (queued(p->queue, p->full) > 0) return true;
+    if (path_queued(p) > 0) return true;
     hr::detail::cpu_relax();
     if ((i & 63) == 63 && std::chrono::duration_cast<std::chrono::nanoseconds>(
                                std::chrono::steady_clock::now() - start).count() > kCallPollNs) {
@@ -98,15 +98,9 @@ bool await_next_call(EventPath* p) noexcept {
   }
 }
 
-bool try_go_idle(EventPath* p) noexcept {
-  p->scheduled.store(false, std::memory_order_seq_cst);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (queued(p->queue, p->full) == 0) return true;
-  // A producer that saw `false` meanwhile has signalled too: that wake-up
-  // finds the queue drained and goes idle.
-  p->scheduled.store(true, std::memory_order_seq_cst);
-  return false;
-}
+// A producer that saw `false` meanwhile has signalled too: that wake-up finds
+// the lanes drained and goes idle.
+bool try_go_idle(EventPath* p) noexcept { return lanes_try_idle(p->scheduled, p->queue, p->rings, p->full); }
 
 // [handle, kind, payload, size] records straight from the queue's cells;
 // byte events copied into the arena (false: it does not fit, left queued).
@@ -210,8 +204,8 @@ void on_async(uv_async_t* handle) {
     }
     const size_t max = std::min(length / 4, p->batch_max);
     ToRecords sink{p, static_cast<double*>(data), arena, arena_length};
-    // Ring, then the overflow of 'grow'; wakes producers waiting for room.
-    const size_t n = consume(p->queue, p->full, max, sink, event_extra);
+    // Shared queue, rings, then the overflow of 'grow'; wakes producers waiting for room.
+    const size_t n = lanes_consume(p->queue, p->rings, p->full, max, sink, event_extra);
     if (n == 0) {
       if (try_go_idle(p)) {
         end = End::kIdle;
@@ -366,7 +360,7 @@ void close_event_path(EnvData* ed, OwnerSlot& s) {
   // now, route again and get registry_closed.
   p->full.room->close();
   const auto discard = [](const Event& e, size_t) noexcept { free_event(e); };
-  for (size_t n; (n = consume(p->queue, p->full, p->batch_max, discard, event_extra)) > 0;) {
+  for (size_t n; (n = lanes_consume(p->queue, p->rings, p->full, p->batch_max, discard, event_extra)) > 0;) {
     bump(s.dropped_at_close, n);
   }
   cancel_calls(p, true);  // calls JS has not answered: REGISTRY_CLOSED

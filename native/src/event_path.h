@@ -18,6 +18,7 @@
 #include "event_queue.h"
 #include "handle_registry_abi.h"  // HR_MAX_BYTES
 #include "owners.h"
+#include "producer_rings.h"  // the per-producer rings beside `queue`
 
 namespace hr_native {
 
@@ -59,13 +60,15 @@ inline size_t event_extra(const Event& e) noexcept {
 // until the wake-up it triggered has drained the queue.
 //   producer (wake, after a push)        consumer (on_async, JS thread)
 //   ------------------------------       -----------------------------------
-//   claim a cell (seq_cst CAS)           drain batches; `scheduled` stays true,
-//   scheduled? (seq_cst load)            so producers do not signal meanwhile
-//     true: done (a drain will see it)   queue empty: scheduled = false (seq_cst),
-//     false: exchange(true); if it was     seq_cst fence, then re-check the size:
+//   claim a cell (seq_cst CAS), or       drain batches; `scheduled` stays true,
+//     store a ring's tail (release)      so producers do not signal meanwhile
+//   scheduled? (seq_cst load)            lanes empty: scheduled = false (seq_cst),
+//     true: done (a drain will see it)     seq_cst fence, membarrier if the path
+//     false: exchange(true); if it was     has rings, then re-check every lane:
 //       false, uv_async_send               events? exchange(true), signal if false
-// Either the consumer's re-check sees the claim, or the producer's load sees
-// `false` and signals. A plain load on the hot path: while a wake-up is
+// Either the consumer's re-check sees the push, or the producer's load sees
+// `false` and signals (for rings, the membarrier stands in for the fence the
+// producer's release store lacks: producer_rings.h). A plain load on the hot path: while a wake-up is
 // pending, posts only read the flag's cache line (shared, never bounced).
 // The uv_async_t of an event path, in its own small allocation: the path
 // itself (its queue ring, about 2 MiB at the default capacity) is freed at
@@ -86,7 +89,8 @@ struct Waker {
 
 struct EventPath {
   Waker* waker = nullptr;  // producers signal waker->async
-  EventQueue queue;
+  EventQueue queue;        // the shared queue: threads without a ring
+  RingSet<Event> rings;    // a ring per producer thread (producer_rings.h)
   // Most bytes a post_bytes event may carry on this path: min(HR_MAX_BYTES,
   // arena length), 0 without an arena. Set before the path is published.
   uint32_t max_bytes = 0;
@@ -104,7 +108,7 @@ struct EventPath {
   size_t batch_max = 0;
   CallTable* calls = nullptr;  // calls handed to JS, not answered yet (calls.cc)
 
-  explicit EventPath(size_t capacity) : queue(capacity) {}
+  explicit EventPath(size_t capacity) : queue(capacity), rings(capacity) {}
 };
 
 // A byte event (post_bytes) or a call of `size` bytes for owner `s`, whose
@@ -124,13 +128,26 @@ inline int32_t admit_bytes(OwnerSlot& s, const EventPath* p, uint32_t size) noex
 
 // Wakes the owner's JS thread after a push (any thread; the protocol above).
 inline void wake(EventPath* p) noexcept {
-  // The push's claim was a seq_cst CAS; this seq_cst load (a plain load on
-  // x86) either sees the consumer's `false`, or the consumer's re-check after
-  // clearing it sees the claim. Only a post that finds no wake-up pending
-  // writes the line.
-  if (p->scheduled.load(std::memory_order_seq_cst)) return;
-  if (!p->scheduled.exchange(true, std::memory_order_seq_cst)) uv_async_send(&p->waker->async);
+  // A push to the shared queue claimed its cell with a seq_cst CAS; a ring's
+  // push published with a release store, ordered against this load by the
+  // consumer's membarrier (or a seq_cst store without it): producer_rings.h.
+  // This seq_cst load (a plain load on x86) either sees the consumer's
+  // `false`, or the consumer's re-check after clearing it sees the push. Only
+  // a post that finds no wake-up pending writes the line.
+  if (needs_signal(p->scheduled)) uv_async_send(&p->waker->async);
 }
+
+// Any thread, under the owner's guard: queues ev (owning `extra` bytes) in
+// the calling thread's ring, the shared queue or the overflow (the order
+// rules of producer_rings.h and back_pressure.h). kQueueFull if full.
+HR_QUEUE_INLINE hr::Status path_enqueue(EventPath* p, const Event& ev, size_t extra) noexcept {
+  return lanes_enqueue(p->queue, p->rings, p->full, ev, extra);
+}
+inline size_t path_enqueue_many(EventPath* p, const Event* evs, size_t n) noexcept {
+  return lanes_enqueue_many(p->queue, p->rings, p->full, evs, n);
+}
+// Events queued on the path, every lane (exact only when nothing is in progress).
+inline size_t path_queued(const EventPath* p) noexcept { return lanes_queued(p->queue, p->rings, p->full); }
 
 // Creates and publishes an event path. Returns nullptr and sets *why on error.
 EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,

@@ -120,6 +120,13 @@ class BoundedQueue {
   /// Number of cells (a power of two).
   size_t capacity() const noexcept { return mask_ + 1; }
 
+  /// Cells claimed by pushes so far (seq_cst): every push this thread made
+  /// before lies below it (producer_rings.h: where a new ring waits).
+  size_t enqueue_position() const noexcept { return enqueue_pos_.load(std::memory_order_seq_cst); }
+  /// Cells consumed so far (exact on the consumer thread; from another, a
+  /// value it had: producer_rings.h reads it to size a new ring's room).
+  size_t dequeue_position() const noexcept { return dequeue_pos_.load(std::memory_order_relaxed); }
+
   /// How many try_push calls returned kQueueFull so far (relaxed counter).
   uint64_t rejected() const noexcept;
 
@@ -293,8 +300,11 @@ bool BoundedQueue<T>::try_pop(T& out) noexcept {
 template <class T>
 size_t BoundedQueue<T>::approx_size() const noexcept {
   // Read the consumer's counter first: both only grow, so enq >= deq here.
+  // seq_cst (a plain load on x86): the consumer's idle re-check
+  // (producer_rings.h, lanes_try_idle) is a seq_cst store of its flag, then
+  // seq_cst loads, against the producers' seq_cst claims: no fence needed.
   const size_t deq = dequeue_pos_.load(std::memory_order_relaxed);
-  const size_t enq = enqueue_pos_.load(std::memory_order_relaxed);
+  const size_t enq = enqueue_pos_.load(std::memory_order_seq_cst);
   const size_t n = enq >= deq ? enq - deq : 0;
   return n > capacity() ? capacity() : n;
 }

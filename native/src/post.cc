@@ -1,7 +1,9 @@
 // post.cc: routing of posted events (any thread): post, post_many,
 // post_bytes and is_live share one guarded liveness check
 // (with_live_handle), under the close protocol of owners.h; and the static
-// C ABI table that hands them to other addons.
+// C ABI table that hands them to other addons. Over 400 lines since api->post
+// got its inlined fast path (issue 11): it shares locate/admit/liveness with
+// the other entry points here, which would otherwise have to be exported.
 #include "post.h"
 
 #include "calls.h"  // api->call
@@ -111,7 +113,7 @@ inline int32_t push(OwnerSlot& s, EventPath* p, const Event& ev, WaitTicket& t) 
     s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
     return kClosedSt;
   }
-  if (enqueue(p->queue, p->full, ev, event_extra(ev)) == Status::kOk) return kOk;
+  if (path_enqueue(p, ev, event_extra(ev)) == Status::kOk) return kOk;
   return queue_full(s, p, ev, t);
 }
 
@@ -169,18 +171,62 @@ int32_t post_once(const Event& ev, WaitTicket& t) noexcept {
   });
 }
 
-int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
+namespace {
+
+// The path of almost every post, kept small (few registers, no stack frame
+// for the cases it leaves): a live handle of an open owner, room in the
+// calling thread's ring (or, without one, in the shared queue), no overflow.
+// Counts nothing: anything else answers kNotFast and post_slow routes the
+// event again from the start, as if this had not run (the ring lookup may
+// have claimed a ring or advanced the thread's countdown to one: harmless).
+constexpr int32_t kNotFast = -2;
+
+HR_QUEUE_INLINE int32_t post_fast(uint64_t h, uint32_t kind, double payload) noexcept {
+  if (!hr::is_valid(h)) return kNotFast;
+  const uint32_t b = block_of(h);
+  const int32_t w0 = route_word(b).load(std::memory_order_acquire);
+  const uint32_t owner = dom::route_owner(w0);
+  if (w0 == 0 || owner == 0 || owner > lay::kMaxOwners) return kNotFast;
+  OwnerSlot& s = g_owners[owner];
+  InflightGuard guard(s);
+  if (admit(s, b, w0, false) != kOk ||
+      liveness(s.region.load(std::memory_order_seq_cst), h, w0) != kOk) {
+    return kNotFast;
+  }
+  EventPath* p = s.events.load(std::memory_order_seq_cst);
+  if (p == nullptr || p->full.overflow.active()) return kNotFast;
+  SpscRing<Event>* r = ring_of(p->rings, p->queue, p->full, 1);
+  if (r == nullptr) {
+    // The shared queue (no ring yet, or none free).
+    if (p->queue.try_push(Event{h, kind, 0, payload}) != Status::kOk) return kNotFast;
+    note_shared(p->rings, p->queue, 1);
+  } else if (r == exiting_ring<Event>() || !r->try_push_with([&](Event& c) noexcept {
+               c.handle = h;
+               c.kind = kind;
+               c.size = 0;
+               c.payload = payload;
+             })) {
+    return kNotFast;
+  }
+  wake(p);
+  return kOk;
+}
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+int32_t post_slow(uint64_t h, uint32_t kind, double payload) noexcept {
   const Event ev{h, kind, 0, payload};
-  // The fast path: room in the queue, or the default policy's drop. Nothing
-  // else is done here (no WaitTicket on the hot path): every other case is
-  // routed again by post_once, with nothing counted yet.
+  // Room in the queue, or the default policy's drop. Nothing else is done
+  // here (no WaitTicket): every other case is routed again by post_once,
+  // with nothing counted yet.
   const int32_t st = with_live_handle(h, true, [&](OwnerSlot& s) noexcept {
     EventPath* p = s.events.load(std::memory_order_seq_cst);
     if (p == nullptr) {
       s.dropped_closed.fetch_add(1, std::memory_order_relaxed);
       return kClosedSt;
     }
-    if (enqueue(p->queue, p->full, ev, 0) == Status::kOk) {
+    if (path_enqueue(p, ev, 0) == Status::kOk) {
       wake(p);
       return kOk;
     }
@@ -194,6 +240,13 @@ int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
   WaitTicket t;  // whenFull 'block': wait for room (post_wait.cc)
   const int32_t again = post_once(ev, t);
   return again == kMustWait ? wait_and_post(ev, t) : again;
+}
+
+}  // namespace
+
+int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
+  const int32_t st = post_fast(h, kind, payload);
+  return st == kOk ? kOk : post_slow(h, kind, payload);
 }
 
 int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) noexcept {
@@ -303,7 +356,7 @@ size_t post_many(const hr_event_v1* events, size_t count, int32_t* statuses) noe
           if (p == nullptr) {
             s.dropped_closed.fetch_add(k, std::memory_order_relaxed);
           } else {
-            m = enqueue_many(p->queue, p->full, staged, k);
+            m = path_enqueue_many(p, staged, k);
             if (m < k && p->full.policy() == WhenFull::kBlock) {
               for (size_t j = m; j < k; ++j) {
                 left[nleft] = staged[j];

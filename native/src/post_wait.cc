@@ -40,7 +40,7 @@ int32_t queue_full(OwnerSlot& s, EventPath* p, const Event& ev, WaitTicket& t) n
   Room* room = p->full.room;
   room->ref();
   t.seen = room->enter();
-  if (enqueue(p->queue, p->full, ev, event_extra(ev)) == Status::kOk) {
+  if (path_enqueue(p, ev, event_extra(ev)) == Status::kOk) {
     room->leave();
     room->unref();
     return kOk;
