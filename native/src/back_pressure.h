@@ -305,13 +305,12 @@ inline size_t enqueue_many(BoundedQueue<T>& q, FullState<T>& f, const T* items, 
   return m;
 }
 
-/// Consumer thread: takes up to `max` items, ring first, then (once the ring
-/// is empty) the overflow, into sink(item, i) as BoundedQueue::consume does;
-/// wakes producers waiting for room. extra(item): the item's extra bytes.
-template <class T, class F, class Extra>
-inline size_t consume(BoundedQueue<T>& q, FullState<T>& f, size_t max, F&& sink, Extra&& extra) noexcept {
-  bool stopped = false;
-  const auto take = [&sink, &stopped](const T& item, size_t i) noexcept -> bool {
+/// The consume loops' view of a caller's sink(item, i), which may return
+/// bool (false: leave this item and stop) or nothing: a sink that always
+/// returns bool, and sets `stopped` when the caller's said stop.
+template <class T, class F>
+inline auto stopping_sink(F& sink, bool& stopped) noexcept {
+  return [&sink, &stopped](const T& item, size_t i) noexcept -> bool {
     if constexpr (std::is_same<decltype(sink(item, i)), bool>::value) {
       if (!sink(item, i)) {
         stopped = true;
@@ -322,6 +321,15 @@ inline size_t consume(BoundedQueue<T>& q, FullState<T>& f, size_t max, F&& sink,
     }
     return true;
   };
+}
+
+/// Consumer thread: takes up to `max` items, ring first, then (once the ring
+/// is empty) the overflow, into sink(item, i) as BoundedQueue::consume does;
+/// wakes producers waiting for room. extra(item): the item's extra bytes.
+template <class T, class F, class Extra>
+inline size_t consume(BoundedQueue<T>& q, FullState<T>& f, size_t max, F&& sink, Extra&& extra) noexcept {
+  bool stopped = false;
+  const auto take = stopping_sink<T>(sink, stopped);
   size_t n = q.consume(max, take);
   if (n < max && !stopped && f.overflow.active()) {
     n += f.overflow.consume(max - n, n, [&q]() noexcept { return q.approx_size() == 0; }, take, extra);

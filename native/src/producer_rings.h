@@ -629,17 +629,7 @@ template <class T, class F, class Extra>
 inline size_t lanes_consume(BoundedQueue<T>& q, RingSet<T>& rs, FullState<T>& f, size_t max, F&& sink,
                             Extra&& extra) noexcept {
   bool stopped = false;
-  const auto take = [&sink, &stopped](const T& item, size_t i) noexcept -> bool {
-    if constexpr (std::is_same<decltype(sink(item, i)), bool>::value) {
-      if (!sink(item, i)) {
-        stopped = true;
-        return false;
-      }
-    } else {
-      sink(item, i);
-    }
-    return true;
-  };
+  const auto take = stopping_sink<T>(sink, stopped);
   size_t n = q.consume(max, take);
   if (n < max && !stopped) n += rs.consume(max - n, n, q.dequeue_position(), take, &stopped);
   if (n < max && !stopped && f.overflow.active()) {

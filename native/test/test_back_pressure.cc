@@ -10,6 +10,7 @@
 
 #include "back_pressure.h"
 #include "check.h"
+#include "order_checker.h"
 
 namespace {
 
@@ -45,20 +46,6 @@ Pushed push_waiting(BoundedQueue<Event>& q, FullState<Event>& f, const Event& e,
     if (w == Room::Woke::kTimeout) return Pushed::kTimeout;
   }
 }
-
-// Consumes until `total` items arrived, checking each producer's order.
-struct Checker {
-  std::vector<uint64_t> next;
-  uint64_t got = 0;
-  bool in_order = true;
-  explicit Checker(size_t producers) : next(producers, 0) {}
-  void operator()(const Event& e, size_t) noexcept {
-    const uint64_t seq = static_cast<uint64_t>(e.payload);
-    if (e.kind >= next.size() || seq != next[e.kind]) in_order = false;
-    if (e.kind < next.size()) next[e.kind] = seq + 1;
-    ++got;
-  }
-};
 
 void run_block(uint32_t producers, uint64_t per, size_t ring) {
   BoundedQueue<Event> q(ring);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "check.h"
+#include "order_checker.h"
 #include "producer_rings.h"
 
 namespace {
@@ -77,19 +78,6 @@ size_t post_many(Lanes& l, Signal& sig, const Event* e, size_t n) {
   return m;
 }
 
-// Counts and checks each producer's order.
-struct Checker {
-  std::vector<uint64_t> next;
-  uint64_t got = 0;
-  bool in_order = true;
-  explicit Checker(size_t producers) : next(producers, 0) {}
-  void operator()(const Event& e, size_t) noexcept {
-    const uint64_t seq = static_cast<uint64_t>(e.payload);
-    if (e.kind >= next.size() || seq != next[e.kind]) in_order = false;
-    if (e.kind < next.size()) next[e.kind] = seq + 1;
-    ++got;
-  }
-};
 
 // The consumer as on_async runs it: drain in batches; when a batch comes back
 // empty go idle (lanes_try_idle) and sleep until a producer signals. Returns
