@@ -677,7 +677,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     if (this.#state.length < need) {
       // With the addon, the old view is detached: replace it at once, and keep
       // the lease's view (what releases a dropped registry's blocks) current.
-      this.#state = backendOf(this.#domain).growState(this.#lease.token, this.#state, this.grownCapacity(this.#state.length, need))
+      this.#state = backendOf(this.#domain).growState(this.#lease.token, this.#state, this.grownCapacity(this.#state.length, need, 8))
       this.#lease.state = this.#state
     }
     if (this.#valCap < need) this.growValues(need)
@@ -696,14 +696,14 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private growValues(need: number): void {
     let table = this.#vals
     if (this.#valCap === 0) {
-      const cells = Math.min(this.grownCapacity(0, need), L.VALUE_CHUNK)
+      const cells = Math.min(this.grownCapacity(0, need, 5), L.VALUE_CHUNK)
       table = this.#vals = [spareValues.take(cells) ?? copyChunk(undefined, cells)]
       this.#valCap = cells
       backendOf(this.#domain).publishValues(this.#lease.token, table) // api->resolve reads slots from it
     }
     while (this.#valCap < need) {
       if (this.#valCap < L.VALUE_CHUNK) {
-        const cells = Math.min(this.grownCapacity(this.#valCap, need), L.VALUE_CHUNK)
+        const cells = Math.min(this.grownCapacity(this.#valCap, need, 5), L.VALUE_CHUNK)
         table[0] = copyChunk(table[0], cells)
         this.#valCap = cells
       } else {
@@ -720,19 +720,23 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   /**
-   * Capacity in slots after growing `cur` to hold at least `need`: by 5/16, in
-   * whole pages. Every grown array is fresh memory, and where touching a fresh
-   * page costs more than copying it (11 us a page on the reference VM), the
-   * bytes allocated over a fill decide its speed: (8 + 4)(1 + f) / f per
-   * handle when values and states grow by f. Slack right after a growth is
-   * (8 + 4) x f bytes a handle, which the 16-byte budget caps at f = 1/3;
-   * 5/16 leaves room for the page tables (docs/benchmark.md). The first
-   * growth takes a page per shard (at most 16): registrations spread over
-   * every shard, so a small registry needs them after a few dozen handles, and
-   * one allocation beats a growth per page (each a native call with the addon).
+   * Capacity in slots after growing `cur` to hold at least `need`: by
+   * `sixteenths`/16, in whole pages. Every grown array is fresh memory, and
+   * where touching a fresh page costs more than copying it (11-16 us a page
+   * on the reference VM), the bytes allocated over a fill decide its speed:
+   * b (1 + f) / f per handle for b bytes a slot grown by f. The state words
+   * (4 bytes) grow by 1/2: 12 bytes allocated per handle, slack right after a
+   * growth 2 bytes a handle; the value chunks allocate 8 once (growValues),
+   * so a handle costs at most about 8 + 6 bytes plus the page tables, inside
+   * the 16-byte budget (docs/benchmark.md). Chunk 0 of the values, which
+   * does grow by copying, grows by 5/16 (slack 2.5 bytes a handle). The
+   * first growth takes a page per shard (at most 16): registrations spread
+   * over every shard, so a small registry needs them after a few dozen
+   * handles, and one allocation beats a growth per page (each a native call
+   * with the addon).
    */
-  private grownCapacity(cur: number, need: number): number {
-    const grown = (cur + (cur >>> 4) * 5 + L.OFFSET_MASK) & ~L.OFFSET_MASK
+  private grownCapacity(cur: number, need: number, sixteenths: number): number {
+    const grown = (cur + (cur >>> 4) * sixteenths + L.OFFSET_MASK) & ~L.OFFSET_MASK
     const first = cur === 0 ? Math.min(this.#shards, 16) * L.BLOCK_SIZE : 0
     return Math.min(Math.max(need, grown, first), (L.PAGE_MASK + 1) * L.BLOCK_SIZE)
   }
