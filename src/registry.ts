@@ -1,8 +1,8 @@
 // HandleRegistry: integer handles for JS values, sharded, generation-checked.
 // Layout and invariants: docs/design.md. Events live in events.ts, calls in
 // calls.ts, the domain's memory in backends.ts, arrays kept across lifetimes
-// in spares.ts. This file is about 900 lines on purpose: the hot path (find,
-// insert, free, the block route), the growth path (newPage, firstPages, reserve), the weak path
+// in spares.ts. This file is about 950 lines on purpose: the hot path (find,
+// insert, free, the block route), the growth path (newPage, firstPages, reserve, growValues), the weak path
 // (findWeak, the finalizer) and the slow paths that classify a failed lookup
 // read the same private slot storage, and keeping them in one class lets V8
 // inline them (splitting them into modules measured slower); the storage is in
