@@ -55,8 +55,12 @@ export interface DomainBackend {
   releaseOwner(lease: OwnerLease): void
   /** A state array of `slots` words holding `old`'s words; `old` must not be used afterwards. */
   growState(token: unknown, old: Int32Array, slots: number): Int32Array
-  /** Hands native code (api->resolve) the registry's values array; again whenever growth replaces it. */
-  publishValues(token: unknown, vals: unknown[]): void
+  /**
+   * Hands native code (api->resolve) the registry's table of value chunks
+   * (cell `at` is table[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK]),
+   * once: growth changes the table in place.
+   */
+  publishValues(token: unknown, table: unknown[][]): void
   /** Hands native code the target of weak handle `h` of the token's registry, so api->resolve needs no WeakRef.deref. */
   noteWeak(token: unknown, h: number, target: object): void
   /** registry.ref() / unref(): whether native holds (api->hold) keep this thread's event loop alive. */
@@ -292,8 +296,8 @@ export class NativeBackend implements DomainBackend {
     return new Int32Array(this.#addon.alloc_state(token as OwnerToken, doubled))
   }
 
-  publishValues(token: unknown, vals: unknown[]): void {
-    this.#addon.publish_values(token as OwnerToken, vals)
+  publishValues(token: unknown, table: unknown[][]): void {
+    this.#addon.publish_values(token as OwnerToken, table)
   }
 
   noteWeak(token: unknown, h: number, target: object): void {

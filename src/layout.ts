@@ -50,6 +50,15 @@ export const enum L {
   S_LIVE = 1,
   S_WEAK = 2,
 
+  // A registry's values live in chunks of 2^16 cells (src/registry.ts,
+  // "Storage" in docs/design.md): local slot `at` is cell
+  // [at >>> VALUE_CHUNK_BITS][at & VALUE_CHUNK_MASK]. Not part of the handle;
+  // native/src/resolve.cc (kValueChunkBits) reads the same table, and
+  // test/resolve.test.ts resolves handles on both sides of a chunk boundary.
+  VALUE_CHUNK_BITS = 16,
+  VALUE_CHUNK = 1 << VALUE_CHUNK_BITS,
+  VALUE_CHUNK_MASK = VALUE_CHUNK - 1,
+
   // Pure-TypeScript domains only (the SharedArrayBuffer of HandleDomain.create()):
   // block reuse. The native domain keeps these in native-private memory. Words
   // 5..7 of the header (reserved, 0, in the C++ layout) and two arrays after

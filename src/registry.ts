@@ -1,8 +1,8 @@
 // HandleRegistry: integer handles for JS values, sharded, generation-checked.
 // Layout and invariants: docs/design.md. Events live in events.ts, calls in
 // calls.ts, the domain's memory in backends.ts, arrays kept across lifetimes
-// in spares.ts. This file is about 900 lines on purpose: the hot path (find,
-// insert, free, the block route), the growth path (newPage, firstPages, reserve), the weak path
+// in spares.ts. This file is about 950 lines on purpose: the hot path (find,
+// insert, free, the block route), the growth path (newPage, firstPages, reserve, growValues), the weak path
 // (findWeak, the finalizer) and the slow paths that classify a failed lookup
 // read the same private slot storage, and keeping them in one class lets V8
 // inline them (splitting them into modules measured slower); the storage is in
@@ -84,6 +84,8 @@ const DEFAULT_SHARDS = 16
 const ROUTE_MIN_SPAN = 4096
 const ROUTE_SPAN_PER_PAGE = 8
 const EMPTY_ROUTE = new Int32Array(0)
+// The chunk table of a registry before its first page and after close (never written).
+const NO_VALUES: unknown[][] = []
 // Shards whose first page the first registration claims at once (firstPages).
 const FIRST_PAGES = 16
 const claimScratch = new Float64Array(FIRST_PAGES)
@@ -118,9 +120,13 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   readonly #shardMask: number
   readonly #shardShift: number // 32 - log2(shards): the hash's top bits pick the shard
   readonly #retireAfter: number
-  // Flat storage indexed by local slot (page << 8 | offset): values, state words
-  // (gen << 2 | weak << 1 | live), and per page its block and shard.
-  #vals: unknown[] = []
+  // Storage indexed by local slot `at` (page << 8 | offset): values in chunks
+  // of 2^16 cells (#vals[at >>> 16][at & 0xffff]: growth adds a chunk and
+  // copies nothing; only chunk 0 grows by copying, up to a full chunk), flat
+  // state words (gen << 2 | weak << 1 | live), and per page its block and
+  // shard. #valCap: the cells the chunks hold.
+  #vals: unknown[][] = NO_VALUES
+  #valCap = 0
   #state: Int32Array = EMPTY_STATE
   #pageBlock: number[] = []
   // The reverse, block -> page + 1 (0: not ours), for blocks #routeBase ..
@@ -235,7 +241,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   /** The value of a live handle; throws for anything else. */
   get<V extends T>(h: Handle<V>): V {
     const at = typeof h === 'number' ? this.find(h) : -1
-    if (at >= 0) return this.#vals[at] as V
+    if (at >= 0) return this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK] as V
     return this.getSlow(h) as V
   }
 
@@ -244,7 +250,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   tryGet(h: unknown): T | undefined
   tryGet(h: unknown): unknown {
     let at = typeof h === 'number' ? this.find(h) : -1
-    if (at >= 0) return this.#vals[at]
+    if (at >= 0) return this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK]
     at = this.locate(h) // weak entries, and everything that is not live
     if (at < 0) {
       this.count(at)
@@ -265,9 +271,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   release<V extends T>(h: Handle<V>): V {
     const at = typeof h === 'number' ? this.find(h) : -1
     if (at < 0) return this.releaseSlow(h) as V
-    const value = this.#vals[at]
-    this.free(at, 0)
-    return value as V
+    return this.free(at, 0) as V
   }
 
   /** Registers `value` for the current block: `using entry = registry.scope(value)`. */
@@ -394,7 +398,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     leases.delete(this.#leaseId)
     releaseLease(this.#lease) // its blocks go back to the pool, with generations above ours
     this.recycleValues()
-    this.#vals = []
+    this.#vals = NO_VALUES
+    this.#valCap = 0
     this.#state = EMPTY_STATE
     this.#lease.state = EMPTY_STATE
     // Emptied in place (nothing reads a released lease's tables): no allocation.
@@ -421,10 +426,10 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   /** Live entries as [handle, value]; weak entries whose value is gone are skipped. */
   *entries(): IterableIterator<[Handle<T>, T]> {
     // Re-read the fields each step: a registration during iteration may grow them.
-    for (let at = 0; at < this.#vals.length; at++) {
+    for (let at = 0; at < this.#pageShard.length << L.OFFSET_BITS; at++) {
       const st = this.#state[at]
       if ((st & L.S_LIVE) === 0) continue
-      let v = this.#vals[at]
+      let v = this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK]
       if ((st & L.S_WEAK) !== 0 && (v = (v as WeakRef<object>).deref()) === undefined) continue
       yield [this.handleAt(at, st) as Handle<T>, v as T]
     }
@@ -457,7 +462,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   /** @internal for the event channel: the value of live handle `h`, weak ones included, or NOT_LIVE. */
   eventValue(h: number): unknown {
     let at = this.find(h)
-    if (at >= 0) return this.#vals[at] // live, strong
+    if (at >= 0) return this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK] // live, strong
     at = this.locate(h) // weak entries take the slow path
     return at >= 0 ? this.valueAt(at) : NOT_LIVE
   }
@@ -482,7 +487,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     let slot: number
     let gen: number
     if ((h | 0) === h && h > 0) {
-      slot = h & L.SLOT_MASK
+      slot = (h << (32 - L.SLOT_BITS)) >>> (32 - L.SLOT_BITS) // h & SLOT_MASK in 6 bytes of bytecode, not 10
       gen = h >>> L.SLOT_BITS
     } else {
       if ((gen = bigGen(h)) < 0) return -1
@@ -495,7 +500,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     const r = block - this.#routeBase
     const route = this.#route
     const page = r >= 0 && r < route.length ? route[r] - 1 : -1
-    if (page < 0) return this.findUnrouted(block, slot, gen, bits)
+    if (page < 0) return this.findUnrouted(h, bits)
     const at = (page << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
     return this.#state[at] === ((gen << 2) | bits) ? at : -1
   }
@@ -506,9 +511,14 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    * (owner << 19 | local page, 0 once closed). Other threads can write it:
    * the page is verified against our own page table, so a scribbled word
    * fails the lookup (locate() then routes through private memory only),
-   * never resolves another slot.
+   * never resolves another slot. Takes `h` (a positive integer with a
+   * generation in range, as findAs checked) rather than its decoded fields:
+   * fewer arguments, less bytecode in findAs.
    */
-  private findUnrouted(block: number, slot: number, gen: number, bits: number): number {
+  private findUnrouted(h: number, bits: number): number {
+    const gen = Math.floor(h / L.SLOT_SPAN)
+    const slot = h - gen * L.SLOT_SPAN
+    const block = slot >>> L.OFFSET_BITS
     const w = this.#words[L.BLOCKS_BASE + (block << 1)]
     if (w >>> L.PAGE_BITS !== this.#owner) return -1
     const page = w & L.PAGE_MASK
@@ -520,9 +530,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   /** release() of a weak handle, or of anything that is not a live handle (throws). */
   private releaseSlow(h: unknown): unknown {
     let at = typeof h === 'number' ? this.findWeak(h) : -1
-    if (at < 0 || (this.#vals[at] as WeakRef<object>).deref() === undefined) at = this.locate(h)
+    if (at < 0 || (this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK] as WeakRef<object>).deref() === undefined) at = this.locate(h)
     if (at < 0) throw this.failure(h, at, 'release')
-    let value = this.#vals[at]
+    let value = this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK]
     if ((this.#state[at] & L.S_WEAK) === 0) {
       this.free(at, 0)
       return value
@@ -530,14 +540,14 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     value = (value as WeakRef<object>).deref()
     this.free(at, 0)
     this.#weakLive--
-    if (++this.#weakStale > Math.max(4096, 8 * this.#weakLive, this.#vals.length >>> 4)) this.rebuildFinalizer()
+    if (++this.#weakStale > Math.max(4096, 8 * this.#weakLive, this.#valCap >>> 4)) this.rebuildFinalizer()
     return value
   }
 
   private getSlow(h: unknown): unknown {
     const w = typeof h === 'number' ? this.findWeak(h) : -1
     if (w >= 0) {
-      const v = (this.#vals[w] as WeakRef<object>).deref()
+      const v = (this.#vals[w >>> L.VALUE_CHUNK_BITS][w & L.VALUE_CHUNK_MASK] as WeakRef<object>).deref()
       if (v !== undefined) return v
     }
     const at = this.locate(h)
@@ -548,11 +558,13 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private insert(value: unknown, liveBits: number): number {
     // Reuse the last released slot (it stays in its shard); only a new slot
     // needs a shard. Closed registries have no free slots, so bump() throws.
-    let at = this.#freeHead
-    if (at >= 0) this.#freeHead = this.#vals[at] as number
-    else at = this.bump()
+    const head = this.#freeHead
+    const at = head >= 0 ? head : this.bump()
+    const cells = this.#vals[at >>> L.VALUE_CHUNK_BITS]
+    const o = at & L.VALUE_CHUNK_MASK
+    if (head >= 0) this.#freeHead = cells[o] as number
+    cells[o] = value
     const st = this.#state[at] // free: next generation << 2
-    this.#vals[at] = value
     this.#state[at] = (st & ~3) | liveBits
     this.#issued++
     return this.handleAt(at, st)
@@ -659,19 +671,45 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     route[r] = p + 1
   }
 
-  /** Grows the state and value arrays to hold `pages` pages. */
+  /** Grows the state words and the value chunks to hold `pages` pages. */
   private reserve(pages: number): void {
     const need = pages * L.BLOCK_SIZE
     if (this.#state.length < need) {
       // With the addon, the old view is detached: replace it at once, and keep
       // the lease's view (what releases a dropped registry's blocks) current.
-      this.#state = backendOf(this.#domain).growState(this.#lease.token, this.#state, this.grownCapacity(this.#state.length, need))
+      this.#state = backendOf(this.#domain).growState(this.#lease.token, this.#state, this.grownCapacity(this.#state.length, need, 8))
       this.#lease.state = this.#state
     }
-    if (this.#vals.length < need) {
-      const cells = this.grownCapacity(this.#vals.length, need)
-      this.#vals = (this.#vals.length === 0 ? spareValues.take(cells) : undefined) ?? growValues(this.#vals, cells)
-      backendOf(this.#domain).publishValues(this.#lease.token, this.#vals) // api->resolve reads slots from it
+    if (this.#valCap < need) this.growValues(need)
+  }
+
+  /**
+   * Value cells for `need` slots. The first allocation (a spare of a closed
+   * registry if one fits) is chunk 0 at a first growth's size; chunk 0 grows
+   * by copying (by 5/16, as the states) up to a full chunk; after that each
+   * growth appends a full chunk (2^16 cells, 512 KiB) and copies nothing, so
+   * a fill allocates 8 bytes of values per slot once, where a flat array
+   * grown by f allocates 8 (1 + f) / f (docs/benchmark.md, "Lifecycle"). The
+   * table itself stays the same array for the registry's life: native code
+   * (api->resolve) gets it once.
+   */
+  private growValues(need: number): void {
+    let table = this.#vals
+    if (this.#valCap === 0) {
+      const cells = Math.min(this.grownCapacity(0, need, 5), L.VALUE_CHUNK)
+      table = this.#vals = [spareValues.take(cells) ?? copyChunk(undefined, cells)]
+      this.#valCap = cells
+      backendOf(this.#domain).publishValues(this.#lease.token, table) // api->resolve reads slots from it
+    }
+    while (this.#valCap < need) {
+      if (this.#valCap < L.VALUE_CHUNK) {
+        const cells = Math.min(this.grownCapacity(this.#valCap, need, 5), L.VALUE_CHUNK)
+        table[0] = copyChunk(table[0], cells)
+        this.#valCap = cells
+      } else {
+        table.push(copyChunk(undefined, L.VALUE_CHUNK))
+        this.#valCap += L.VALUE_CHUNK
+      }
     }
   }
 
@@ -682,19 +720,23 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   /**
-   * Capacity in slots after growing `cur` to hold at least `need`: by 5/16, in
-   * whole pages. Every grown array is fresh memory, and where touching a fresh
-   * page costs more than copying it (11 us a page on the reference VM), the
-   * bytes allocated over a fill decide its speed: (8 + 4)(1 + f) / f per
-   * handle when values and states grow by f. Slack right after a growth is
-   * (8 + 4) x f bytes a handle, which the 16-byte budget caps at f = 1/3;
-   * 5/16 leaves room for the page tables (docs/benchmark.md). The first
-   * growth takes a page per shard (at most 16): registrations spread over
-   * every shard, so a small registry needs them after a few dozen handles, and
-   * one allocation beats a growth per page (each a native call with the addon).
+   * Capacity in slots after growing `cur` to hold at least `need`: by
+   * `sixteenths`/16, in whole pages. Every grown array is fresh memory, and
+   * where touching a fresh page costs more than copying it (11-16 us a page
+   * on the reference VM), the bytes allocated over a fill decide its speed:
+   * b (1 + f) / f per handle for b bytes a slot grown by f. The state words
+   * (4 bytes) grow by 1/2: 12 bytes allocated per handle, slack right after a
+   * growth 2 bytes a handle; the value chunks allocate 8 once (growValues),
+   * so a handle costs at most about 8 + 6 bytes plus the page tables, inside
+   * the 16-byte budget (docs/benchmark.md). Chunk 0 of the values, which
+   * does grow by copying, grows by 5/16 (slack 2.5 bytes a handle). The
+   * first growth takes a page per shard (at most 16): registrations spread
+   * over every shard, so a small registry needs them after a few dozen
+   * handles, and one allocation beats a growth per page (each a native call
+   * with the addon).
    */
-  private grownCapacity(cur: number, need: number): number {
-    const grown = (cur + (cur >>> 4) * 5 + L.OFFSET_MASK) & ~L.OFFSET_MASK
+  private grownCapacity(cur: number, need: number, sixteenths: number): number {
+    const grown = (cur + (cur >>> 4) * sixteenths + L.OFFSET_MASK) & ~L.OFFSET_MASK
     const first = cur === 0 ? Math.min(this.#shards, 16) * L.BLOCK_SIZE : 0
     return Math.min(Math.max(need, grown, first), (L.PAGE_MASK + 1) * L.BLOCK_SIZE)
   }
@@ -705,8 +747,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    * it is of a first growth's size. Native code dropped it at release.
    */
   private recycleValues(): void {
-    const vals = this.#vals
-    if (vals.length === 0 || vals.length > SPARE_MAX_CELLS) return
+    if (this.#valCap === 0 || this.#valCap > SPARE_MAX_CELLS) return
+    const vals = this.#vals[0]
     for (let p = 0; p < this.#pageShard.length; p++) {
       const s = this.#pageShard[p]
       const used = this.#shardPage[s] === p ? this.#shardNext[s] : L.BLOCK_SIZE
@@ -715,27 +757,33 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     spareValues.give(vals)
   }
 
-  /** Frees the live slot `at`; `extra` marks the freed state (L.S_WEAK = collected). */
-  private free(at: number, extra: number): void {
+  /** Frees the live slot `at` and returns its value cell; `extra` marks the freed state (L.S_WEAK = collected). */
+  private free(at: number, extra: number): unknown {
+    // The chunk read once for both the value and the free-list link: every
+    // byte of bytecode here counts against V8's inlining budget (findAs).
+    const cells = this.#vals[at >>> L.VALUE_CHUNK_BITS]
+    const o = at & L.VALUE_CHUNK_MASK
+    const value = cells[o]
     const next = (this.#state[at] >>> 2) + 1
     this.#state[at] = (next << 2) | extra
     // Below every page's retirement limit (the common case: one field read).
     if (next < this.#retireFloor) {
-      this.#vals[at] = this.#freeHead
+      cells[o] = this.#freeHead
       this.#freeHead = at
     } else {
       this.freeNearLimit(at, next)
     }
     this.#freed++
+    return value
   }
 
   /** free() of a slot whose next generation `next` reaches the lowest retirement limit of some page. */
   private freeNearLimit(at: number, next: number): void {
     if (next < this.#pageLimit[at >>> L.OFFSET_BITS]) {
-      this.#vals[at] = this.#freeHead
+      this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK] = this.#freeHead
       this.#freeHead = at
     } else {
-      this.#vals[at] = undefined // retired: never issued again, so no stale handle can alias
+      this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK] = undefined // retired: never issued again, so no stale handle can alias
       this.#counts.retired++
     }
   }
@@ -771,10 +819,10 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private rebuildFinalizer(): void {
     const fin = this.newFinalizer()
     this.#weakStale = 0
-    for (let at = 0; at < this.#vals.length; at++) {
+    for (let at = 0; at < this.#pageShard.length << L.OFFSET_BITS; at++) {
       const st = this.#state[at]
       if ((st & (L.S_LIVE | L.S_WEAK)) !== (L.S_LIVE | L.S_WEAK)) continue
-      const v = (this.#vals[at] as WeakRef<object>).deref()
+      const v = (this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK] as WeakRef<object>).deref()
       if (v !== undefined) {
         fin.register(v, this.handleAt(at, st))
       } else {
@@ -800,7 +848,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   }
 
   private valueAt(at: number): unknown {
-    const v = this.#vals[at]
+    const v = this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK]
     return (this.#state[at] & L.S_WEAK) !== 0 ? (v as WeakRef<object>).deref() : v
   }
 
@@ -808,7 +856,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   private locate(h: unknown): number {
     const at = this.locateRaw(h)
     if (at < 0) return at
-    if ((this.#state[at] & L.S_WEAK) !== 0 && (this.#vals[at] as WeakRef<object>).deref() === undefined) return E_COLLECTED
+    if ((this.#state[at] & L.S_WEAK) !== 0 && (this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK] as WeakRef<object>).deref() === undefined) return E_COLLECTED
     return at
   }
 
@@ -881,15 +929,16 @@ function bigGen(h: number): number {
 }
 
 /**
- * A copy of `old` with `slots` cells, the new ones holes (read as undefined;
- * only live and free-list cells are ever read). V8 writes the holes when it
- * allocates; writing undefined into each again cost a second pass (about 1 ns
- * a cell). The last cell gets undefined so that the array has object elements
- * from the start: no elements-kind transition (a copy) at the first value.
+ * A value chunk of `cells` cells holding `old`'s (if any), the new ones holes
+ * (read as undefined; only live and free-list cells are ever read). V8 writes
+ * the holes when it allocates; writing undefined into each again cost a
+ * second pass (about 1 ns a cell). The last cell gets undefined so that the
+ * array has object elements from the start: no elements-kind transition (a
+ * copy) at the first value, and every chunk has the same elements kind.
  */
-function growValues(old: unknown[], slots: number): unknown[] {
-  const vals = new Array<unknown>(slots)
-  vals[slots - 1] = undefined
-  for (let i = 0; i < old.length; i++) vals[i] = old[i]
+function copyChunk(old: unknown[] | undefined, cells: number): unknown[] {
+  const vals = new Array<unknown>(cells)
+  vals[cells - 1] = undefined
+  if (old !== undefined) for (let i = 0; i < old.length; i++) vals[i] = old[i]
   return vals
 }

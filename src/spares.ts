@@ -2,7 +2,8 @@
 // this thread: a server that creates and closes small registries all day
 // would otherwise allocate (and the GC reclaim) a value array and a state
 // array per lifetime. Only arrays of a first growth's size are kept (at most
-// 16 pages: 32 KiB of values, 16 KiB of states), a few of each, so what is
+// 16 pages: 32 KiB of values, a registry's value chunk 0, and 16 KiB of
+// states), a few of each, so what is
 // kept stays small. Whoever gives an array back has cleared it and holds no
 // other reference to it; a thread's registries never share one.
 export const SPARE_MAX_CELLS = 16 * 256
@@ -31,7 +32,7 @@ export class SparePool<A extends { length: number }> {
   }
 }
 
-/** Value arrays (holey, every cell undefined or a hole) of closed registries. */
+/** Value chunks 0 (holey, every cell undefined or a hole) of closed registries that never grew past them. */
 export const spareValues = new SparePool<unknown[]>()
 /** State arrays (all zero) of closed registries of pure-TypeScript domains (native ones live in native memory). */
 export const spareStates = new SparePool<Int32Array>()

@@ -74,6 +74,28 @@ describe('hr::resolve on the JS thread that owns the handle', () => {
     expect(addon.resolve(hs[hs.length - 1]).value).toBe(values[values.length - 1])
   })
 
+  test('across a value chunk boundary (2^16 cells): the last slot of chunk 0, the first of chunk 1, and beyond', () => {
+    // One shard: registration i takes local slot i, so i = 65535 and 65536
+    // sit on either side of the boundary between chunks 0 and 1 (the chunk
+    // size is L.VALUE_CHUNK_BITS in src/layout.ts and kValueChunkBits in
+    // native/src/resolve.cc: this test fails if they disagree).
+    const reg = new HandleRegistry({ shards: 1 })
+    open.push(reg)
+    const n = 3 * 65536 + 5
+    const values = Array.from({ length: n }, (_, i) => ({ i }))
+    const hs = values.map((v) => reg.register(v))
+    for (const i of [0, 65535, 65536, 65537, 131071, 131072, n - 1]) {
+      expect(addon.resolve(hs[i])).toEqual({ status: 'ok', value: values[i], sameEnv: true })
+    }
+    for (let i = 0; i < n; i += 4099) expect(addon.resolve(hs[i]).value).toBe(values[i])
+    // Primitives are read from the chunk on every resolve (never cached).
+    reg.release(hs[65536])
+    const p = reg.register(7) // reuses slot 65536 (LIFO free list)
+    expect(p % 2 ** 28).toBe(hs[65536] % 2 ** 28)
+    expect(addon.resolve(p)).toEqual({ status: 'ok', value: 7, sameEnv: true })
+    expect(addon.resolve(hs[65536]).status).toBe('stale_handle')
+  })
+
   test('stale: a released handle, and its slot reused by another value', () => {
     const reg = registry()
     const a = { a: 1 }

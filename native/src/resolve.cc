@@ -6,8 +6,10 @@
 //           reads, so a resolve from another thread touches nothing that
 //           close() frees. Set by publish_values, cleared by close_resolve.
 //   env, vals, cache  read and written by that JS thread only.
-// The registry's values array (`vals` in src/registry.ts) is republished by JS
-// whenever growth replaces it. A resolved object or function is cached as a
+// The registry's values live in chunks (`#vals` in src/registry.ts: a table of
+// arrays of 2^kValueChunkBits cells, cell `local` at
+// [local >> kValueChunkBits][local & mask]); JS publishes the table once, and
+// growth adds chunks to it (or replaces chunk 0) in place. A resolved object or function is cached as a
 // weak napi_ref keyed by the slot's state word (generation and flags), so the
 // next resolve of the same handle costs one napi_get_reference_value, as the
 // napi_ref-in-user_data design does; a released or reused slot has another
@@ -33,6 +35,11 @@ namespace {
 using hr::Status;
 
 using namespace status;  // kOk, kInvalid, ...: status_codes.h
+
+// Must equal L.VALUE_CHUNK_BITS of src/layout.ts (test/resolve.test.ts
+// resolves handles on both sides of a chunk boundary).
+constexpr uint32_t kValueChunkBits = 16;
+constexpr uint32_t kValueChunkMask = (1u << kValueChunkBits) - 1;
 
 // A cached value: `ref` (weak) was made while the slot's state word was `key`
 // (never 0 for a live slot: the live bit is set).
@@ -61,7 +68,7 @@ struct alignas(64) ResolveSlot {
   std::atomic<uintptr_t> thread;  // current_thread() of the owner's JS thread; any thread reads; 0 = nobody
   // --- the owner's JS thread only ---
   napi_env env;
-  napi_ref vals;        // strong reference to the registry's values array
+  napi_ref vals;        // strong reference to the registry's table of value chunks
   CacheEntry* cache;    // indexed by local slot (page << 8 | offset)
   uint32_t cache_size;  // entries allocated
 };
@@ -165,10 +172,14 @@ HR_NOINLINE int32_t resolve_miss(const Located& at, napi_value* value_out) noexc
   ResolveSlot& r = *at.r;
   // A weak handle always has its entry (note_weak), unless storing it failed.
   if ((at.state & lay::kStateWeak) != 0) return kNapiFailed;
-  napi_value vals = nullptr;
+  napi_value table = nullptr;
+  napi_value chunk = nullptr;
   napi_value v = nullptr;
-  if (r.vals == nullptr || napi_get_reference_value(r.env, r.vals, &vals) != napi_ok || vals == nullptr ||
-      napi_get_element(r.env, vals, at.local, &v) != napi_ok) {
+  // napi_get_element on anything but an object fails (kNapiFailed), never
+  // reads out of bounds: a table JS could not reach anyway.
+  if (r.vals == nullptr || napi_get_reference_value(r.env, r.vals, &table) != napi_ok || table == nullptr ||
+      napi_get_element(r.env, table, at.local >> kValueChunkBits, &chunk) != napi_ok ||
+      napi_get_element(r.env, chunk, at.local & kValueChunkMask, &v) != napi_ok) {
     return kNapiFailed;
   }
   napi_valuetype type = napi_undefined;

@@ -23,9 +23,9 @@ int32_t resolve(uint64_t h, napi_value* value) noexcept;
 // false: no other thread can see a collection before the finalizer.
 bool weak_target_collected(uint64_t h) noexcept;
 
-// JS thread of `owner` (open, claimed by `ed`): the registry's values array
-// is now `vals` (a strong reference replaces the previous one), and this
-// thread is the one resolve() serves for `owner`.
+// JS thread of `owner` (open, claimed by `ed`): the registry's table of value
+// chunks is now `vals` (a strong reference replaces the previous one), and
+// this thread is the one resolve() serves for `owner`.
 napi_status publish_values(EnvData* ed, uint32_t owner, napi_value vals) noexcept;
 
 // JS thread of `owner` (open, claimed by this env: the caller checked its
