@@ -29,8 +29,8 @@ export interface NativeBinding {
   event_stats(owner: OwnerToken | number): NativeEventStats
   /** The C ABI table as an opaque, type-tagged external (registry.nativeApi). */
   native_api(): NativeApi
-  /** For api->resolve (native/src/resolve.cc): the registry's values array, and weak handles' targets (-> status). */
-  publish_values(owner: OwnerToken, vals: unknown[]): void
+  /** For api->resolve (native/src/resolve.cc): the registry's table of value chunks (published once), and weak handles' targets (-> status). */
+  publish_values(owner: OwnerToken, table: unknown[][]): void
   note_weak(owner: OwnerToken, handle: number, target: object): number
   /** registry.ref() / unref() (native/src/hold.cc): whether api->hold keeps the loop alive. */
   set_ref(owner: OwnerToken, ref: boolean): void
