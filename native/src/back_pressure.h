@@ -2,8 +2,9 @@
 // (issue 9, part 4): the policy (drop, block, grow), the overflow list that
 // 'grow' spills into once the ring is full, and the Room where producers wait
 // for room ('block', api->post_wait). Header-only and Node-free so that
-// native/test/test_back_pressure.cc runs it under ASan and TSan; the event
-// path (event_path.h, event_path.cc) and post.cc / post_wait.cc use it.
+// native/test/test_back_pressure.cc runs it under ASan and TSan; the lanes
+// of producer_rings.h (the event path's enqueue and consume: shared queue,
+// rings, overflow) and post.cc / post_wait.cc use it.
 //
 // Order (the events of one producer arrive in the order it posted them):
 //   - while the overflow holds anything, every push goes to the overflow
@@ -278,33 +279,6 @@ struct FullState {
   WhenFull policy() const noexcept { return static_cast<WhenFull>(when_full.load(std::memory_order_relaxed)); }
 };
 
-/// Any thread: queues `item` (which owns `extra` bytes) in the ring, or in the
-/// overflow while it is active or, under 'grow', when the ring is full.
-/// kQueueFull if neither takes it.
-template <class T>
-inline Status enqueue(BoundedQueue<T>& q, FullState<T>& f, const T& item, size_t extra) noexcept {
-  if (!f.overflow.active()) {
-    if (q.try_push(item) == Status::kOk) return Status::kOk;
-    if (f.policy() != WhenFull::kGrow) return Status::kQueueFull;
-  }
-  return f.overflow.push(item, extra, f.overflow_cap.load(std::memory_order_relaxed)) ? Status::kOk
-                                                                                      : Status::kQueueFull;
-}
-
-/// Any thread: queues items[0..n) in order (as enqueue each, numeric items:
-/// no extra bytes); returns the length of the prefix queued.
-template <class T>
-inline size_t enqueue_many(BoundedQueue<T>& q, FullState<T>& f, const T* items, size_t n) noexcept {
-  size_t m = 0;
-  if (!f.overflow.active()) {
-    m = q.try_push_many(items, n);
-    if (m == n || f.policy() != WhenFull::kGrow) return m;
-  }
-  const size_t cap = f.overflow_cap.load(std::memory_order_relaxed);
-  while (m < n && f.overflow.push(items[m], 0, cap)) ++m;
-  return m;
-}
-
 /// The consume loops' view of a caller's sink(item, i), which may return
 /// bool (false: leave this item and stop) or nothing: a sink that always
 /// returns bool, and sets `stopped` when the caller's said stop.
@@ -321,27 +295,6 @@ inline auto stopping_sink(F& sink, bool& stopped) noexcept {
     }
     return true;
   };
-}
-
-/// Consumer thread: takes up to `max` items, ring first, then (once the ring
-/// is empty) the overflow, into sink(item, i) as BoundedQueue::consume does;
-/// wakes producers waiting for room. extra(item): the item's extra bytes.
-template <class T, class F, class Extra>
-inline size_t consume(BoundedQueue<T>& q, FullState<T>& f, size_t max, F&& sink, Extra&& extra) noexcept {
-  bool stopped = false;
-  const auto take = stopping_sink<T>(sink, stopped);
-  size_t n = q.consume(max, take);
-  if (n < max && !stopped && f.overflow.active()) {
-    n += f.overflow.consume(max - n, n, [&q]() noexcept { return q.approx_size() == 0; }, take, extra);
-  }
-  if (n > 0) f.room->freed();
-  return n;
-}
-
-/// Items queued (ring and overflow), exact only when nothing is in progress.
-template <class T>
-inline size_t queued(const BoundedQueue<T>& q, const FullState<T>& f) noexcept {
-  return q.approx_size() + f.overflow.size();
 }
 
 }  // namespace hr_native

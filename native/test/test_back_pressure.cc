@@ -1,6 +1,8 @@
 // back_pressure.h: the full policies of the event queue ('block' waits in a
 // Room, 'grow' spills into the overflow), order per producer, the memory cap,
-// and the wake-ups (room freed, closed, timed out). Run under ASan and TSan.
+// and the wake-ups (room freed, closed, timed out). Run under ASan and TSan,
+// through the event path's own lanes (producer_rings.h) with rings off, so a
+// producer here is one that has no ring (test_rings.cc has those).
 
 #include <atomic>
 #include <chrono>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "back_pressure.h"
+#include "producer_rings.h"
 #include "check.h"
 #include "order_checker.h"
 
@@ -17,6 +20,7 @@ namespace {
 using hr_native::BoundedQueue;
 using hr_native::Event;
 using hr_native::FullState;
+using hr_native::RingSet;
 using hr_native::Room;
 using hr_native::WhenFull;
 using Clock = std::chrono::steady_clock;
@@ -31,12 +35,12 @@ enum class Pushed { kOk, kTimeout, kClosed };
 
 // The producer side of a blocking post, as post_wait.cc runs it (there the
 // second push and the wait are separated by leaving the owner's guard).
-Pushed push_waiting(BoundedQueue<Event>& q, FullState<Event>& f, const Event& e, uint32_t timeout_ms) {
+Pushed push_waiting(BoundedQueue<Event>& q, RingSet<Event>& rs, FullState<Event>& f, const Event& e, uint32_t timeout_ms) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
-    if (hr_native::enqueue(q, f, e, 0) == hr::Status::kOk) return Pushed::kOk;
+    if (hr_native::lanes_enqueue(q, rs, f, e, 0) == hr::Status::kOk) return Pushed::kOk;
     const uint64_t seen = f.room->enter();
-    if (hr_native::enqueue(q, f, e, 0) == hr::Status::kOk) {
+    if (hr_native::lanes_enqueue(q, rs, f, e, 0) == hr::Status::kOk) {
       f.room->leave();
       return Pushed::kOk;
     }
@@ -49,6 +53,7 @@ Pushed push_waiting(BoundedQueue<Event>& q, FullState<Event>& f, const Event& e,
 
 void run_block(uint32_t producers, uint64_t per, size_t ring) {
   BoundedQueue<Event> q(ring);
+  RingSet<Event> rs(ring, 0);  // no rings: the shared queue and the overflow
   FullState<Event> f;
   f.when_full.store(static_cast<uint32_t>(WhenFull::kBlock));
   std::atomic<uint64_t> failed{0};
@@ -56,7 +61,7 @@ void run_block(uint32_t producers, uint64_t per, size_t ring) {
   for (uint32_t t = 0; t < producers; ++t) {
     threads.emplace_back([&, t] {
       for (uint64_t i = 0; i < per; ++i) {
-        if (push_waiting(q, f, Ev(t, i), 60000) != Pushed::kOk) failed.fetch_add(1);
+        if (push_waiting(q, rs, f, Ev(t, i), 60000) != Pushed::kOk) failed.fetch_add(1);
       }
     });
   }
@@ -64,7 +69,7 @@ void run_block(uint32_t producers, uint64_t per, size_t ring) {
   const uint64_t total = producers * per;
   uint32_t rounds = 0;
   while (check.got < total) {
-    if (hr_native::consume(q, f, 7, check, no_extra) == 0) std::this_thread::yield();
+    if (hr_native::lanes_consume(q, rs, f, 7, check, no_extra) == 0) std::this_thread::yield();
     // Now and then a pause, so producers really find the ring full and wait.
     if (++rounds % 64 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
@@ -72,7 +77,7 @@ void run_block(uint32_t producers, uint64_t per, size_t ring) {
   CHECK_EQ(failed.load(), uint64_t{0});
   CHECK_EQ(check.got, total);
   CHECK(check.in_order);
-  CHECK_EQ(hr_native::queued(q, f), size_t{0});
+  CHECK_EQ(hr_native::lanes_queued(q, rs, f), size_t{0});
   CHECK_EQ(f.room->waiters(), uint32_t{0});
 }
 
@@ -83,28 +88,30 @@ TEST(block_4_producers_nothing_lost_in_order) { run_block(4, 10000, 4); }
 
 TEST(block_times_out_when_nobody_consumes) {
   BoundedQueue<Event> q(2);
+  RingSet<Event> rs(2, 0);  // no rings: the shared queue and the overflow
   FullState<Event> f;
   f.when_full.store(static_cast<uint32_t>(WhenFull::kBlock));
-  CHECK(push_waiting(q, f, Ev(0, 0), 1000) == Pushed::kOk);
-  CHECK(push_waiting(q, f, Ev(0, 1), 1000) == Pushed::kOk);
+  CHECK(push_waiting(q, rs, f, Ev(0, 0), 1000) == Pushed::kOk);
+  CHECK(push_waiting(q, rs, f, Ev(0, 1), 1000) == Pushed::kOk);
   const auto t0 = Clock::now();
-  CHECK(push_waiting(q, f, Ev(0, 2), 50) == Pushed::kTimeout);
+  CHECK(push_waiting(q, rs, f, Ev(0, 2), 50) == Pushed::kTimeout);
   CHECK(Clock::now() - t0 >= std::chrono::milliseconds(50));
   CHECK_EQ(f.room->waiters(), uint32_t{0});
-  CHECK_EQ(hr_native::queued(q, f), size_t{2});
+  CHECK_EQ(hr_native::lanes_queued(q, rs, f), size_t{2});
 }
 
 TEST(close_wakes_every_waiter) {
   BoundedQueue<Event> q(2);
+  RingSet<Event> rs(2, 0);  // no rings: the shared queue and the overflow
   FullState<Event> f;
-  CHECK(hr_native::enqueue(q, f, Ev(0, 0), 0) == hr::Status::kOk);
-  CHECK(hr_native::enqueue(q, f, Ev(0, 1), 0) == hr::Status::kOk);
+  CHECK(hr_native::lanes_enqueue(q, rs, f, Ev(0, 0), 0) == hr::Status::kOk);
+  CHECK(hr_native::lanes_enqueue(q, rs, f, Ev(0, 1), 0) == hr::Status::kOk);
   std::atomic<int> closed{0};
   std::vector<std::thread> threads;
   for (uint32_t t = 0; t < 3; ++t) {
     threads.emplace_back([&, t] {
       // An hour: only close() can end this wait in time.
-      if (push_waiting(q, f, Ev(t, 9), 3600 * 1000) == Pushed::kClosed) closed.fetch_add(1);
+      if (push_waiting(q, rs, f, Ev(t, 9), 3600 * 1000) == Pushed::kClosed) closed.fetch_add(1);
     });
   }
   while (f.room->waiters() < 3) std::this_thread::yield();
@@ -143,54 +150,57 @@ TEST(freed_wakes_a_waiter_forever_wait) {
 
 TEST(grow_spills_in_order_and_caps_memory) {
   BoundedQueue<Event> q(4);
+  RingSet<Event> rs(4, 0);  // no rings: the shared queue and the overflow
   FullState<Event> f;
   f.when_full.store(static_cast<uint32_t>(WhenFull::kGrow));
   using Ov = hr_native::Overflow<Event>;
   f.overflow_cap.store(2 * Ov::chunk_bytes());  // two chunks: 2048 events
   uint64_t accepted = 0;
-  while (hr_native::enqueue(q, f, Ev(0, accepted), 0) == hr::Status::kOk) ++accepted;
+  while (hr_native::lanes_enqueue(q, rs, f, Ev(0, accepted), 0) == hr::Status::kOk) ++accepted;
   CHECK_EQ(accepted, uint64_t{4 + 2 * 1024});
   CHECK_EQ(f.overflow.bytes(), 2 * Ov::chunk_bytes());
-  CHECK(hr_native::enqueue(q, f, Ev(0, accepted), 0) == hr::Status::kQueueFull);
+  CHECK(hr_native::lanes_enqueue(q, rs, f, Ev(0, accepted), 0) == hr::Status::kQueueFull);
   Checker check(1);
   // Overflow mode: a ring slot freed meanwhile is not used (order).
-  CHECK_EQ(hr_native::consume(q, f, 2, check, no_extra), size_t{2});
-  CHECK(hr_native::enqueue(q, f, Ev(0, accepted), 0) == hr::Status::kQueueFull);
-  while (hr_native::consume(q, f, 100, check, no_extra) > 0) {
+  CHECK_EQ(hr_native::lanes_consume(q, rs, f, 2, check, no_extra), size_t{2});
+  CHECK(hr_native::lanes_enqueue(q, rs, f, Ev(0, accepted), 0) == hr::Status::kQueueFull);
+  while (hr_native::lanes_consume(q, rs, f, 100, check, no_extra) > 0) {
   }
   CHECK_EQ(check.got, accepted);
   CHECK(check.in_order);
   CHECK_EQ(f.overflow.bytes(), size_t{0});
   CHECK(!f.overflow.active());
   // Drained: the ring is used again.
-  CHECK(hr_native::enqueue(q, f, Ev(0, accepted), 0) == hr::Status::kOk);
+  CHECK(hr_native::lanes_enqueue(q, rs, f, Ev(0, accepted), 0) == hr::Status::kOk);
 }
 
 TEST(drop_policy_never_spills) {
   BoundedQueue<Event> q(2);
+  RingSet<Event> rs(2, 0);  // no rings: the shared queue and the overflow
   FullState<Event> f;
   f.overflow_cap.store(1 << 20);
-  CHECK(hr_native::enqueue(q, f, Ev(0, 0), 0) == hr::Status::kOk);
-  CHECK(hr_native::enqueue(q, f, Ev(0, 1), 0) == hr::Status::kOk);
-  CHECK(hr_native::enqueue(q, f, Ev(0, 2), 0) == hr::Status::kQueueFull);
+  CHECK(hr_native::lanes_enqueue(q, rs, f, Ev(0, 0), 0) == hr::Status::kOk);
+  CHECK(hr_native::lanes_enqueue(q, rs, f, Ev(0, 1), 0) == hr::Status::kOk);
+  CHECK(hr_native::lanes_enqueue(q, rs, f, Ev(0, 2), 0) == hr::Status::kQueueFull);
   CHECK(!f.overflow.active());
 }
 
 TEST(grow_extra_bytes_count_against_the_cap) {
   BoundedQueue<Event> q(2);
+  RingSet<Event> rs(2, 0);  // no rings: the shared queue and the overflow
   FullState<Event> f;
   f.when_full.store(static_cast<uint32_t>(WhenFull::kGrow));
   const size_t chunk = hr_native::Overflow<Event>::chunk_bytes();
   f.overflow_cap.store(chunk + 1000);
-  CHECK(hr_native::enqueue(q, f, Ev(0, 0), 600) == hr::Status::kOk);  // ring
-  CHECK(hr_native::enqueue(q, f, Ev(0, 1), 600) == hr::Status::kOk);  // ring
-  CHECK(hr_native::enqueue(q, f, Ev(0, 2), 600) == hr::Status::kOk);  // chunk + 600
-  CHECK(hr_native::enqueue(q, f, Ev(0, 3), 600) == hr::Status::kQueueFull);
-  CHECK(hr_native::enqueue(q, f, Ev(0, 3), 400) == hr::Status::kOk);
+  CHECK(hr_native::lanes_enqueue(q, rs, f, Ev(0, 0), 600) == hr::Status::kOk);  // ring
+  CHECK(hr_native::lanes_enqueue(q, rs, f, Ev(0, 1), 600) == hr::Status::kOk);  // ring
+  CHECK(hr_native::lanes_enqueue(q, rs, f, Ev(0, 2), 600) == hr::Status::kOk);  // chunk + 600
+  CHECK(hr_native::lanes_enqueue(q, rs, f, Ev(0, 3), 600) == hr::Status::kQueueFull);
+  CHECK(hr_native::lanes_enqueue(q, rs, f, Ev(0, 3), 400) == hr::Status::kOk);
   CHECK_EQ(f.overflow.bytes(), chunk + 1000);
   Checker check(1);
   const auto extra = [](const Event& e) noexcept -> size_t { return e.payload == 2 ? 600 : 400; };
-  CHECK_EQ(hr_native::consume(q, f, 10, check, extra), size_t{4});
+  CHECK_EQ(hr_native::lanes_consume(q, rs, f, 10, check, extra), size_t{4});
   CHECK(check.in_order);
   CHECK_EQ(f.overflow.bytes(), size_t{0});
 }
@@ -200,6 +210,7 @@ TEST(grow_extra_bytes_count_against_the_cap) {
 // post_many-style runs (enqueue_many) keep order too.
 TEST(grow_4_producers_race_consumer_in_order) {
   BoundedQueue<Event> q(8);
+  RingSet<Event> rs(8, 0);  // no rings: the shared queue and the overflow
   FullState<Event> f;
   f.when_full.store(static_cast<uint32_t>(WhenFull::kGrow));
   f.overflow_cap.store(size_t{64} << 20);
@@ -212,11 +223,11 @@ TEST(grow_4_producers_race_consumer_in_order) {
       Event run[5];
       for (uint64_t i = 0; i < kPer;) {
         if (t % 2 == 0 || kPer - i < 5) {
-          if (hr_native::enqueue(q, f, Ev(t, i), 0) != hr::Status::kOk) refused.fetch_add(1);
+          if (hr_native::lanes_enqueue(q, rs, f, Ev(t, i), 0) != hr::Status::kOk) refused.fetch_add(1);
           ++i;
         } else {
           for (uint64_t j = 0; j < 5; ++j) run[j] = Ev(t, i + j);
-          if (hr_native::enqueue_many(q, f, run, 5) != 5) refused.fetch_add(1);
+          if (hr_native::lanes_enqueue_many(q, rs, f, run, 5) != 5) refused.fetch_add(1);
           i += 5;
         }
       }
@@ -224,7 +235,7 @@ TEST(grow_4_producers_race_consumer_in_order) {
   }
   Checker check(kProducers);
   while (check.got < kProducers * kPer && refused.load() == 0) {
-    if (hr_native::consume(q, f, 13, check, no_extra) == 0) std::this_thread::yield();
+    if (hr_native::lanes_consume(q, rs, f, 13, check, no_extra) == 0) std::this_thread::yield();
   }
   for (auto& th : threads) th.join();
   CHECK_EQ(refused.load(), uint64_t{0});
