@@ -1,6 +1,7 @@
 // event_path.cc: the event path of one owner, from native producers to its JS
 // thread: a bounded MPSC queue (EventQueue) and a uv_async_t on the
-// owner's event loop.
+// owner's event loop. Just over 400 lines: on_async is one protocol (drain,
+// fill, deliver, idle) whose steps share its locals; split, they would not read.
 //
 // Delivery (JS thread, in the async callback):
 //   - drains up to batch.length / 4 events from the queue's cells straight
@@ -15,6 +16,10 @@
 //     batch comes back short (then re-checks: the wake-up protocol in
 //     event_path.h; events that arrived meanwhile make it signal itself with
 //     `scheduled` still set), so producers posting meanwhile do not signal;
+//   - a batch that comes back short while events keep arriving waits for
+//     more before it is delivered (batch_fill.h; at most kFillPerBatchNs per
+//     batch, kFillPerWakeupNs per wake-up), so a producer slower than JS
+//     still gets full batches and no wake-up per short batch;
 //   - at most kMaxBatchesPerWakeup batches per wake-up; if events remain it
 //     signals itself again, so a flood cannot starve the event loop;
 //   - all batches of one wake-up run inside one callback scope (async
@@ -35,6 +40,7 @@
 #include <chrono>
 #include <new>
 
+#include "batch_fill.h"
 #include "event_path.h"
 
 namespace hr_native {
@@ -42,6 +48,10 @@ namespace hr_native {
 namespace {
 
 constexpr int kMaxBatchesPerWakeup = 64;
+// Batch fill (batch_fill.h): the longest a short batch waits for more events,
+// and all the waiting of one wake-up (the event loop must turn).
+constexpr int64_t kFillPerBatchNs = 50000;
+constexpr int64_t kFillPerWakeupNs = 500000;
 
 // Wakers of closed paths, kept initialised (and unref'd) for the next path
 // opened on this thread: onEvent() + close() in a loop then costs no uv handle
@@ -106,14 +116,15 @@ bool try_go_idle(EventPath* p) noexcept { return lanes_try_idle(p->scheduled, p-
 // byte events copied into the arena (false: it does not fit, left queued).
 struct ToRecords {
   EventPath* path;
-  double* out;
+  double* out;  // record i at out + 4 * (base + i)
   uint8_t* arena;
   size_t arena_length;
   size_t used = 0;
   size_t calls = 0;  // calls among the records
+  size_t base = 0;   // records taken by earlier drains of this batch
   bool arena_full = false;
   bool operator()(const Event& e, size_t i) noexcept {
-    double* r = out + 4 * i;
+    double* r = out + 4 * (base + i);
     r[0] = static_cast<double>(e.handle);
     r[1] = static_cast<double>(e.kind);
     if (e.size == 0) {
@@ -177,6 +188,7 @@ void on_async(uv_async_t* handle) {
   // take events now: clear `scheduled` without re-checking, so the next post
   // wakes the path again rather than this callback spinning).
   enum class End { kIdle, kAgain, kStop } end = End::kAgain;
+  int64_t fill_left = kFillPerWakeupNs;
   for (int round = 0; round < kMaxBatchesPerWakeup; ++round) {
     napi_value batch, callback, undefined, count;
     napi_typedarray_type type;
@@ -205,7 +217,23 @@ void on_async(uv_async_t* handle) {
     const size_t max = std::min(length / 4, p->batch_max);
     ToRecords sink{p, static_cast<double*>(data), arena, arena_length};
     // Shared queue, rings, then the overflow of 'grow'; wakes producers waiting for room.
-    const size_t n = lanes_consume(p->queue, p->rings, p->full, max, sink, event_extra);
+    size_t n = lanes_consume(p->queue, p->rings, p->full, max, sink, event_extra);
+    // A short batch while events keep arriving: let it fill (batch_fill.h)
+    // rather than deliver it and have the next post wake this thread again.
+    // Not with calls in it (their callers wait for the reply), nor when the
+    // arena cut it short.
+    int64_t batch_left = std::min(fill_left, kFillPerBatchNs);
+    const int64_t batch_budget = batch_left;
+    while (n > 0 && n < max && sink.calls == 0 && !sink.arena_full && batch_left > 0) {
+      const size_t want = std::min(max - n, p->queue.capacity());
+      const size_t queued = await_fill([p]() noexcept { return path_queued(p); }, want, &batch_left);
+      if (queued == 0) break;
+      sink.base = n;
+      const size_t more = lanes_consume(p->queue, p->rings, p->full, max - n, sink, event_extra);
+      n += more;
+      if (more == 0 || queued < want) break;  // stalled or out of time: deliver what there is
+    }
+    fill_left -= batch_budget - batch_left;
     if (n == 0) {
       if (try_go_idle(p)) {
         end = End::kIdle;
