@@ -34,11 +34,15 @@ struct FillTiming {
 
 /// JS thread, after a drain that left its batch short by `want` events: waits
 /// while `queued()` (events in the lanes now) keeps growing, until it reaches
-/// `want`, it did not grow for timing.stall_ns, or `*budget_ns` (the wake-up's
-/// fill time left, decreased by the time spent here) runs out. Returns the
-/// last count seen. Touches nothing but `queued()` and the clock.
-template <class Queued>
-size_t await_fill(Queued&& queued, size_t want, int64_t* budget_ns, const FillTiming& timing = {}) noexcept {
+/// `want`, it did not grow for timing.stall_ns, `*budget_ns` (the fill time
+/// left, decreased by the time spent here) runs out, the rate seen so far
+/// cannot fill the batch within the budget (waiting would still deliver it
+/// short), or `other_work()` says another path of this thread has events
+/// waiting (its wake-up should not wait behind this one). Returns the last
+/// count seen. Touches nothing but the two callbacks and the clock.
+template <class Queued, class OtherWork>
+size_t await_fill(Queued&& queued, size_t want, int64_t* budget_ns, OtherWork&& other_work,
+                  const FillTiming& timing = {}) noexcept {
   using clock = std::chrono::steady_clock;
   const auto ns_since = [](clock::time_point a, clock::time_point b) noexcept {
     return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
@@ -61,17 +65,19 @@ size_t await_fill(Queued&& queued, size_t want, int64_t* budget_ns, const FillTi
       seen = q;
       grew = now;
     }
-    if (seen >= want || ns_since(grew, now) >= timing.stall_ns || elapsed >= *budget_ns) {
-      *budget_ns -= elapsed;
-      return seen;
-    }
+    bool done = seen >= want || ns_since(grew, now) >= timing.stall_ns || elapsed >= *budget_ns || other_work();
     // Next poll: when the batch should be full at the rate seen so far, but
     // soon enough to notice a stall, and never before min_poll_ns.
     int64_t wait = timing.stall_ns / 2;
-    if (seen > base) {
+    if (!done && seen > base) {
       const double per_event = static_cast<double>(elapsed) / static_cast<double>(seen - base);
       const double to_full = per_event * static_cast<double>(want - seen);
+      if (to_full > static_cast<double>(*budget_ns - elapsed)) done = true;  // too slow to fill in time
       if (to_full < static_cast<double>(wait)) wait = static_cast<int64_t>(to_full);
+    }
+    if (done) {
+      *budget_ns -= elapsed;
+      return seen;
     }
     if (wait < timing.min_poll_ns) wait = timing.min_poll_ns;
     next_poll = elapsed + wait;

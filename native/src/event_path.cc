@@ -18,8 +18,9 @@
 //     `scheduled` still set), so producers posting meanwhile do not signal;
 //   - a batch that comes back short while events keep arriving waits for
 //     more before it is delivered (batch_fill.h; at most kFillPerBatchNs per
-//     batch, kFillPerWakeupNs per wake-up), so a producer slower than JS
-//     still gets full batches and no wake-up per short batch;
+//     batch, kFillPerWakeupNs per wake-up, and not while another path of this
+//     thread has a wake-up pending), so a producer slower than JS still gets
+//     full batches and no wake-up per short batch;
 //   - at most kMaxBatchesPerWakeup batches per wake-up; if events remain it
 //     signals itself again, so a flood cannot starve the event loop;
 //   - all batches of one wake-up run inside one callback scope (async
@@ -50,7 +51,7 @@ namespace {
 constexpr int kMaxBatchesPerWakeup = 64;
 // Batch fill (batch_fill.h): the longest a short batch waits for more events,
 // and all the waiting of one wake-up (the event loop must turn).
-constexpr int64_t kFillPerBatchNs = 50000;
+constexpr int64_t kFillPerBatchNs = 100000;
 constexpr int64_t kFillPerWakeupNs = 500000;
 
 // Wakers of closed paths, kept initialised (and unref'd) for the next path
@@ -63,6 +64,17 @@ constexpr int64_t kFillPerWakeupNs = 500000;
 constexpr uint32_t kMaxSpareWakers = 16;
 thread_local Waker* t_spares = nullptr;
 thread_local uint32_t t_spare_count = 0;
+
+// The paths open on this thread (linked by next_open): a wake-up filling its
+// batch stops once another of them has a wake-up pending (`scheduled`).
+thread_local EventPath* t_open = nullptr;
+
+bool other_path_pending(const EventPath* p) noexcept {
+  for (const EventPath* q = t_open; q != nullptr; q = q->next_open) {
+    if (q != p && q->scheduled.load(std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
 
 Waker* take_spare_waker(EnvData* ed) noexcept {
   Waker* w = t_spares;
@@ -226,7 +238,8 @@ void on_async(uv_async_t* handle) {
     const int64_t batch_budget = batch_left;
     while (n > 0 && n < max && sink.calls == 0 && !sink.arena_full && batch_left > 0) {
       const size_t want = std::min(max - n, p->queue.capacity());
-      const size_t queued = await_fill([p]() noexcept { return path_queued(p); }, want, &batch_left);
+      const size_t queued = await_fill([p]() noexcept { return path_queued(p); }, want, &batch_left,
+                                       [p]() noexcept { return other_path_pending(p); });
       if (queued == 0) break;
       sink.base = n;
       const size_t more = lanes_consume(p->queue, p->rings, p->full, max - n, sink, event_extra);
@@ -373,6 +386,8 @@ EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
   }
   w->path = p;
   ++w->opened;
+  p->next_open = t_open;
+  t_open = p;
   s.path = p;
   s.events.store(p, std::memory_order_seq_cst);
   return p;
@@ -382,6 +397,12 @@ void close_event_path(EnvData* ed, OwnerSlot& s) {
   EventPath* p = s.path;
   if (p == nullptr) return;
   s.path = nullptr;
+  for (EventPath** link = &t_open; *link != nullptr; link = &(*link)->next_open) {
+    if (*link == p) {
+      *link = p->next_open;
+      break;
+    }
+  }
   s.events.store(nullptr, std::memory_order_seq_cst);
   synchronize(s);  // no producer is inside push() or uv_async_send() any more
   // Producers waiting for room (outside the guard, holding the Room) wake
