@@ -18,9 +18,10 @@
 //     `scheduled` still set), so producers posting meanwhile do not signal;
 //   - a batch that comes back short while events keep arriving waits for
 //     more before it is delivered (batch_fill.h; at most kFillPerBatchNs per
-//     batch, kFillPerWakeupNs per wake-up, and not while another path of this
-//     thread has a wake-up pending), so a producer slower than JS still gets
-//     full batches and no wake-up per short batch;
+//     batch, kFillPerWakeupNs per wake-up, not while another path of this
+//     thread has a wake-up pending, nor when the path's live ring producers
+//     and this thread outnumber the cores), so a producer slower than JS
+//     still gets full batches and no wake-up per short batch;
 //   - at most kMaxBatchesPerWakeup batches per wake-up; if events remain it
 //     signals itself again, so a flood cannot starve the event loop;
 //   - all batches of one wake-up run inside one callback scope (async
@@ -40,6 +41,7 @@
 #include <algorithm>
 #include <chrono>
 #include <new>
+#include <thread>
 
 #include "batch_fill.h"
 #include "event_path.h"
@@ -74,6 +76,21 @@ bool other_path_pending(const EventPath* p) noexcept {
     if (q != p && q->scheduled.load(std::memory_order_relaxed)) return true;
   }
   return false;
+}
+
+// Whether this wake-up may wait for its batches to fill: only while the
+// producers with a live ring here and this thread fit the machine's cores.
+// With more, the JS thread's wait would hold a core the producers need to
+// fill the batch. (With 4 threads to 4 registries on 2 cores the A/B could
+// not tell the wait from its absence within the spread: docs/benchmark.md.)
+bool may_fill(const EventPath* p) noexcept {
+  static const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  unsigned live = 0;
+  const uint32_t n = p->rings.count();
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!p->rings.at(i)->orphaned()) ++live;
+  }
+  return live + 1 <= cores;
 }
 
 Waker* take_spare_waker(EnvData* ed) noexcept {
@@ -200,7 +217,7 @@ void on_async(uv_async_t* handle) {
   // take events now: clear `scheduled` without re-checking, so the next post
   // wakes the path again rather than this callback spinning).
   enum class End { kIdle, kAgain, kStop } end = End::kAgain;
-  int64_t fill_left = kFillPerWakeupNs;
+  int64_t fill_left = may_fill(p) ? kFillPerWakeupNs : 0;
   for (int round = 0; round < kMaxBatchesPerWakeup; ++round) {
     napi_value batch, callback, undefined, count;
     napi_typedarray_type type;
