@@ -1,6 +1,6 @@
 // event_path.cc: the event path of one owner, from native producers to its JS
 // thread: a bounded MPSC queue (EventQueue) and a uv_async_t on the
-// owner's event loop. Just over 400 lines: on_async is one protocol (drain,
+// owner's event loop. Over 400 lines: on_async is one protocol (drain,
 // fill, deliver, idle) whose steps share its locals; split, they would not read.
 //
 // Delivery (JS thread, in the async callback):
