@@ -93,8 +93,15 @@ export interface EventTarget {
   readonly handleContexts?: HandleContexts
 }
 
-/** eventValue()'s answer for a handle that is not live (released, collected, foreign, malformed). */
-export const NOT_LIVE: unique symbol = Symbol('not live')
+/**
+ * eventValue()'s answer for a handle that is not live (released, collected,
+ * foreign, malformed). An object, not a symbol: deliver() compares every
+ * event's value with it, and with objects on both sides V8 compiles that
+ * `===` to a pointer compare; an object value against a symbol made it a call
+ * of the generic StrictEqual builtin per event (perf of the split, issue 11).
+ * Never handed out, so no registered value can be it.
+ */
+export const NOT_LIVE: object = Object.freeze(Object.create(null) as object)
 
 // Bytes of the buffer byte events are copied into for one batch (>= HR_MAX_BYTES).
 const ARENA_BYTES = 1 << 20

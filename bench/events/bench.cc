@@ -27,11 +27,14 @@
 // The table of handle-registry is reached the manual way documented at the
 // top of handle_registry_abi.h (no N-API helper needed): attach(nativeApi).
 #include <napi.h>
+#include <pthread.h>
+#include <sched.h>  // sched_getcpu, cpu_set_t (the core-placement check)
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -69,6 +72,8 @@ struct Job {
   std::atomic<uint64_t> retries{0};  // QUEUE_FULL retries, or waits for a free batch buffer
   std::atomic<int32_t> error{0};     // first unexpected status (library) or napi_status (TSFN)
   std::atomic<int64_t> producer_ns{0};  // producer thread: start to last post returned
+  std::atomic<int32_t> cpu_start{-1};   // sched_getcpu() of the producer at its start and end
+  std::atomic<int32_t> cpu_end{-1};
   std::vector<Napi::ObjectReference> refs;  // keeps the batch buffers alive
   std::unique_ptr<Slot[]> slots;
   std::vector<Ev> ring;  // per-event TSFN: event storage, reused round robin
@@ -91,6 +96,26 @@ bool handles_arg(const Napi::CallbackInfo& info, size_t i, std::vector<uint64_t>
   out->resize(a.ElementLength());
   for (size_t k = 0; k < a.ElementLength(); ++k) (*out)[k] = static_cast<uint64_t>(a[k]);
   return true;
+}
+
+// BENCH_PRODUCER_CPU=n: the library's producer thread runs on cpu n only
+// (the core-placement check of the split: bench/events/chunks.js).
+void pin_producer() {
+  const char* v = std::getenv("BENCH_PRODUCER_CPU");
+  if (v == nullptr || *v == '\0') return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(std::atoi(v), &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+// cpu(): sched_getcpu() of the calling (JS) thread; pinCpu(n): pins it to cpu n.
+Napi::Value Cpu(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), sched_getcpu()); }
+Napi::Value PinCpu(const Napi::CallbackInfo& info) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(info[0].As<Napi::Number>().Int32Value(), &set);
+  return Napi::Number::New(info.Env(), pthread_setaffinity_np(pthread_self(), sizeof set, &set));
 }
 
 // spacingUs and base (arguments `at` and `at + 1`): lone-event mode when spacing > 0.
@@ -159,6 +184,8 @@ Napi::Value StartLib(const Napi::CallbackInfo& info) {
   Job* job = g_job.get();
   const hr_api_v1* api = g_api;
   job->thread = std::thread([job, api, hs = std::move(hs), count, chunk, spacing, base, wait]() {
+    pin_producer();
+    job->cpu_start.store(sched_getcpu());
     const int64_t t0 = now_ns();
     const size_t nh = hs.size();
     const uint32_t kind = spacing > 0 ? 2 : 1;
@@ -216,6 +243,7 @@ Napi::Value StartLib(const Napi::CallbackInfo& info) {
       }
     }
     job->producer_ns.store(now_ns() - t0);
+    job->cpu_end.store(sched_getcpu());
     job->retries.store(retries);
   });
   return env.Undefined();
@@ -408,6 +436,8 @@ Napi::Value Join(const Napi::CallbackInfo& info) {
   o.Set("retries", Napi::Number::New(env, static_cast<double>(g_job->retries.load())));
   o.Set("error", Napi::Number::New(env, g_job->error.load()));
   o.Set("producerNs", Napi::Number::New(env, static_cast<double>(g_job->producer_ns.load())));
+  o.Set("cpuStart", Napi::Number::New(env, g_job->cpu_start.load()));
+  o.Set("cpuEnd", Napi::Number::New(env, g_job->cpu_end.load()));
   g_job.reset();
   return o;
 }
@@ -419,6 +449,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startTsfn", Napi::Function::New(env, StartTsfn, "startTsfn"));
   exports.Set("startTsfnBatched", Napi::Function::New(env, StartTsfnBatched, "startTsfnBatched"));
   exports.Set("join", Napi::Function::New(env, Join, "join"));
+  exports.Set("cpu", Napi::Function::New(env, Cpu, "cpu"));
+  exports.Set("pinCpu", Napi::Function::New(env, PinCpu, "pinCpu"));
   return exports;
 }
 

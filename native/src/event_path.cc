@@ -1,6 +1,7 @@
 // event_path.cc: the event path of one owner, from native producers to its JS
 // thread: a bounded MPSC queue (EventQueue) and a uv_async_t on the
-// owner's event loop.
+// owner's event loop. Over 400 lines: on_async is one protocol (drain,
+// fill, deliver, idle) whose steps share its locals; split, they would not read.
 //
 // Delivery (JS thread, in the async callback):
 //   - drains up to batch.length / 4 events from the queue's cells straight
@@ -15,6 +16,12 @@
 //     batch comes back short (then re-checks: the wake-up protocol in
 //     event_path.h; events that arrived meanwhile make it signal itself with
 //     `scheduled` still set), so producers posting meanwhile do not signal;
+//   - a batch that comes back short while events keep arriving waits for
+//     more before it is delivered (batch_fill.h; at most kFillPerBatchNs per
+//     batch, kFillPerWakeupNs per wake-up, not while another path of this
+//     thread has a wake-up pending, nor when the path's live ring producers
+//     and this thread outnumber the cores), so a producer slower than JS
+//     still gets full batches and no wake-up per short batch;
 //   - at most kMaxBatchesPerWakeup batches per wake-up; if events remain it
 //     signals itself again, so a flood cannot starve the event loop;
 //   - all batches of one wake-up run inside one callback scope (async
@@ -34,7 +41,9 @@
 #include <algorithm>
 #include <chrono>
 #include <new>
+#include <thread>
 
+#include "batch_fill.h"
 #include "event_path.h"
 
 namespace hr_native {
@@ -42,6 +51,10 @@ namespace hr_native {
 namespace {
 
 constexpr int kMaxBatchesPerWakeup = 64;
+// Batch fill (batch_fill.h): the longest a short batch waits for more events,
+// and all the waiting of one wake-up (the event loop must turn).
+constexpr int64_t kFillPerBatchNs = 100000;
+constexpr int64_t kFillPerWakeupNs = 500000;
 
 // Wakers of closed paths, kept initialised (and unref'd) for the next path
 // opened on this thread: onEvent() + close() in a loop then costs no uv handle
@@ -53,6 +66,32 @@ constexpr int kMaxBatchesPerWakeup = 64;
 constexpr uint32_t kMaxSpareWakers = 16;
 thread_local Waker* t_spares = nullptr;
 thread_local uint32_t t_spare_count = 0;
+
+// The paths open on this thread (linked by next_open): a wake-up filling its
+// batch stops once another of them has a wake-up pending (`scheduled`).
+thread_local EventPath* t_open = nullptr;
+
+bool other_path_pending(const EventPath* p) noexcept {
+  for (const EventPath* q = t_open; q != nullptr; q = q->next_open) {
+    if (q != p && q->scheduled.load(std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+// Whether this wake-up may wait for its batches to fill: only while the
+// producers with a live ring here and this thread fit the machine's cores.
+// With more, the JS thread's wait would hold a core the producers need to
+// fill the batch. (With 4 threads to 4 registries on 2 cores the A/B could
+// not tell the wait from its absence within the spread: docs/benchmark.md.)
+bool may_fill(const EventPath* p) noexcept {
+  static const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  unsigned live = 0;
+  const uint32_t n = p->rings.count();
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!p->rings.at(i)->orphaned()) ++live;
+  }
+  return live + 1 <= cores;
+}
 
 Waker* take_spare_waker(EnvData* ed) noexcept {
   Waker* w = t_spares;
@@ -106,14 +145,15 @@ bool try_go_idle(EventPath* p) noexcept { return lanes_try_idle(p->scheduled, p-
 // byte events copied into the arena (false: it does not fit, left queued).
 struct ToRecords {
   EventPath* path;
-  double* out;
+  double* out;  // record i at out + 4 * (base + i)
   uint8_t* arena;
   size_t arena_length;
   size_t used = 0;
   size_t calls = 0;  // calls among the records
+  size_t base = 0;   // records taken by earlier drains of this batch
   bool arena_full = false;
   bool operator()(const Event& e, size_t i) noexcept {
-    double* r = out + 4 * i;
+    double* r = out + 4 * (base + i);
     r[0] = static_cast<double>(e.handle);
     r[1] = static_cast<double>(e.kind);
     if (e.size == 0) {
@@ -177,6 +217,7 @@ void on_async(uv_async_t* handle) {
   // take events now: clear `scheduled` without re-checking, so the next post
   // wakes the path again rather than this callback spinning).
   enum class End { kIdle, kAgain, kStop } end = End::kAgain;
+  int64_t fill_left = may_fill(p) ? kFillPerWakeupNs : 0;
   for (int round = 0; round < kMaxBatchesPerWakeup; ++round) {
     napi_value batch, callback, undefined, count;
     napi_typedarray_type type;
@@ -205,7 +246,24 @@ void on_async(uv_async_t* handle) {
     const size_t max = std::min(length / 4, p->batch_max);
     ToRecords sink{p, static_cast<double*>(data), arena, arena_length};
     // Shared queue, rings, then the overflow of 'grow'; wakes producers waiting for room.
-    const size_t n = lanes_consume(p->queue, p->rings, p->full, max, sink, event_extra);
+    size_t n = lanes_consume(p->queue, p->rings, p->full, max, sink, event_extra);
+    // A short batch while events keep arriving: let it fill (batch_fill.h)
+    // rather than deliver it and have the next post wake this thread again.
+    // Not with calls in it (their callers wait for the reply), nor when the
+    // arena cut it short.
+    int64_t batch_left = std::min(fill_left, kFillPerBatchNs);
+    const int64_t batch_budget = batch_left;
+    while (n > 0 && n < max && sink.calls == 0 && !sink.arena_full && batch_left > 0) {
+      const size_t want = std::min(max - n, p->queue.capacity());
+      const size_t queued = await_fill([p]() noexcept { return path_queued(p); }, want, &batch_left,
+                                       [p]() noexcept { return other_path_pending(p); });
+      if (queued == 0) break;
+      sink.base = n;
+      const size_t more = lanes_consume(p->queue, p->rings, p->full, max - n, sink, event_extra);
+      n += more;
+      if (more == 0 || queued < want) break;  // stalled or out of time: deliver what there is
+    }
+    fill_left -= batch_budget - batch_left;
     if (n == 0) {
       if (try_go_idle(p)) {
         end = End::kIdle;
@@ -345,6 +403,8 @@ EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
   }
   w->path = p;
   ++w->opened;
+  p->next_open = t_open;
+  t_open = p;
   s.path = p;
   s.events.store(p, std::memory_order_seq_cst);
   return p;
@@ -354,6 +414,12 @@ void close_event_path(EnvData* ed, OwnerSlot& s) {
   EventPath* p = s.path;
   if (p == nullptr) return;
   s.path = nullptr;
+  for (EventPath** link = &t_open; *link != nullptr; link = &(*link)->next_open) {
+    if (*link == p) {
+      *link = p->next_open;
+      break;
+    }
+  }
   s.events.store(nullptr, std::memory_order_seq_cst);
   synchronize(s);  // no producer is inside push() or uv_async_send() any more
   // Producers waiting for room (outside the guard, holding the Room) wake

@@ -107,6 +107,7 @@ struct EventPath {
   napi_async_context context = nullptr;
   size_t batch_max = 0;
   CallTable* calls = nullptr;  // calls handed to JS, not answered yet (calls.cc)
+  EventPath* next_open = nullptr;  // the paths open on this thread (event_path.cc)
 
   explicit EventPath(size_t capacity) : queue(capacity), rings(capacity) {}
 };
