@@ -50,6 +50,7 @@
 #endif
 
 #include "handle_registry.h"  // hr::detail::cpu_relax
+#include "record_list.h"
 
 namespace hr_native {
 namespace inflight {
@@ -165,30 +166,10 @@ inline size_t marker_count() noexcept {
 /// Gives this thread a marker (a released one, or a new one); falls back to
 /// the counters for good if the process has no membarrier or memory is out.
 inline Marker* take_marker() noexcept {
-  Marker* m = nullptr;
-  if (mode() == kAsymmetric) {
-    for (Marker* c = g_markers.load(std::memory_order_acquire); c != nullptr; c = c->next) {
-      bool free = false;
-      if (!c->taken.load(std::memory_order_relaxed) &&
-          c->taken.compare_exchange_strong(free, true, std::memory_order_acquire)) {
-        m = c;
-        break;
-      }
-    }
-    if (m == nullptr) {
-      m = new (std::nothrow) Marker{{0}, nullptr, {true}};
-      if (m != nullptr) {
-        // seq_cst: a closer that reads the list empty (seq_cst, after its
-        // publish) did so before this push, so this thread's first reads see
-        // its change.
-        Marker* head = g_markers.load(std::memory_order_relaxed);
-        do {
-          m->next = head;
-        } while (!g_markers.compare_exchange_weak(head, m, std::memory_order_seq_cst,
-                                                  std::memory_order_relaxed));
-      }
-    }
-  }
+  // seq_cst push: a closer that reads the list empty (seq_cst, after its
+  // publish) did so before this push, so this thread's first reads see its
+  // change.
+  Marker* m = mode() == kAsymmetric ? take_record(g_markers, std::memory_order_seq_cst) : nullptr;
   if (m == nullptr) {
     t_marker = &g_counters_marker;
     return t_marker;

@@ -348,23 +348,9 @@ inline bool exiting() noexcept { return t_cache == &g_exited; }
 inline const Tag* thread_tag() noexcept {
   if (t_tag != nullptr) return t_tag;
   const uint64_t id = thread_id();
-  Tag* tag = nullptr;
-  for (Tag* c = g_tags.load(std::memory_order_acquire); c != nullptr; c = c->next) {
-    bool free = false;
-    if (!c->taken.load(std::memory_order_relaxed) &&
-        c->taken.compare_exchange_strong(free, true, std::memory_order_acquire)) {
-      tag = c;
-      break;
-    }
-  }
-  if (tag == nullptr) {
-    tag = new (std::nothrow) Tag{{0}, nullptr, {true}};
-    if (tag == nullptr) return nullptr;
-    Tag* head = g_tags.load(std::memory_order_relaxed);
-    do {
-      tag->next = head;
-    } while (!g_tags.compare_exchange_weak(head, tag, std::memory_order_release, std::memory_order_relaxed));
-  }
+  // release push: a thread walking the list (acquire) sees the new tag whole.
+  Tag* tag = take_record(g_tags, std::memory_order_release);
+  if (tag == nullptr) return nullptr;
   tag->live.store(id, std::memory_order_release);
   t_tag = tag;
   t_exit.cache = t_cache;  // the first use registers the exit hook
