@@ -2,7 +2,7 @@
 # Builds and runs the native unit tests of the public headers (native/include/)
 # and of the addon's event queue, its full policies, the call record and the
 # in-flight guard, the per-producer rings and the batch-fill wait (native/src/event_queue.h,
-# back_pressure.h, call_record.h, inflight.h, producer_rings.h, batch_fill.h).
+# back_pressure.h, call_record.h, inflight.h (with record_list.h), producer_rings.h, batch_fill.h).
 #
 #   native/test/run.sh            # everything
 #   CXX=clang++ native/test/run.sh
