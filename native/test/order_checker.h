@@ -1,7 +1,7 @@
 // order_checker.h: the consumer's sink of the queue tests (test_back_pressure,
 // test_rings). Producer p posts events of kind p with payloads 0, 1, 2, ...;
 // the checker counts what arrives and whether each producer's events came in
-// order, none missing between two that arrived.
+// order, none missing between two that arrived. Ev() makes those events.
 #ifndef HR_TEST_ORDER_CHECKER_H_
 #define HR_TEST_ORDER_CHECKER_H_
 
@@ -10,6 +10,14 @@
 #include <vector>
 
 #include "event_queue.h"
+
+/// Event `seq` of producer `producer`: what Checker reads back.
+inline hr_native::Event Ev(uint32_t producer, uint64_t seq) {
+  return hr_native::Event{1 + producer, producer, 0, static_cast<double>(seq)};
+}
+
+/// The consume loops' extra(item) for numeric events: no extra bytes.
+inline size_t no_extra(const hr_native::Event&) noexcept { return 0; }
 
 struct Checker {
   std::vector<uint64_t> next;

@@ -25,12 +25,6 @@ using hr_native::Room;
 using hr_native::WhenFull;
 using Clock = std::chrono::steady_clock;
 
-Event Ev(uint32_t producer, uint64_t seq) {
-  return Event{1 + producer, producer, 0, static_cast<double>(seq)};
-}
-
-size_t no_extra(const Event&) noexcept { return 0; }
-
 enum class Pushed { kOk, kTimeout, kClosed };
 
 // The producer side of a blocking post, as post_wait.cc runs it (there the

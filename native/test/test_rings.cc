@@ -33,9 +33,6 @@ using Clock = std::chrono::steady_clock;
 // Failure bound of every wait below (never reached when the code is right).
 constexpr auto kBound = std::chrono::seconds(60);
 
-Event Ev(uint32_t producer, uint64_t seq) { return Event{1 + producer, producer, 0, static_cast<double>(seq)}; }
-size_t no_extra(const Event&) noexcept { return 0; }
-
 // One path's lanes and its wake-up flag, as event_path.h holds them.
 struct Lanes {
   BoundedQueue<Event> q;
