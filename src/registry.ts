@@ -110,7 +110,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   // Every field is an ES private field: no key of a registry reaches its
   // storage, so JS can neither read nor scribble on it (docs/design.md,
   // "Threat model"). The domain's block table (#words) is shared memory other
-  // threads may write: find() uses it only as a hint verified against #pageBlock.
+  // threads may write: findUnrouted() uses it only as a hint verified against #pageBlock.
   readonly #domain: HandleDomain
   readonly #shards: number
   readonly #owner: number
@@ -129,8 +129,9 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   #valCap = 0
   #state: Int32Array = EMPTY_STATE
   #pageBlock: number[] = []
-  // The reverse, block -> page + 1 (0: not ours), for blocks #routeBase ..
-  // #routeBase + #route.length - 1: what find() reads. See routeBlock().
+  // The reverse, block -> (page + 1) << 8 (0: not ours; the local index of
+  // the page's slot 0, plus 256), for blocks #routeBase ..
+  // #routeBase + #route.length - 1: what findAs() reads. See routeBlock().
   #route: Int32Array = EMPTY_ROUTE
   #routeBase = 0
   #pageShard: number[] = []
@@ -240,8 +241,8 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /** The value of a live handle; throws for anything else. */
   get<V extends T>(h: Handle<V>): V {
-    const at = typeof h === 'number' ? this.find(h) : -1
-    if (at >= 0) return this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK] as V
+    const at = typeof h === 'number' ? this.findAs(h, L.S_LIVE) : -1
+    if (at >= 0) return this.#vals[at >>> L.VALUE_CHUNK_BITS][((at << (32 - L.VALUE_CHUNK_BITS)) >>> (32 - L.VALUE_CHUNK_BITS))] as V
     return this.getSlow(h) as V
   }
 
@@ -249,7 +250,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   tryGet<V extends T>(h: Handle<V>): V | undefined
   tryGet(h: unknown): T | undefined
   tryGet(h: unknown): unknown {
-    let at = typeof h === 'number' ? this.find(h) : -1
+    let at = typeof h === 'number' ? this.findAs(h, L.S_LIVE) : -1
     if (at >= 0) return this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK]
     at = this.locate(h) // weak entries, and everything that is not live
     if (at < 0) {
@@ -261,7 +262,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /** Whether `h` is a live handle of this registry (a type guard). Never throws. */
   has(h: unknown): h is Handle<T> {
-    if (typeof h === 'number' && this.find(h) >= 0) return true
+    if (typeof h === 'number' && this.findAs(h, L.S_LIVE) >= 0) return true
     const at = this.locate(h)
     if (at < 0) this.count(at)
     return at >= 0
@@ -269,7 +270,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /** Releases a live handle and returns its value; the handle is stale from now on. */
   release<V extends T>(h: Handle<V>): V {
-    const at = typeof h === 'number' ? this.find(h) : -1
+    const at = typeof h === 'number' ? this.findAs(h, L.S_LIVE) : -1
     if (at < 0) return this.releaseSlow(h) as V
     return this.free(at, 0) as V
   }
@@ -461,47 +462,48 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
 
   /** @internal for the event channel: the value of live handle `h`, weak ones included, or NOT_LIVE. */
   eventValue(h: number): unknown {
-    let at = this.find(h)
+    let at = this.findAs(h, L.S_LIVE)
     if (at >= 0) return this.#vals[at >>> L.VALUE_CHUNK_BITS][at & L.VALUE_CHUNK_MASK] // live, strong
     at = this.locate(h) // weak entries take the slow path
     return at >= 0 ? this.valueAt(at) : NOT_LIVE
   }
 
   /**
-   * Fast path: local index (page << 8 | offset) of the live strong entry `h`, or -1
-   * for anything else (locate() then says why).
+   * Fast path: local index (page << 8 | offset) of `h` if its slot's state
+   * word is `gen << 2 | bits` (bits: S_LIVE for a live strong entry, S_LIVE |
+   * S_WEAK for a weak one), else -1 (locate() then says why). Only positive
+   * Smis (generations below 8) are decoded here, with bit ops; everything
+   * else goes to findBig. Kept small on purpose: get and release inline it
+   * into the caller's loop, and V8 inlines at most 920 bytes of bytecode into
+   * one function, counting register's own optimised code (with bump) whole;
+   * past that, register or release's lookup stays a call (docs/benchmark.md,
+   * "Where the registry's time goes").
    */
-  private find(h: number): number {
-    return this.findAs(h, L.S_LIVE)
+  private findAs(h: number, bits: number): number {
+    if ((h | 0) !== h || h <= 0) return this.findBig(h, bits)
+    // Block -> page through #route, private memory only this registry writes
+    // (docs/design.md, "Threat model"): h << 4 >>> 12 is the block (slot bits
+    // 8..27). A block outside the route reads undefined (| 0: 0), so `at` is
+    // negative for it and for a 0 word: findUnrouted.
+    const at = ((this.#route[((h << (32 - L.SLOT_BITS)) >>> (32 - L.SLOT_BITS + L.OFFSET_BITS)) - this.#routeBase] | 0) -
+      L.BLOCK_SIZE) | (h & L.OFFSET_MASK)
+    if (at < 0) return this.findUnrouted(h, bits)
+    return this.#state[at] === (((h >>> L.SLOT_BITS) << 2) | bits) ? at : -1
   }
 
   /**
-   * Local index of `h` if its slot's state word is `gen << 2 | bits` (bits:
-   * S_LIVE for a strong entry, S_LIVE | S_WEAK for a weak one), else -1. Kept
-   * small on purpose: get and release inline it into the caller's loop, and
-   * V8 inlines at most 920 bytes of bytecode into one function; past that,
-   * release's lookup became a call (docs/benchmark.md, "Where the registry's
-   * time goes"). Smi handles decode with bit ops, others in bigGen().
+   * findAs() of a handle that is not a positive Smi: a heap number (the
+   * handles of generations 8 and up), or -1 for anything that is not a
+   * positive integer with a generation in range. Floor and multiply are exact
+   * below 2^53 (no % on doubles: a call into C in V8).
    */
-  private findAs(h: number, bits: number): number {
-    let slot: number
-    let gen: number
-    if ((h | 0) === h && h > 0) {
-      slot = (h << (32 - L.SLOT_BITS)) >>> (32 - L.SLOT_BITS) // h & SLOT_MASK in 6 bytes of bytecode, not 10
-      gen = h >>> L.SLOT_BITS
-    } else {
-      if ((gen = bigGen(h)) < 0) return -1
-      slot = h - gen * L.SLOT_SPAN
-    }
-    // Block -> page through #route, private memory only this registry writes
-    // (docs/design.md, "Threat model"). A block outside its range (or 0 there)
-    // takes findUnrouted.
-    const block = slot >>> L.OFFSET_BITS
-    const r = block - this.#routeBase
-    const route = this.#route
-    const page = r >= 0 && r < route.length ? route[r] - 1 : -1
-    if (page < 0) return this.findUnrouted(h, bits)
-    const at = (page << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
+  private findBig(h: number, bits: number): number {
+    if (!(h > 0)) return -1
+    const gen = Math.floor(h / L.SLOT_SPAN)
+    const slot = h - gen * L.SLOT_SPAN
+    if (gen > L.GEN_MAX || (slot | 0) !== slot) return -1
+    const at = ((this.#route[(slot >>> L.OFFSET_BITS) - this.#routeBase] | 0) - L.BLOCK_SIZE) | (slot & L.OFFSET_MASK)
+    if (at < 0) return this.findUnrouted(h, bits)
     return this.#state[at] === ((gen << 2) | bits) ? at : -1
   }
 
@@ -555,13 +557,16 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     return this.valueAt(at)
   }
 
+  // get, insert and free take a value's cell in its chunk as (at << 16) >>> 16
+  // rather than at & 0xffff: 6 bytes of bytecode instead of 10 (a 32-bit
+  // operand), against V8's inlining budget (findAs).
   private insert(value: unknown, liveBits: number): number {
     // Reuse the last released slot (it stays in its shard); only a new slot
     // needs a shard. Closed registries have no free slots, so bump() throws.
     const head = this.#freeHead
     const at = head >= 0 ? head : this.bump()
     const cells = this.#vals[at >>> L.VALUE_CHUNK_BITS]
-    const o = at & L.VALUE_CHUNK_MASK
+    const o = ((at << (32 - L.VALUE_CHUNK_BITS)) >>> (32 - L.VALUE_CHUNK_BITS))
     if (head >= 0) this.#freeHead = cells[o] as number
     cells[o] = value
     const st = this.#state[at] // free: next generation << 2
@@ -631,7 +636,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     const p = this.#pageBlock.length
     // `| 0`: `claimed` is a double (from a Float64Array or the addon), and so
     // are % and / of it; pushed as such they would turn the page tables into
-    // double arrays, which find() and handleAt() then read as doubles
+    // double arrays, which findAs() and handleAt() then read as doubles
     // (a convert and a float compare per lookup, seen in `perf annotate`).
     const block = (claimed % L.MAX_BLOCKS) | 0
     const base = ((claimed - block) / L.MAX_BLOCKS) | 0 // first generation: above every earlier owner's
@@ -650,7 +655,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    * the range then spans at most max(ROUTE_MIN_SPAN, ROUTE_SPAN_PER_PAGE x
    * pages) blocks: blocks are claimed from a domain-wide counter, so a
    * registry's blocks usually lie close together, and the route costs well
-   * under a byte per handle. A block farther out stays unrouted: find() then
+   * under a byte per handle. A block farther out stays unrouted: findAs() then
    * reads the domain's table and verifies it (findUnrouted), slower, as correct.
    */
   private routeBlock(block: number, p: number): void {
@@ -668,7 +673,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       this.#routeBase = lo
       r = block - lo
     }
-    route[r] = p + 1
+    route[r] = (p + 1) << L.OFFSET_BITS
   }
 
   /** Grows the state words and the value chunks to hold `pages` pages. */
@@ -762,7 +767,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     // The chunk read once for both the value and the free-list link: every
     // byte of bytecode here counts against V8's inlining budget (findAs).
     const cells = this.#vals[at >>> L.VALUE_CHUNK_BITS]
-    const o = at & L.VALUE_CHUNK_MASK
+    const o = ((at << (32 - L.VALUE_CHUNK_BITS)) >>> (32 - L.VALUE_CHUNK_BITS))
     const value = cells[o]
     const next = (this.#state[at] >>> 2) + 1
     this.#state[at] = (next << 2) | extra
@@ -798,7 +803,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
     return live
   }
 
-  /** Like find(), for a live weak entry: its index, or -1. */
+  /** Like findAs(h, S_LIVE), for a live weak entry: its index, or -1. */
   private findWeak(h: number): number {
     return this.findAs(h, L.S_LIVE | L.S_WEAK)
   }
@@ -914,18 +919,6 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
       default: return new InvalidHandleError(h, malformed(h) ?? 'it was never issued by this registry')
     }
   }
-}
-
-/**
- * The generation of a handle that is not a Smi, or -1 if `h` is not a
- * positive integer with a generation in range. Floor and multiply are exact
- * below 2^53 (no % on doubles: a call into C in V8).
- */
-function bigGen(h: number): number {
-  if (!(h > 0)) return -1
-  const gen = Math.floor(h / L.SLOT_SPAN)
-  const slot = h - gen * L.SLOT_SPAN
-  return gen <= L.GEN_MAX && (slot | 0) === slot ? gen : -1
 }
 
 /**

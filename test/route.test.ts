@@ -60,6 +60,32 @@ describe('block route', () => {
     for (let i = 0; i < ha.length; i++) expect(a.get(ha[i] as never).i).toBe(i)
   })
 
+  test('handles of blocks below and above the route\'s range (a read outside #route) are rejected, after hot lookups too', () => {
+    const domain = HandleDomain.create()
+    using below = new HandleRegistry<{ i: number }>({ domain, shards: 1 })
+    const hBelow: number[] = []
+    fill(below, 0, 10, hBelow) // block 1: below every block of r
+    using r = new HandleRegistry<{ i: number }>({ domain, shards: 1 })
+    const hs: number[] = []
+    fill(r, 0, 200, hs) // r's route starts at its first block (2)
+    using above = new HandleRegistry<{ i: number }>({ domain, shards: 1 })
+    const hAbove: number[] = []
+    Atomics.store(domain.words, W_NEXT_BLOCK, 900_000)
+    fill(above, 0, 10, hAbove) // block 900000: far above r's route
+    // Hot first (the lookup's code optimised for routed handles), then the rest.
+    let sum = 0
+    for (let k = 0; k < 20_000; k++) sum += r.get(hs[k % hs.length] as never).i
+    expect(sum).toBe(100 * 199 * 100)
+    for (const h of [...hBelow, ...hAbove]) {
+      expect(r.has(h)).toBe(false)
+      expect(r.tryGet(h)).toBeUndefined()
+      expect(() => r.get(h as never)).toThrow(expect.objectContaining({ code: 'ERR_HANDLE_FOREIGN' }))
+      expect(() => r.release(h as never)).toThrow(expect.objectContaining({ code: 'ERR_HANDLE_FOREIGN' }))
+    }
+    for (let i = 0; i < hs.length; i++) expect(r.release(hs[i] as never).i).toBe(i)
+    expect(r.size).toBe(0)
+  })
+
   test('a scribbled shared block table never makes a lookup resolve another registry\'s slot', () => {
     const domain = HandleDomain.create()
     using a = new HandleRegistry<{ i: number }>({ domain, shards: 1 })

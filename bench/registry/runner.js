@@ -165,9 +165,16 @@ build()
 const buildMs = Date.now() - t0
 
 if (cfg.op === 'get') {
-  bench.add(cfg.impl, () => lookups(st.reg, st.ring, idx))
+  bench.add(cfg.impl, () => lookups(st.reg, st.ring, idx), { async: false })
 } else {
+  // async: false. Without it tinybench calls the task once inside add() to
+  // see whether it returns a Promise, outside beforeEach: at 1K that call's
+  // 6000 operations went uncounted, the first instance served 12N, its
+  // generations passed 7 and its handles became heap numbers (2^31 and up),
+  // so the "fresh" kernel was compiled for heap-number handles (an overflow
+  // deopt in handleAt) and every later instance ran that code.
   bench.add(cfg.impl, () => churn(st.reg, st.ring, opsPerSample), {
+    async: false,
     beforeEach () {
       if (st.opsSinceBuild + opsPerSample > maxOpsPerBuild) build()
       st.opsSinceBuild += opsPerSample
