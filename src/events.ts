@@ -342,9 +342,11 @@ export class EventChannel<T> {
     const target = this.target
     const opened = this.opened
     let errors: unknown[] | undefined
+    // Per batch, not per event: events not given to a handler are counted
+    // (dropped, off, calls); handled = events taken - those.
     let dropped = 0
-    let handled = 0
     let off = 0
+    let calls = 0
     let i = 0
     // The try wraps the inner loop (not each event, which would cost on the hot
     // path): after a throw the outer loop resumes at the next event.
@@ -361,8 +363,14 @@ export class EventChannel<T> {
           const h = records[r]
           const value = target.eventValue(h)
           const size = records[r + 3]
+          // The common event first, in one branch: numeric, live, a handler on.
+          if (size === 0 && value !== NOT_LIVE && handler !== undefined) {
+            handler(value as T, records[r + 1], records[r + 2], h as Handle<T>)
+            continue
+          }
           if (size < 0) { // a call (calls.ts)
             if (!this.isOpen || this.opened !== opened) break
+            calls++
             if (-size % 2 === 1) this.#arenaEscaped = true // a view of its bytes goes to the handler
             errors = this.calls!.take(size, h, value, NOT_LIVE, records[r + 1], records[r + 2], arena, errors)
             continue
@@ -375,13 +383,9 @@ export class EventChannel<T> {
             off++
             continue
           }
-          handled++
-          if (size === 0) {
-            handler(value as T, records[r + 1], records[r + 2], h as Handle<T>)
-          } else {
-            this.#arenaEscaped = true
-            handler(value as T, records[r + 1], new Uint8Array(arena!, records[r + 2], size), h as Handle<T>)
-          }
+          // A byte event: its bytes are at arena[payload, payload + size).
+          this.#arenaEscaped = true
+          handler(value as T, records[r + 1], new Uint8Array(arena!, records[r + 2], size), h as Handle<T>)
         }
       } catch (err) {
         const onError = this.onError
@@ -400,7 +404,7 @@ export class EventChannel<T> {
     }
     const counts = this.counts
     counts.droppedReleased += dropped
-    counts.handled += handled
+    counts.handled += i - dropped - off - calls
     counts.droppedOff += count - i + off
     // As an EventEmitter without an 'error' listener would: the errors surface
     // as an uncaught exception, all of them, after the whole batch was delivered.

@@ -182,6 +182,73 @@ describe.runIf(NATIVE)('what deliver() resolves', () => {
     reg.close()
   })
 
+  // deliver() looks each value up one event ahead, before the previous
+  // handler call: a release in that call must still drop the later events.
+  test('a handler that releases the next event\'s handle: that event is dropped and counted, not delivered', async () => {
+    const reg = new HandleRegistry<object>()
+    const a = reg.register({ a: true })
+    const b = reg.register({ b: true })
+    const got: number[] = []
+    reg.onEvent((_v, kind) => {
+      got.push(kind)
+      if (kind === 1) reg.release(b)
+    })
+    expect(addon.post(a, 1, 0)).toBe(OK)
+    expect(addon.post(b, 2, 0)).toBe(OK)
+    expect(addon.post(b, 3, 0)).toBe(OK)
+    expect(addon.post(a, 4, 0)).toBe(OK)
+    await until(() => accounted(reg) === 4, '4 events accounted for')
+    expect(got).toEqual([1, 4])
+    expect(reg.stats().events).toMatchObject({ delivered: 4, handled: 2, droppedReleased: 2, droppedOff: 0 })
+    reg.close()
+  })
+
+  test('release and register again in a handler (the slot reused): the old handle\'s next event never yields the new value', async () => {
+    const reg = new HandleRegistry<object>()
+    const a = reg.register({ a: true })
+    const b = reg.register({ b: true })
+    const got: Array<[unknown, number]> = []
+    let fresh: Handle<object> | undefined
+    reg.onEvent((value, kind) => {
+      got.push([value, kind])
+      if (kind === 1) {
+        reg.release(b)
+        fresh = reg.register({ fresh: true }) // takes b's slot, next generation
+      }
+    })
+    expect(addon.post(a, 1, 0)).toBe(OK)
+    expect(addon.post(b, 2, 0)).toBe(OK)
+    await until(() => accounted(reg) === 2, '2 events accounted for')
+    expect(fresh).toBeDefined()
+    expect(fresh).not.toBe(b)
+    expect(got).toEqual([[{ a: true }, 1]])
+    expect(reg.stats().events).toMatchObject({ handled: 1, droppedReleased: 1 })
+    reg.close()
+  })
+
+  test('a handler that releases the next handle and then throws: the next event is still dropped (onError gets the error)', async () => {
+    const reg = new HandleRegistry<object>()
+    const a = reg.register({ a: true })
+    const b = reg.register({ b: true })
+    const got: number[] = []
+    const errors: unknown[] = []
+    reg.onEvent((_v, kind) => {
+      got.push(kind)
+      if (kind === 1) {
+        reg.release(b)
+        throw new Error('after release')
+      }
+    }, { onError: (err) => errors.push((err as Error).message) })
+    expect(addon.post(a, 1, 0)).toBe(OK)
+    expect(addon.post(b, 2, 0)).toBe(OK)
+    expect(addon.post(a, 3, 0)).toBe(OK)
+    await until(() => accounted(reg) === 3, '3 events accounted for')
+    expect(got).toEqual([1, 3])
+    expect(errors).toEqual(['after release'])
+    expect(reg.stats().events).toMatchObject({ handled: 2, droppedReleased: 1 })
+    reg.close()
+  })
+
   test('stats().events after offEvent() (registry open) and after close(): final counters, readable', async () => {
     const reg = new HandleRegistry<string>()
     const h = reg.register('v')

@@ -14,14 +14,18 @@
 //   registry + call  registry.get, then the call
 //   registry inline  registry.get and the handler's work written inline in the
 //                    loop: the JS side of hand-batched TSFN in bench/events/run.js
-//   library deliver  not here: the split of bench/events/run.js ("consumer alone")
-//                    times the library's whole consumer (drain and deliver)
+//   library deliver  the library's own JS side: records written here (as the
+//                    native drain would), handed to the registry's onEvent
+//                    callback (deliverInScope -> deliver: lookup, checks,
+//                    counters, the handler). No native drain: the split of
+//                    bench/events/run.js ("consumer alone") times drain + deliver
 // The issue 11 target "consumer side at most 4 ns per event" is below the
 // "genslab + call" row on this machine: no design that calls a JS function
 // per event with a looked-up value reaches it.
 
 const { fork } = require('child_process')
-const { GenSlab, loadRegistry } = require('../registry/impls.js') // BENCH_DIST works here too
+const path = require('path')
+const { GenSlab, loadRegistry, DIST } = require('../registry/impls.js') // BENCH_DIST works here too
 
 const VALUES = 1024
 const BATCH = 4096
@@ -31,7 +35,7 @@ function opt (name, dflt) {
   return a === undefined ? dflt : Number(a.slice(name.length + 3))
 }
 
-const ROWS = ['call', 'genslab + call', 'registry + call', 'registry inline']
+const ROWS = ['call', 'genslab + call', 'registry + call', 'registry inline', 'library deliver']
 
 // --- one row, in a child -------------------------------------------------------
 function runRow (row, batches) {
@@ -39,7 +43,9 @@ function runRow (row, batches) {
   for (let i = 0; i < VALUES; i++) values.push({ sum: 0 })
   const store = row.startsWith('genslab') ? new GenSlab() : new (loadRegistry().HandleRegistry)() // the default (native) domain, as in run.js
   const handles = values.map((v) => store.register(v))
-  const records = new Float64Array(4 * BATCH)
+  let records = new Float64Array(4 * BATCH)
+  let deliver = null
+  if (row === 'library deliver') [records, deliver] = captureDelivery(store, handler)
   for (let i = 0; i < BATCH; i++) {
     records[4 * i] = handles[i % VALUES]
     records[4 * i + 1] = 1
@@ -75,6 +81,9 @@ function runRow (row, batches) {
         handler(store.get(h), records[r + 1], records[r + 2], h)
       }
     },
+    'library deliver' (n) {
+      deliver(n)
+    },
     'registry inline' (n) {
       for (let i = 0; i < n; i++) {
         const r = 4 * i
@@ -95,6 +104,28 @@ function runRow (row, batches) {
   const sum = values.reduce((s, v) => s + v.sum, 0)
   if (sum !== expected) throw new Error(`${row}: payload sum ${sum}, expected ${expected}`)
   return ns
+}
+
+// The registry's own delivery buffers and callback: onEvent() with the
+// addon's open_events wrapped to catch what the channel hands it. The same
+// records layout must be written here as the drain writes (events.ts).
+function captureDelivery (registry, handler) {
+  const binding = require(path.join(path.dirname(DIST), 'native.js')).nativeBinding()
+  const open = binding.open_events
+  let records = null
+  let callback = null
+  binding.open_events = function (owner, capacity, recs, cb, ...rest) {
+    records = recs
+    callback = cb
+    return open.call(this, owner, capacity, recs, cb, ...rest)
+  }
+  try {
+    registry.onEvent(handler, { batch: BATCH })
+  } finally {
+    binding.open_events = open
+  }
+  if (!(records instanceof Float64Array) || records.length < 4 * BATCH) throw new Error('library deliver: no records captured')
+  return [records, callback]
 }
 
 function child (row, batches) {
