@@ -259,7 +259,8 @@ int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
   const uint32_t b = block_of(h);
   const int32_t w0 = route_word(b).load(std::memory_order_acquire);
   const uint32_t owner = dom::route_owner(w0);
-  if (w0 == 0 || owner == 0 || owner > lay::kMaxOwners) return post_slow(h, kind, payload);
+  // One compare for 1..kMaxOwners (a route word of 0, unclaimed, names owner 0).
+  if (owner - 1 >= lay::kMaxOwners) return post_slow(h, kind, payload);
   uint64_t out = 0;
   inflight::Marker* const m = inflight::try_enter(owner, &out);
   if (m == nullptr) return post_slow(h, kind, payload);  // the thread's first guard, nested, no membarrier
@@ -276,7 +277,12 @@ int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
       if (!pushed) return post_routed(p, h, kind, payload, m, out);  // another ring, none, or full
       // wake(), its common case inline: a wake-up is pending already.
       std::atomic_signal_fence(std::memory_order_seq_cst);
-      if (!p->scheduled.load(std::memory_order_seq_cst)) return wake_and_leave(p, m, out);
+      const bool pending = p->scheduled.load(std::memory_order_seq_cst);
+#if defined(__GNUC__)
+      if (__builtin_expect(!pending, false)) return wake_and_leave(p, m, out);
+#else
+      if (!pending) return wake_and_leave(p, m, out);
+#endif
       inflight::leave(m, out);
       return kOk;
     }

@@ -265,7 +265,11 @@ class SpscRing {
   }
 
   HR_QUEUE_INLINE void publish(size_t t) noexcept {
+#if defined(__GNUC__)
+    if (__builtin_expect(fenced_, false)) {  // the hot path falls through to the plain store
+#else
     if (fenced_) {
+#endif
       tail_.store(t, std::memory_order_seq_cst);  // no membarrier: orders the load of `scheduled`
     } else {
       tail_.store(t, std::memory_order_release);
