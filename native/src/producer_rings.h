@@ -612,8 +612,10 @@ HR_QUEUE_INLINE SpscRing<T>* last_ring(const RingSet<T>& set) noexcept {
 /// fast path of post() (post.cc); the caller wakes the consumer after true.
 template <class T, class Fill>
 HR_QUEUE_INLINE bool lanes_try_push_last(RingSet<T>& rs, Fill&& fill) noexcept {
-  SpscRing<T>* const r = last_ring(rs);
-  return r != nullptr && r->try_push_fast(fill);
+  // A matching serial names a ring (t_last holds {0, nullptr} otherwise, and
+  // no set has serial 0): no null test.
+  const rings::LastRing& l = rings::t_last;
+  return l.serial == rs.serial() && static_cast<SpscRing<T>*>(l.ring)->try_push_fast(fill);
 }
 
 /// Producer, after it pushed `n` events to the shared queue `q` of `set`:
