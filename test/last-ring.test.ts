@@ -48,7 +48,10 @@ describe.runIf(binding !== null)('the thread\'s last ring across paths and teard
     let bOutOfOrder = 0
     let bGot = 0
     b.onEvent((value, _kind, payload) => {
-      if (value.reg !== 'B') wrongInB++
+      if (value.reg !== 'B' || typeof payload !== 'number') {
+        wrongInB++
+        return
+      }
       if (payload !== bNext) bOutOfOrder++
       bNext = nextOfB(payload)
       bGot++
@@ -57,8 +60,11 @@ describe.runIf(binding !== null)('the thread\'s last ring across paths and teard
     let aGot = 0
     let aLast = -1
     let aOutOfOrder = 0
-    const onA = (value: { reg: 'A' }, _kind: number, payload: number): void => {
-      if (value.reg !== 'A') wrongInA++
+    const onA = (value: { reg: 'A' }, _kind: number, payload: number | Uint8Array): void => {
+      if (value.reg !== 'A' || typeof payload !== 'number') {
+        wrongInA++
+        return
+      }
       if (ofB(payload) || payload <= aLast) aOutOfOrder++ // gaps allowed: posts while A was off
       aLast = payload
       aGot++
