@@ -212,7 +212,8 @@ HR_POST_NOINLINE int32_t post_slow(uint64_t h, uint32_t kind, double payload) no
 
 // The fast path's parts that call out, each entered under the guard of
 // post() (marker m, left by storing `out`) and leaving it, called as post()'s
-// tail calls: post() itself then needs no stack frame and no saved registers.
+// tail calls: post() itself then keeps nothing on its stack (no Guard
+// object, no spills) and saves two registers beside the frame pointer.
 
 // The path is admitted but the thread's last ring is not this path's, or
 // looked full: the lanes as lanes_enqueue picks them (the thread's ring,
