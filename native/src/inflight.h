@@ -232,6 +232,31 @@ class Guard {
   std::atomic<int32_t>* counter_ = nullptr;
 };
 
+/// Guard's marker path without a Guard object, for a fast path that must
+/// keep no state on its stack (post.cc): marks the calling thread inside
+/// `tag` and returns its marker, with *out set to the word leave() stores;
+/// nullptr (nothing done) if the thread has no marker yet, is inside a guard
+/// already, uses the counters, or is exiting: the caller takes a Guard then.
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+inline Marker* try_enter(uint32_t tag, uint64_t* out) noexcept {
+  Marker* m = t_marker;
+  if (m == nullptr) return nullptr;
+  const uint64_t w = m->word.load(std::memory_order_relaxed);
+  if ((w & kTagMask) != 0) return nullptr;
+  *out = w + kEntry;
+  m->word.store(*out | tag, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // as Guard::try_mark
+  return m;
+}
+
+/// Ends the section try_enter() began (release, as ~Guard).
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+inline void leave(Marker* m, uint64_t out) noexcept { m->word.store(out, std::memory_order_release); }
+
 namespace detail {
 inline void backoff(uint32_t spins) noexcept {
   if (spins < 128) {

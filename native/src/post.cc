@@ -173,49 +173,17 @@ int32_t post_once(const Event& ev, WaitTicket& t) noexcept {
 
 namespace {
 
-// The path of almost every post, kept small (few registers, no stack frame
-// for the cases it leaves): a live handle of an open owner, room in the
-// calling thread's ring (or, without one, in the shared queue), no overflow.
-// Counts nothing: anything else answers kNotFast and post_slow routes the
-// event again from the start, as if this had not run (the ring lookup may
-// have claimed a ring or advanced the thread's countdown to one: harmless).
-constexpr int32_t kNotFast = -2;
-
-HR_QUEUE_INLINE int32_t post_fast(uint64_t h, uint32_t kind, double payload) noexcept {
-  if (!hr::is_valid(h)) return kNotFast;
-  const uint32_t b = block_of(h);
-  const int32_t w0 = route_word(b).load(std::memory_order_acquire);
-  const uint32_t owner = dom::route_owner(w0);
-  if (w0 == 0 || owner == 0 || owner > lay::kMaxOwners) return kNotFast;
-  OwnerSlot& s = g_owners[owner];
-  InflightGuard guard(s);
-  if (admit(s, b, w0, false) != kOk ||
-      liveness(s.region.load(std::memory_order_seq_cst), h, w0) != kOk) {
-    return kNotFast;
-  }
-  EventPath* p = s.events.load(std::memory_order_seq_cst);
-  if (p == nullptr || p->full.overflow.active()) return kNotFast;
-  SpscRing<Event>* r = ring_of(p->rings, p->queue, p->full, 1);
-  if (r == nullptr) {
-    // The shared queue (no ring yet, or none free).
-    if (p->queue.try_push(Event{h, kind, 0, payload}) != Status::kOk) return kNotFast;
-    note_shared(p->rings, p->queue, 1);
-  } else if (r == exiting_ring<Event>() || !r->try_push_with([&](Event& c) noexcept {
-               c.handle = h;
-               c.kind = kind;
-               c.size = 0;
-               c.payload = payload;
-             })) {
-    return kNotFast;
-  }
-  wake(p);
-  return kOk;
-}
-
 #if defined(__GNUC__)
-__attribute__((noinline))
+#define HR_POST_NOINLINE __attribute__((noinline))
+#else
+#define HR_POST_NOINLINE
 #endif
-int32_t post_slow(uint64_t h, uint32_t kind, double payload) noexcept {
+
+// Any post the fast path below does not finish: routed again from the
+// start, as if the fast path had not run (it counted nothing, queued
+// nothing; a ring lookup may have claimed a ring or advanced the thread's
+// countdown to one: harmless).
+HR_POST_NOINLINE int32_t post_slow(uint64_t h, uint32_t kind, double payload) noexcept {
   const Event ev{h, kind, 0, payload};
   // Room in the queue, or the default policy's drop. Nothing else is done
   // here (no WaitTicket): every other case is routed again by post_once,
@@ -242,11 +210,86 @@ int32_t post_slow(uint64_t h, uint32_t kind, double payload) noexcept {
   return again == kMustWait ? wait_and_post(ev, t) : again;
 }
 
+// The fast path's parts that call out, each entered under the guard of
+// post() (marker m, left by storing `out`) and leaving it, called as post()'s
+// tail calls: post() itself then keeps nothing on its stack (no Guard
+// object, no spills) and saves two registers beside the frame pointer.
+
+// The path is admitted but the thread's last ring is not this path's, or
+// looked full: the lanes as lanes_enqueue picks them (the thread's ring,
+// found or claimed, its room read again, or the shared queue), without the
+// overflow (post() checked it is inactive).
+HR_POST_NOINLINE int32_t post_routed(EventPath* p, uint64_t h, uint32_t kind, double payload,
+                                     inflight::Marker* m, uint64_t out) noexcept {
+  SpscRing<Event>* r = ring_of(p->rings, p->queue, p->full, 1);
+  bool ok = false;
+  if (r == nullptr) {
+    ok = p->queue.try_push(Event{h, kind, 0, payload}) == Status::kOk;
+    if (ok) note_shared(p->rings, p->queue, 1);
+  } else if (r != exiting_ring<Event>()) {
+    ok = r->try_push_with([&](Event& c) noexcept {
+      c.handle = h;
+      c.kind = kind;
+      c.size = 0;
+      c.payload = payload;
+    });
+  }
+  if (ok) wake(p);
+  inflight::leave(m, out);
+  return ok ? kOk : post_slow(h, kind, payload);
+}
+
+// Pushed, and no wake-up was pending: signal the consumer (under the guard:
+// the path's waker lives until the closer's synchronize()).
+HR_POST_NOINLINE int32_t wake_and_leave(EventPath* p, inflight::Marker* m, uint64_t out) noexcept {
+  wake(p);
+  inflight::leave(m, out);
+  return kOk;
+}
+
 }  // namespace
 
+// The path of almost every post (issue 11, item 3): a live handle of an open
+// owner, posted by a thread whose last ring (rings::t_last) is this path's,
+// with room in it. The same checks as with_live_handle (route, guard, admit,
+// liveness), each read once; the guard is the thread's marker (try_enter),
+// the ring one TLS compare (last_ring). Everything else leaves through a tail
+// call (post_routed, wake_and_leave, post_slow).
 int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
-  const int32_t st = post_fast(h, kind, payload);
-  return st == kOk ? kOk : post_slow(h, kind, payload);
+  if (!hr::is_valid(h)) return post_slow(h, kind, payload);
+  const uint32_t b = block_of(h);
+  const int32_t w0 = route_word(b).load(std::memory_order_acquire);
+  const uint32_t owner = dom::route_owner(w0);
+  // One compare for 1..kMaxOwners (a route word of 0, unclaimed, names owner 0).
+  if (owner - 1 >= lay::kMaxOwners) return post_slow(h, kind, payload);
+  uint64_t out = 0;
+  inflight::Marker* const m = inflight::try_enter(owner, &out);
+  if (m == nullptr) return post_slow(h, kind, payload);  // the thread's first guard, nested, no membarrier
+  OwnerSlot& s = g_owners[owner];
+  if (admit(s, b, w0, false) == kOk && liveness(s.region.load(std::memory_order_seq_cst), h, w0) == kOk) {
+    EventPath* const p = s.events.load(std::memory_order_seq_cst);
+    if (p != nullptr && !p->full.overflow.active()) {
+      const bool pushed = lanes_try_push_last(p->rings, [&](Event& c) noexcept {
+        c.handle = h;
+        c.kind = kind;
+        c.size = 0;
+        c.payload = payload;
+      });
+      if (!pushed) return post_routed(p, h, kind, payload, m, out);  // another ring, none, or full
+      // wake(), its common case inline: a wake-up is pending already.
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      const bool pending = p->scheduled.load(std::memory_order_seq_cst);
+#if defined(__GNUC__)
+      if (__builtin_expect(!pending, false)) return wake_and_leave(p, m, out);
+#else
+      if (!pending) return wake_and_leave(p, m, out);
+#endif
+      inflight::leave(m, out);
+      return kOk;
+    }
+  }
+  inflight::leave(m, out);
+  return post_slow(h, kind, payload);
 }
 
 int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) noexcept {

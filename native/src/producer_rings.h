@@ -127,6 +127,20 @@ class SpscRing {
     return true;
   }
 
+  /// Producer thread only. As try_push_with, but false as soon as the ring
+  /// looks full by the producer's last view of the consumer (the caller
+  /// retries through try_push, which reads head_ again): no call, so a
+  /// caller's fast path needs no stack frame.
+  template <class Fill>
+  HR_QUEUE_INLINE bool try_push_fast(Fill&& fill) noexcept {
+    const size_t t = tail_.load(std::memory_order_relaxed);
+    if (t - head_seen_ >= limit_) return false;
+    prefetch_for_write(t);
+    fill(cells_[t & mask_]);
+    publish(t + 1);
+    return true;
+  }
+
   /// Producer thread only. Stores the longest prefix of items[0..n) that
   /// fits, published with one store; returns its length.
   size_t try_push_many(const T* items, size_t n) noexcept {
@@ -251,7 +265,11 @@ class SpscRing {
   }
 
   HR_QUEUE_INLINE void publish(size_t t) noexcept {
+#if defined(__GNUC__)
+    if (__builtin_expect(fenced_, false)) {  // the hot path falls through to the plain store
+#else
     if (fenced_) {
+#endif
       tail_.store(t, std::memory_order_seq_cst);  // no membarrier: orders the load of `scheduled`
     } else {
       tail_.store(t, std::memory_order_release);
@@ -314,6 +332,18 @@ inline std::atomic<uint64_t> g_next_serial{0};
 inline std::atomic<Tag*> g_tags{nullptr};
 inline ThreadCache g_exited{};
 inline thread_local ThreadCache* t_cache HR_INFLIGHT_TLS_MODEL = nullptr;
+// The thread's last ring (issue 11, item 3): the cache entry ring_of() last
+// answered with a ring, kept in TLS itself so that post()'s fast path finds it
+// with one compare (the set's serial) and no pointer chase. Only rings: a
+// thread on the shared queue keeps {0, nullptr}. Valid for the thread's life
+// (a live thread never leaves its ring; a destroyed set's serial never comes
+// back); cleared when the thread starts exiting, before its tag lets the ring
+// be handed on (ThreadExit). Initial-exec, as t_cache: 16 bytes.
+struct LastRing {
+  uint64_t serial;  // 0: none
+  void* ring;       // SpscRing<T>* of the set with that serial
+};
+inline thread_local LastRing t_last HR_INFLIGHT_TLS_MODEL = {0, nullptr};
 // Slow paths only (default TLS model).
 inline thread_local uint64_t t_thread = 0;
 inline thread_local Tag* t_tag = nullptr;
@@ -323,6 +353,7 @@ inline thread_local Tag* t_tag = nullptr;
 struct ThreadExit {
   ThreadCache* cache = nullptr;
   ~ThreadExit() {
+    t_last = LastRing{0, nullptr};  // before the tag below lets the ring go
     t_cache = &g_exited;
     delete cache;
     if (Tag* tag = t_tag) {
@@ -538,6 +569,7 @@ SpscRing<T>* ring_of_slow(RingSet<T>& set, const BoundedQueue<T>& shared, const 
   }
   e.serial = set.serial();
   e.ring = r;
+  if (r != nullptr) rings::t_last = rings::LastRing{set.serial(), r};
   return r;
 }
 
@@ -552,13 +584,38 @@ HR_QUEUE_INLINE SpscRing<T>* ring_of(RingSet<T>& set, const BoundedQueue<T>& sha
   if (c != nullptr) {
     rings::CacheEntry& e = c->e[serial % rings::kCacheEntries];
     if (e.serial == serial) {
-      if (e.ring != nullptr) return static_cast<SpscRing<T>*>(e.ring);
+      if (e.ring != nullptr) {
+        rings::t_last = rings::LastRing{serial, e.ring};
+        return static_cast<SpscRing<T>*>(e.ring);
+      }
       e.until_claim -= static_cast<int64_t>(n);
       if (e.until_claim > 0) return nullptr;
       return ring_of_slow(set, shared, f, true, n);
     }
   }
   return ring_of_slow(set, shared, f, false, n);
+}
+
+/// Producer (any thread): the calling thread's ring in `set` if it is the
+/// ring ring_of() last answered (rings::t_last), else nullptr (ask ring_of).
+/// One TLS compare; never a ring of another set or of an exited thread.
+template <class T>
+HR_QUEUE_INLINE SpscRing<T>* last_ring(const RingSet<T>& set) noexcept {
+  const rings::LastRing& l = rings::t_last;
+  return l.serial == set.serial() ? static_cast<SpscRing<T>*>(l.ring) : nullptr;
+}
+
+/// Producer (any thread), the overflow found inactive: pushes one item
+/// through the calling thread's last ring if that ring is `rs`'s and has
+/// room by the producer's last view (fill(T&) writes the cell). False, with
+/// nothing done, otherwise: lanes_enqueue (or its like) decides then. The
+/// fast path of post() (post.cc); the caller wakes the consumer after true.
+template <class T, class Fill>
+HR_QUEUE_INLINE bool lanes_try_push_last(RingSet<T>& rs, Fill&& fill) noexcept {
+  // A matching serial names a ring (t_last holds {0, nullptr} otherwise, and
+  // no set has serial 0): no null test.
+  const rings::LastRing& l = rings::t_last;
+  return l.serial == rs.serial() && static_cast<SpscRing<T>*>(l.ring)->try_push_fast(fill);
 }
 
 /// Producer, after it pushed `n` events to the shared queue `q` of `set`:

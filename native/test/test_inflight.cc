@@ -99,6 +99,43 @@ TEST(synchronize_waits_for_a_guard_inside) {
   producer.join();
 }
 
+// try_enter / leave (post()'s fast path, without a Guard object): waited for
+// as a Guard is; refused (the caller takes a Guard) on a thread without a
+// marker, inside a guard, or with the counters only.
+TEST(try_enter_is_waited_for_and_refuses_nesting) {
+  inf::Counters c{};
+  std::atomic<bool> inside{false}, closer_started{false}, left{false}, entered{false};
+  std::thread producer([&] {
+    uint64_t out = 0;
+    CHECK(inf::try_enter(14, &out) == nullptr);  // no marker yet: nothing done
+    { inf::Guard first(c, 14); }                 // takes the thread's marker (or the counters)
+    inf::Marker* m = inf::try_enter(14, &out);
+    if (!asymmetric()) {
+      CHECK(m == nullptr);
+      return;
+    }
+    CHECK(m != nullptr);
+    entered.store(true);
+    uint64_t nested_out = 0;
+    CHECK(inf::try_enter(15, &nested_out) == nullptr);  // nested: refused, the mark kept
+    CHECK_EQ(my_word() & inf::kTagMask, uint64_t{14});
+    inside.store(true);
+    while (!closer_started.load()) std::this_thread::yield();
+    for (int i = 0; i < 2000; ++i) std::this_thread::yield();  // give the closer time to (wrongly) return
+    left.store(true);
+    inf::leave(m, out);
+    CHECK_EQ(my_word() & inf::kTagMask, uint64_t{0});
+  });
+  while (asymmetric() && !inside.load()) std::this_thread::yield();
+  std::thread closer([&] {
+    closer_started.store(true);
+    inf::synchronize(c, 14);
+    if (entered.load()) CHECK(left.load());
+  });
+  closer.join();
+  producer.join();
+}
+
 // A guard of another tag is not waited for.
 TEST(synchronize_ignores_other_tags) {
   inf::Counters mine{}, other{};
