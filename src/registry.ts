@@ -471,40 +471,37 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
   /**
    * Fast path: local index (page << 8 | offset) of `h` if its slot's state
    * word is `gen << 2 | bits` (bits: S_LIVE for a live strong entry, S_LIVE |
-   * S_WEAK for a weak one), else -1 (locate() then says why). Only positive
-   * Smis (generations below 8) are decoded here, with bit ops; everything
-   * else goes to findBig. Kept small on purpose: get and release inline it
-   * into the caller's loop, and V8 inlines at most 920 bytes of bytecode into
-   * one function, counting register's own optimised code (with bump) whole;
-   * past that, register or release's lookup stays a call (docs/benchmark.md,
-   * "Where the registry's time goes").
+   * S_WEAK for a weak one), else -1 (locate() then says why). Kept small on
+   * purpose: get and release inline it into the caller's loop, and V8 inlines
+   * at most 920 bytes of bytecode into one function, counting register's own
+   * optimised code (with bump) whole; past that, register or release's lookup
+   * stays a call, and a heap-number handle passed to a call is boxed first
+   * (docs/benchmark.md, "Where the registry's time goes").
+   *
+   * One decode for every number, without a branch on its kind (a heap
+   * number passed to a call is boxed, so the decode of the heap-number
+   * handles of generations 8 and up cannot live out of line): `lo`, the slot
+   * bits, by bit ops (ToInt32 is h mod 2^32 for every finite integer h,
+   * exactly), then the handle this slot would issue, rebuilt from its state
+   * word, compared with h. Exact for any number h (test/find-decode.test.ts
+   * tries each case): R = (state - bits) * 2^26 + lo is an integer (all its
+   * terms are; above 2^53 rounding keeps it one) and R === h needs R mod
+   * 2^28 = lo, so state - bits = 4 gen: a state word gen << 2 | bits with
+   * 0 <= gen <= GEN_MAX, R = gen * 2^28 + lo < 2^53 computed exactly, the
+   * handle of exactly that slot and generation. So fractions, NaN,
+   * +-Infinity, negatives (R >= -3 * 2^26 > h for a negative h with low bits
+   * lo), 2^53 and up (R <= GEN_MAX * 2^28 + 2^27 + lo), and generations
+   * above GEN_MAX never match; 0 and -0 decode to block 0, never claimed.
    */
   private findAs(h: number, bits: number): number {
-    if ((h | 0) !== h || h <= 0) return this.findBig(h, bits)
+    const lo = (h << (32 - L.SLOT_BITS)) >>> (32 - L.SLOT_BITS)
     // Block -> page through #route, private memory only this registry writes
-    // (docs/design.md, "Threat model"): h << 4 >>> 12 is the block (slot bits
-    // 8..27). A block outside the route reads undefined (| 0: 0), so `at` is
-    // negative for it and for a 0 word: findUnrouted.
-    const at = ((this.#route[((h << (32 - L.SLOT_BITS)) >>> (32 - L.SLOT_BITS + L.OFFSET_BITS)) - this.#routeBase] | 0) -
-      L.BLOCK_SIZE) | (h & L.OFFSET_MASK)
+    // (docs/design.md, "Threat model"). A block outside the route reads
+    // undefined (| 0: 0), so `at` is negative for it and for a 0 word:
+    // findUnrouted.
+    const at = ((this.#route[(lo >>> L.OFFSET_BITS) - this.#routeBase] | 0) - L.BLOCK_SIZE) | (lo & L.OFFSET_MASK)
     if (at < 0) return this.findUnrouted(h, bits)
-    return this.#state[at] === (((h >>> L.SLOT_BITS) << 2) | bits) ? at : -1
-  }
-
-  /**
-   * findAs() of a handle that is not a positive Smi: a heap number (the
-   * handles of generations 8 and up), or -1 for anything that is not a
-   * positive integer with a generation in range. Floor and multiply are exact
-   * below 2^53 (no % on doubles: a call into C in V8).
-   */
-  private findBig(h: number, bits: number): number {
-    if (!(h > 0)) return -1
-    const gen = Math.floor(h / L.SLOT_SPAN)
-    const slot = h - gen * L.SLOT_SPAN
-    if (gen > L.GEN_MAX || (slot | 0) !== slot) return -1
-    const at = ((this.#route[(slot >>> L.OFFSET_BITS) - this.#routeBase] | 0) - L.BLOCK_SIZE) | (slot & L.OFFSET_MASK)
-    if (at < 0) return this.findUnrouted(h, bits)
-    return this.#state[at] === ((gen << 2) | bits) ? at : -1
+    return (this.#state[at] - bits) * (L.SLOT_SPAN / 4) + lo === h ? at : -1
   }
 
   /**
@@ -513,20 +510,19 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    * (owner << 19 | local page, 0 once closed). Other threads can write it:
    * the page is verified against our own page table, so a scribbled word
    * fails the lookup (locate() then routes through private memory only),
-   * never resolves another slot. Takes `h` (a positive integer with a
-   * generation in range, as findAs checked) rather than its decoded fields:
+   * never resolves another slot. Takes `h` (any number: the final compare
+   * is findAs's, exact for every input) rather than its decoded fields:
    * fewer arguments, less bytecode in findAs.
    */
   private findUnrouted(h: number, bits: number): number {
-    const gen = Math.floor(h / L.SLOT_SPAN)
-    const slot = h - gen * L.SLOT_SPAN
-    const block = slot >>> L.OFFSET_BITS
+    const lo = (h << (32 - L.SLOT_BITS)) >>> (32 - L.SLOT_BITS)
+    const block = lo >>> L.OFFSET_BITS
     const w = this.#words[L.BLOCKS_BASE + (block << 1)]
     if (w >>> L.PAGE_BITS !== this.#owner) return -1
     const page = w & L.PAGE_MASK
     if (this.#pageBlock[page] !== block) return -1
-    const at = (page << L.OFFSET_BITS) | (slot & L.OFFSET_MASK)
-    return this.#state[at] === ((gen << 2) | bits) ? at : -1
+    const at = (page << L.OFFSET_BITS) | (lo & L.OFFSET_MASK)
+    return (this.#state[at] - bits) * (L.SLOT_SPAN / 4) + lo === h ? at : -1
   }
 
   /** release() of a weak handle, or of anything that is not a live handle (throws). */
