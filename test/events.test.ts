@@ -3,30 +3,14 @@
 // handle and calls the handler in batches.
 import { describe, expect, test } from 'vitest'
 import { once } from 'node:events'
-import { createRequire } from 'node:module'
 import * as path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { HandleDomain, HandleRegistry } from '../src/index'
 import { until } from './fixtures/helpers'
-import { nativeRequired } from './fixtures/native-required'
+import { producersBinding, type Totals } from './fixtures/producers-binding'
 
-interface Totals { ok: number; stale: number; closed: number; full: number; invalid: number; other: number; posted: number; retries: number }
-interface Producers {
-  start_producers(handles: Float64Array, threads: number, perThread: number, kindBase: number, retryFull?: boolean, chunk?: number, bytes?: number): number
-  post_bytes(handle: number, kind: number, bytes: Uint8Array): number
-  producers_done(id: number): boolean
-  join_producers(id: number): Totals
-}
-function loadProducers(): Producers {
-  const reg = new HandleRegistry()
-  try {
-    return createRequire(import.meta.url)('./fixtures/producers').loadProducers(reg.nativeApi) as Producers
-  } finally {
-    reg.close()
-  }
-}
 // Throws (the file fails) if the addon did not load, unless HANDLE_REGISTRY_NO_NATIVE=1.
-const binding: Producers | null = nativeRequired() ? loadProducers() : null
+const binding = producersBinding()
 
 async function finish(id: number): Promise<Totals> {
   // Producers that retry on a full queue need this thread to drain: never block it.

@@ -7,26 +7,12 @@
 // accounting adds up. A stale cache entry would route A's events into B's
 // handler (caught below) or into a freed ring (a crash).
 import { describe, expect, test } from 'vitest'
-import { createRequire } from 'node:module'
 import { HandleRegistry } from '../src/index'
 import { until } from './fixtures/helpers'
-import { nativeRequired } from './fixtures/native-required'
+import { producersBinding } from './fixtures/producers-binding'
 
-interface Totals { ok: number; stale: number; closed: number; full: number; invalid: number; other: number; posted: number; retries: number }
-interface Producers {
-  start_producers(handles: Float64Array, threads: number, perThread: number, kindBase: number, retryFull?: boolean): number
-  producers_done(id: number): boolean
-  join_producers(id: number): Totals
-}
-function loadProducers(): Producers {
-  const reg = new HandleRegistry()
-  try {
-    return createRequire(import.meta.url)('./fixtures/producers').loadProducers(reg.nativeApi) as Producers
-  } finally {
-    reg.close()
-  }
-}
-const binding: Producers | null = nativeRequired() ? loadProducers() : null
+// Throws (the file fails) if the addon did not load, unless HANDLE_REGISTRY_NO_NATIVE=1.
+const binding = producersBinding()
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 describe.runIf(binding !== null)('the thread\'s last ring across paths and teardowns', () => {
