@@ -182,8 +182,9 @@ describe.runIf(NATIVE)('what deliver() resolves', () => {
     reg.close()
   })
 
-  // deliver() looks each value up one event ahead, before the previous
-  // handler call: a release in that call must still drop the later events.
+  // A release inside a handler must drop the batch's later events for that
+  // handle: deliver() looks each value up just before its own call (a
+  // lookup ahead of the previous call, measured and not kept, would break this).
   test('a handler that releases the next event\'s handle: that event is dropped and counted, not delivered', async () => {
     const reg = new HandleRegistry<object>()
     const a = reg.register({ a: true })
