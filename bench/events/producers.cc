@@ -15,17 +15,19 @@
 //                                          BlockingCall with a queue of q;
 //                                          q = 0: NonBlockingCall, unbounded
 // join() waits for every thread: { error, retries, producerNs (slowest thread),
-// yieldNs, cpuNs, voluntary, involuntary (the producers' sums: time in yield,
-// CPU time and context switches from getrusage(RUSAGE_THREAD)) }.
-// threadUsage(): the calling (JS) thread's { cpuNs, voluntary, involuntary }.
+// yieldNs, cpuNs, voluntary, involuntary, queuedNs (the producers' sums: time
+// in yield, CPU time and context switches from getrusage(RUSAGE_THREAD), time
+// runnable but off a core from /proc/thread-self/schedstat) }.
+// threadUsage(): the calling (JS) thread's { cpuNs, voluntary, involuntary, queuedNs }.
+// pin(jsCpu, producerCpu): pins the JS thread and the producers started later.
 #include <napi.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <cstdint>
 #include <memory>
