@@ -1,19 +1,33 @@
 // producers.cc: the native side of the many-producers benchmark
 // (bench/events/producers.js). T native std::threads post `count` events each,
 // at once:
-//   startLib(handleSets, count)            api->post per event; thread t posts
-//                                          the handles of handleSets[t] (so one
-//                                          registry or several), retrying with
-//                                          a yield on HR_STATUS_QUEUE_FULL
+//   startLib(handleSets, count, how)       thread t posts the handles of
+//                                          handleSets[t] (so one registry or
+//                                          several), per event:
+//                                          how 0: api->post, retrying with a
+//                                          yield on HR_STATUS_QUEUE_FULL (spins);
+//                                          how 1: api->post_wait(HR_WAIT_FOREVER)
+//                                          (sleeps while the queue is full);
+//                                          how 2: api->post to registries with
+//                                          whenFull 'block' (post itself sleeps)
 //   startTsfn(fns, handleSets, count, q)   one Napi::TypedThreadSafeFunction per
 //                                          thread (calling fns[t]): q > 0:
 //                                          BlockingCall with a queue of q;
 //                                          q = 0: NonBlockingCall, unbounded
-// join() waits for every thread: { error, retries, producerNs (slowest thread) }.
+// join() waits for every thread: { error, retries, producerNs (slowest thread),
+// yieldNs, cpuNs, voluntary, involuntary, queuedNs (the producers' sums: time
+// in yield, CPU time and context switches from getrusage(RUSAGE_THREAD), time
+// runnable but off a core from /proc/thread-self/schedstat) }.
+// threadUsage(): the calling (JS) thread's { cpuNs, voluntary, involuntary, queuedNs }.
+// pin(jsCpu, producerCpu): pins the JS thread and the producers started later.
 #include <napi.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -50,7 +64,62 @@ struct Job {
   std::atomic<uint64_t> retries{0};
   std::atomic<int32_t> error{0};
   std::atomic<int64_t> producer_ns{0};  // the slowest thread's start-to-last-post
+  std::atomic<int64_t> yield_ns{0};      // all threads: time spent in std::this_thread::yield
+  std::atomic<int64_t> cpu_ns{0};        // all threads: user + system time
+  std::atomic<int64_t> voluntary{0};     // all threads: context switches (slept: a wait)
+  std::atomic<int64_t> involuntary{0};   // all threads: context switches (preempted)
+  std::atomic<int64_t> queued_ns{0};     // all threads: time runnable but not running
 };
+
+// The calling thread's CPU time and context switches (Linux RUSAGE_THREAD;
+// zeros elsewhere).
+struct Usage {
+  int64_t cpu_ns = 0, voluntary = 0, involuntary = 0;
+  int64_t queued_ns = 0;  // runnable, waiting for a core (schedstat's run_delay)
+};
+Usage thread_usage() {
+  Usage u;
+  if (FILE* f = std::fopen("/proc/thread-self/schedstat", "r")) {  // run ns, run_delay ns, slices
+    long long run = 0, delay = 0, slices = 0;
+    if (std::fscanf(f, "%lld %lld %lld", &run, &delay, &slices) == 3) u.queued_ns = delay;
+    std::fclose(f);
+  }
+#if defined(RUSAGE_THREAD)
+  rusage r{};
+  if (getrusage(RUSAGE_THREAD, &r) == 0) {
+    u.cpu_ns = (static_cast<int64_t>(r.ru_utime.tv_sec) + r.ru_stime.tv_sec) * 1000000000 +
+               (static_cast<int64_t>(r.ru_utime.tv_usec) + r.ru_stime.tv_usec) * 1000;
+    u.voluntary = r.ru_nvcsw;
+    u.involuntary = r.ru_nivcsw;
+  }
+#endif
+  return u;
+}
+
+// Pins the calling thread to `cpu` (< 0: any cpu). False if that failed.
+bool pin_to(int cpu) {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu < 0) {
+    for (int i = 0; i < CPU_SETSIZE; ++i) CPU_SET(i, &set);
+  } else {
+    CPU_SET(cpu, &set);
+  }
+  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+#else
+  return cpu < 0;
+#endif
+}
+int g_producer_cpu = -1;  // pin(): where producer threads run (-1: anywhere)
+
+void record_usage(Job* job) {
+  const Usage u = thread_usage();
+  job->cpu_ns.fetch_add(u.cpu_ns);
+  job->voluntary.fetch_add(u.voluntary);
+  job->involuntary.fetch_add(u.involuntary);
+  job->queued_ns.fetch_add(u.queued_ns);
+}
 std::unique_ptr<Job> g_job;
 
 Napi::Value Throw(Napi::Env env, const char* message) {
@@ -101,35 +170,51 @@ Napi::Value StartLib(const Napi::CallbackInfo& info) {
   std::vector<std::vector<uint64_t>> sets;
   if (g_api == nullptr) return Throw(env, "producers_bench: attach() first");
   if (g_job != nullptr) return Throw(env, "producers_bench: join() first");
-  if (info.Length() < 2 || !handle_sets(info[0], &sets) || !info[1].IsNumber()) {
-    return Throw(env, "startLib(handleSets: Float64Array[], countPerThread)");
+  if (info.Length() < 3 || !handle_sets(info[0], &sets) || !info[1].IsNumber() || !info[2].IsNumber() ||
+      info[2].As<Napi::Number>().Uint32Value() > 2) {
+    return Throw(env, "startLib(handleSets: Float64Array[], countPerThread, how: 0 spin | 1 post_wait | 2 post)");
   }
   const uint64_t count = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  const uint32_t how = info[2].As<Napi::Number>().Uint32Value();
   g_job = std::make_unique<Job>();
   Job* job = g_job.get();
   const hr_api_v1* api = g_api;
   for (size_t t = 0; t < sets.size(); ++t) {
-    job->threads.emplace_back([job, api, hs = std::move(sets[t]), count]() {
+    job->threads.emplace_back([job, api, hs = std::move(sets[t]), count, how, cpu = g_producer_cpu]() {
+      if (cpu >= 0) pin_to(cpu);
       const int64_t t0 = now_ns();
       const size_t nh = hs.size();
       uint64_t retries = 0;
+      int64_t yield_ns = 0;
       size_t at = 0;
       for (uint64_t i = 0; i < count; ++i) {
         const uint64_t h = hs[at];
         if (++at == nh) at = 0;
+        if (how == 1) {  // sleeps on the registry's Room while the queue is full
+          const int32_t st = api->post_wait(h, 1, static_cast<double>(i), HR_WAIT_FOREVER);
+          if (st != HR_STATUS_OK) {
+            job->error.store(st);
+            return;
+          }
+          continue;
+        }
         for (;;) {
           const int32_t st = api->post(h, 1, static_cast<double>(i));
           if (st == HR_STATUS_OK) break;
-          if (st != HR_STATUS_QUEUE_FULL) {
+          if (st != HR_STATUS_QUEUE_FULL || how != 0) {  // 'block' waits inside post: never QUEUE_FULL
             job->error.store(st);
             return;
           }
           ++retries;
+          const int64_t y0 = now_ns();
           std::this_thread::yield();
+          yield_ns += now_ns() - y0;
         }
       }
       record_time(job, now_ns() - t0);
       job->retries.fetch_add(retries);
+      job->yield_ns.fetch_add(yield_ns);
+      record_usage(job);
     });
   }
   return env.Undefined();
@@ -156,7 +241,9 @@ Napi::Value StartTsfn(const Napi::CallbackInfo& info) {
     EventTsfn tsfn = EventTsfn::New(env, fns.Get(static_cast<uint32_t>(t)).As<Napi::Function>(),
                                     "producers_bench:tsfn", max_queue, 1);
     std::vector<Ev>* ring = &job->rings[t];
-    job->threads.emplace_back([job, tsfn, ring, hs = std::move(sets[t]), count, max_queue]() mutable {
+    job->threads.emplace_back([job, tsfn, ring, hs = std::move(sets[t]), count, max_queue,
+                               cpu = g_producer_cpu]() mutable {
+      if (cpu >= 0) pin_to(cpu);
       const int64_t t0 = now_ns();
       const size_t nh = hs.size(), nr = ring->size();
       for (uint64_t i = 0; i < count; ++i) {
@@ -171,6 +258,7 @@ Napi::Value StartTsfn(const Napi::CallbackInfo& info) {
         }
       }
       record_time(job, now_ns() - t0);
+      record_usage(job);
       tsfn.Release();
     });
   }
@@ -185,11 +273,40 @@ Napi::Value Join(const Napi::CallbackInfo& info) {
   o.Set("retries", Napi::Number::New(env, static_cast<double>(g_job->retries.load())));
   o.Set("error", Napi::Number::New(env, g_job->error.load()));
   o.Set("producerNs", Napi::Number::New(env, static_cast<double>(g_job->producer_ns.load())));
+  o.Set("yieldNs", Napi::Number::New(env, static_cast<double>(g_job->yield_ns.load())));
+  o.Set("cpuNs", Napi::Number::New(env, static_cast<double>(g_job->cpu_ns.load())));
+  o.Set("voluntary", Napi::Number::New(env, static_cast<double>(g_job->voluntary.load())));
+  o.Set("involuntary", Napi::Number::New(env, static_cast<double>(g_job->involuntary.load())));
+  o.Set("queuedNs", Napi::Number::New(env, static_cast<double>(g_job->queued_ns.load())));
   g_job.reset();
   return o;
 }
 
+Napi::Value ThreadUsage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Usage u = thread_usage();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("cpuNs", Napi::Number::New(env, static_cast<double>(u.cpu_ns)));
+  o.Set("voluntary", Napi::Number::New(env, static_cast<double>(u.voluntary)));
+  o.Set("involuntary", Napi::Number::New(env, static_cast<double>(u.involuntary)));
+  o.Set("queuedNs", Napi::Number::New(env, static_cast<double>(u.queued_ns)));
+  return o;
+}
+
+// pin(jsCpu, producerCpu): pins the calling (JS) thread, and the producer
+// threads started from now on (-1: anywhere). The --pin experiment of
+// producers.js: the JS thread alone on one core, every producer on the other.
+Napi::Value Pin(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return Throw(env, "pin(jsCpu, producerCpu)");
+  if (!pin_to(info[0].As<Napi::Number>().Int32Value())) return Throw(env, "pin: pthread_setaffinity_np failed");
+  g_producer_cpu = info[1].As<Napi::Number>().Int32Value();
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("pin", Napi::Function::New(env, Pin, "pin"));
+  exports.Set("threadUsage", Napi::Function::New(env, ThreadUsage, "threadUsage"));
   exports.Set("attach", Napi::Function::New(env, Attach, "attach"));
   exports.Set("startLib", Napi::Function::New(env, StartLib, "startLib"));
   exports.Set("startTsfn", Napi::Function::New(env, StartTsfn, "startTsfn"));
