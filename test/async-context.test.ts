@@ -4,25 +4,11 @@
 // test addon of test/producers).
 import { describe, expect, test, afterEach } from 'vitest'
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { createRequire } from 'node:module'
 import { HandleRegistry } from '../src/index'
 import { codeOf, until } from './fixtures/helpers'
-import { nativeRequired } from './fixtures/native-required'
+import { producersBinding } from './fixtures/producers-binding'
 
-interface Producers {
-  start_producers(handles: Float64Array, threads: number, perThread: number, kindBase: number, retryFull?: boolean): number
-  producers_done(id: number): boolean
-  join_producers(id: number): { ok: number; posted: number }
-}
-function loadProducers(): Producers {
-  const reg = new HandleRegistry()
-  try {
-    return createRequire(import.meta.url)('./fixtures/producers').loadProducers(reg.nativeApi) as Producers
-  } finally {
-    reg.close()
-  }
-}
-const addon: Producers | null = nativeRequired() ? loadProducers() : null
+const addon = producersBinding()
 
 const open: HandleRegistry[] = []
 function registry<T>(options?: ConstructorParameters<typeof HandleRegistry>[0]): HandleRegistry<T> {

@@ -4,37 +4,11 @@
 // retries, as a C library's void callback cannot). Teardown while producers
 // wait (close, offEvent, worker exit): back-pressure-teardown.test.ts.
 import { describe, expect, test, afterEach } from 'vitest'
-import { createRequire } from 'node:module'
 import { HandleRegistry } from '../src/index'
 import { codeOf, until } from './fixtures/helpers'
-import { nativeRequired } from './fixtures/native-required'
+import { producersBinding, type PacerState } from './fixtures/producers-binding'
 
-interface PacerState {
-  attempted: number
-  done: boolean
-  ok: number
-  queue_full: number
-  timeout: number
-  registry_closed: number
-  would_deadlock: number
-  other: number
-}
-interface Pressure {
-  post_wait(handle: number, kind: number, payload: number, timeoutMs?: number): string
-  post_bytes(handle: number, kind: number, bytes: Uint8Array): number
-  start_pacer(handle: number, events: number, mode: 'post' | 'wait' | 'many' | 'bytes', timeoutMs?: number, chunk?: number): number
-  pacer_state(id: number): PacerState
-  join_pacer(id: number): PacerState
-}
-function loadPressure(): Pressure {
-  const reg = new HandleRegistry()
-  try {
-    return createRequire(import.meta.url)('./fixtures/producers').loadProducers(reg.nativeApi) as Pressure
-  } finally {
-    reg.close()
-  }
-}
-const addon: Pressure | null = nativeRequired() ? loadPressure() : null
+const addon = producersBinding()
 
 const HR_STATUS_WOULD_DEADLOCK = 13
 const RING_CELL_BYTES = 32

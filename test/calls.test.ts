@@ -6,34 +6,13 @@
 import { describe, expect, test, afterEach } from 'vitest'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { spawnSync } from 'node:child_process'
-import { createRequire } from 'node:module'
 import * as path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { HandleDomain, HandleRegistry, InvalidOptionError, InvalidReplyError, NativeUnavailableError, RegistryClosedError } from '../src/index'
 import { until } from './fixtures/helpers'
-import { nativeRequired } from './fixtures/native-required'
+import { producersBinding, type CallerTotals } from './fixtures/producers-binding'
 
-interface Joined {
-  ok: number; mismatched: number; threw: number; timeout: number; closed: number; stale: number
-  full: number; deadlock: number; other: number; elapsedMs: number
-}
-interface Callers {
-  call(handle: number, kind: number, payload: number | Uint8Array, timeoutMs?: number): { status: string; reply?: number | Uint8Array }
-  start_callers(handles: Float64Array, threads: number, calls: number, kindBase: number, timeoutMs?: number, mode?: number): number
-  callers_done(id: number): boolean
-  callers_waiting(id: number): number
-  join_callers(id: number): Joined
-  post_bytes(handle: number, kind: number, bytes: Uint8Array): number
-}
-function loadCallers(): Callers {
-  const reg = new HandleRegistry()
-  try {
-    return createRequire(import.meta.url)('./fixtures/producers').loadProducers(reg.nativeApi) as Callers
-  } finally {
-    reg.close()
-  }
-}
-const addon: Callers | null = nativeRequired() ? loadCallers() : null
+const addon = producersBinding()
 const FOREVER = 0xffffffff
 const CHILD = path.join(__dirname, 'fixtures', 'calls-child.js')
 
@@ -48,7 +27,7 @@ afterEach(() => {
 })
 
 /** Joins a group of caller threads once they finished (this thread keeps answering meanwhile). */
-async function joined(id: number): Promise<Joined> {
+async function joined(id: number): Promise<CallerTotals> {
   await until(() => addon!.callers_done(id), 'the caller threads to finish', 60_000)
   return addon!.join_callers(id)
 }

@@ -103,38 +103,26 @@ class SpscRing {
   SpscRing(const SpscRing&) = delete;
   SpscRing& operator=(const SpscRing&) = delete;
 
+  /// What a push does when the ring looks full by the producer's last view
+  /// of the consumer (head_seen_): kRefresh reads head_ again (a call to
+  /// refresh_room), kLastView answers false at once, so that a caller's fast
+  /// path makes no call and needs no stack frame (it retries through a
+  /// kRefresh push on its slow path).
+  enum class WhenLooksFull { kRefresh, kLastView };
+
   /// Producer thread only. False if full (nothing stored).
   HR_QUEUE_INLINE bool try_push(const T& item) noexcept {
-    const size_t t = tail_.load(std::memory_order_relaxed);
-    if (t - head_seen_ >= limit_ && refresh_room(t) == 0) return false;
-    prefetch_for_write(t);
-    cells_[t & mask_] = item;
-    publish(t + 1);
-    return true;
+    return try_push_with([&item](T& cell) noexcept { cell = item; });
   }
 
   /// Producer thread only. As try_push, but fill(T& cell) writes the item
   /// straight into its cell (no copy through memory: a caller's item built
   /// field by field on the stack and copied whole costs a failed store
   /// forwarding, about 4 ns on the post path).
-  template <class Fill>
+  template <WhenLooksFull kFull = WhenLooksFull::kRefresh, class Fill>
   HR_QUEUE_INLINE bool try_push_with(Fill&& fill) noexcept {
     const size_t t = tail_.load(std::memory_order_relaxed);
-    if (t - head_seen_ >= limit_ && refresh_room(t) == 0) return false;
-    prefetch_for_write(t);
-    fill(cells_[t & mask_]);
-    publish(t + 1);
-    return true;
-  }
-
-  /// Producer thread only. As try_push_with, but false as soon as the ring
-  /// looks full by the producer's last view of the consumer (the caller
-  /// retries through try_push, which reads head_ again): no call, so a
-  /// caller's fast path needs no stack frame.
-  template <class Fill>
-  HR_QUEUE_INLINE bool try_push_fast(Fill&& fill) noexcept {
-    const size_t t = tail_.load(std::memory_order_relaxed);
-    if (t - head_seen_ >= limit_) return false;
+    if (t - head_seen_ >= limit_ && (kFull == WhenLooksFull::kLastView || refresh_room(t) == 0)) return false;
     prefetch_for_write(t);
     fill(cells_[t & mask_]);
     publish(t + 1);
@@ -615,7 +603,7 @@ HR_QUEUE_INLINE bool lanes_try_push_last(RingSet<T>& rs, Fill&& fill) noexcept {
   // A matching serial names a ring (t_last holds {0, nullptr} otherwise, and
   // no set has serial 0): no null test.
   const rings::LastRing& l = rings::t_last;
-  return l.serial == rs.serial() && static_cast<SpscRing<T>*>(l.ring)->try_push_fast(fill);
+  return l.serial == rs.serial() && static_cast<SpscRing<T>*>(l.ring)->template try_push_with<SpscRing<T>::WhenLooksFull::kLastView>(fill);
 }
 
 /// Producer, after it pushed `n` events to the shared queue `q` of `set`:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the native unit tests of the public headers (native/include/)
 # and of the addon's event queue, its full policies, the call record and the
-# in-flight guard, the per-producer rings (and the thread's last ring) and the batch-fill wait (native/src/event_queue.h,
+# in-flight guard, the per-producer rings (the thread's last ring, the idle consumer's
+# membarrier) and the batch-fill wait (native/src/event_queue.h,
 # back_pressure.h, call_record.h, inflight.h (with record_list.h), producer_rings.h, batch_fill.h).
 #
 #   native/test/run.sh            # everything
@@ -32,8 +33,8 @@ COMMON=(-std=c++17 -Wall -Wextra -Wpedantic -Werror -I"$INC" -I"$SRC" -I. -pthre
 ASAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -O1 -g)
 TSAN=(-fsanitize=thread -O1 -g)
 
-ALL_TESTS=(test_layout test_sharded_map test_sharded_map_table test_queue test_domain test_back_pressure test_calls test_inflight test_rings test_last_ring test_batch_fill)
-CONCURRENT_TESTS=(test_sharded_map test_queue test_domain test_back_pressure test_calls test_inflight test_rings test_last_ring test_batch_fill)
+ALL_TESTS=(test_layout test_sharded_map test_sharded_map_table test_queue test_domain test_back_pressure test_calls test_inflight test_rings test_last_ring test_idle_barrier test_batch_fill)
+CONCURRENT_TESTS=(test_sharded_map test_queue test_domain test_back_pressure test_calls test_inflight test_rings test_last_ring test_idle_barrier test_batch_fill)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -179,7 +180,7 @@ for variant in asan tsan; do
     is_build_failed "$bin" && continue
     echo "== $t ($variant)"
     run_one "$bin"
-    if [[ $t == test_inflight || $t == test_rings || $t == test_last_ring ]]; then
+    if [[ $t == test_inflight || $t == test_rings || $t == test_last_ring || $t == test_idle_barrier ]]; then
       # The same tests without membarrier: the guard's fallback counters,
       # rings published with a seq_cst store.
       echo "== $t ($variant, HANDLE_REGISTRY_NO_MEMBARRIER=1)"
