@@ -3,10 +3,11 @@
 //
 // Why: filling a registry from empty faults in every page of its state words
 // once, and on the VM this was measured on the first touch of a fresh 4 KiB
-// page costs 11.9-13.5 us (plain anonymous mmap), against 0.3-0.5 us per
-// 4 KiB when the region is 2 MiB-aligned and madvise(MADV_HUGEPAGE)'d first
-// (one fault and one 2 MiB clear per huge page; docs/design.md, "Native state
-// memory"). With THP "madvise" (the default of most distributions) only
+// page costs 12-13 us, against 0.4-14 us per 4 KiB (run to run) when the
+// region is 2 MiB-aligned and madvise(MADV_HUGEPAGE)'d first: one fault per
+// 2 MiB (docs/design.md, "Native state memory"). Below 2 MiB a huge page
+// clears more than the region needs and measured slower than small pages in
+// some runs: hence the threshold. With THP "madvise" (the default of most distributions) only
 // madvised regions get huge pages. A kernel without THP answers EINVAL and
 // the region keeps small pages: still correct, just not faster.
 //

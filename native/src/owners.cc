@@ -85,6 +85,7 @@ StateRegion* new_region(uint32_t slots) noexcept {
   if (r != nullptr) r->slots = slots;
   return r;
 }
+// Its size comes from the header, which JS never sees (its view starts at the words).
 void free_region(StateRegion* r) noexcept {
   if (r != nullptr) huge::free_zeroed(r, sizeof(StateRegion), sizeof(int32_t) * size_t{r->slots});
 }
