@@ -87,7 +87,7 @@ const CLAIM_ATTEMPTS = 4096
  * A zeroed state array for the SharedArrayBuffer backend. From 2 MiB on, with
  * the addon loaded (Linux), on transparent huge pages (native/src/huge_alloc.h):
  * filling a registry faults in every page of its states once, and a fresh
- * 4 KiB page costs ~12 us on the reference VM, a huge page 0.4-14 us per 4 KiB
+ * 4 KiB page costs ~12 us on the reference VM, a huge page 0.4-19 us per 4 KiB
  * it covers (docs/design.md, "Native state memory"). The addon's buffer is
  * unmapped when V8 collects it, as a plain array's memory is freed.
  */

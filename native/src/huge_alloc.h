@@ -3,7 +3,7 @@
 //
 // Why: filling a registry from empty faults in every page of its state words
 // once, and on the VM this was measured on the first touch of a fresh 4 KiB
-// page costs 12-13 us, against 0.4-14 us per 4 KiB (run to run) when the
+// page costs 12-13 us, against 0.4-19 us per 4 KiB (run to run) when the
 // region is 2 MiB-aligned and madvise(MADV_HUGEPAGE)'d first: one fault per
 // 2 MiB (docs/design.md, "Native state memory"). Below 2 MiB a huge page
 // clears more than the region needs and measured slower than small pages in
