@@ -83,22 +83,6 @@ const POOL_LOCK_SPINS = 1 << 20
 // block counter costs bounded time per claim.
 const CLAIM_ATTEMPTS = 4096
 
-/**
- * A zeroed state array for the SharedArrayBuffer backend. From 2 MiB on, with
- * the addon loaded (Linux), on transparent huge pages (native/src/huge_alloc.h):
- * filling a registry faults in every page of its states once, and a fresh
- * 4 KiB page costs ~12 us on the reference VM, a huge page 0.4-19 us per 4 KiB
- * it covers (docs/design.md, "Native state memory"). The addon's buffer is
- * unmapped when V8 collects it, as a plain array's memory is freed.
- */
-function newStates(slots: number): Int32Array {
-  const addon = nativeBinding()
-  if (addon?.huge_buffer !== undefined && slots * 4 >= (addon.huge_min_bytes ?? Infinity)) {
-    return new Int32Array(addon.huge_buffer(slots * 4))
-  }
-  return new Int32Array(slots)
-}
-
 /** How many of page p's slots the lease's registry ever issued: its bump pointer (slots are issued in order). */
 function usedSlots(lease: OwnerLease, p: number): number {
   const shard = lease.pageShard[p]
@@ -212,7 +196,7 @@ export class SharedBackend implements DomainBackend {
 
   growState(_token: unknown, old: Int32Array, slots: number): Int32Array {
     if (old.length === 0) return spareStates.take(slots) ?? new Int32Array(slots)
-    const grown = newStates(slots)
+    const grown = new Int32Array(slots)
     grown.set(old)
     return grown
   }

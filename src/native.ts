@@ -18,13 +18,6 @@ export interface NativeBinding {
   /** used: per page, the slots its registry ever issued (bounds the scan for generation bases). */
   release_owner(owner: OwnerToken, used?: Uint16Array): void
   alloc_state(owner: OwnerToken, slots: number): ArrayBuffer
-  /**
-   * Linux, external-buffer builds only: a zeroed ArrayBuffer of `bytes` (huge_min_bytes .. 2^29) on
-   * transparent huge pages, unmapped when collected (the SharedArrayBuffer domain's large state arrays).
-   */
-  huge_buffer?(bytes: number): ArrayBuffer
-  /** Where huge_buffer starts: 2 MiB (native/src/huge_alloc.h). */
-  huge_min_bytes?: number
   /** batch: [handle, kind, payload, size] records; arena: where byte events' bytes are copied (optional). */
   open_events(owner: OwnerToken, capacity: number, batch: Float64Array, callback: (count: number) => void, arena?: Uint8Array): void
   close_events(owner: OwnerToken): void

@@ -159,11 +159,9 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
     test('exports exactly the documented functions', () => {
       // The build without external ArrayBuffers (Electron) adds domain_sync.
       const noExternal = process.env.HANDLE_REGISTRY_NO_EXTERNAL_BUFFERS === '1' ? ['domain_sync'] : []
-      // huge_buffer (huge-page state arrays): Linux builds with external ArrayBuffers only.
-      const huge = process.platform === 'linux' && noExternal.length === 0 ? ['huge_buffer', 'huge_min_bytes'] : []
       expect(Object.keys(b).sort()).toEqual([
         'abi_version', 'alloc_state', 'call_reply', 'cancel_calls', 'claim_block', 'claim_owner', 'close_events',
-        'domain_buffer', ...noExternal, 'event_stats', ...huge, 'is_live', 'native_api', 'note_weak', 'open_events', 'post',
+        'domain_buffer', ...noExternal, 'event_stats', 'is_live', 'native_api', 'note_weak', 'open_events', 'post',
         'publish_values', 'release_owner', 'set_ref', 'set_when_full',
       ])
       expect(b.abi_version).toBe(1)
@@ -506,22 +504,6 @@ describe.runIf(loadError === undefined)('native binding (raw functions)', () => 
       const h2 = o.live(1, 200)
       expect(b.is_live(h2)).toBe(true)
     })
-
-    test.runIf(process.platform === 'linux' && process.env.HANDLE_REGISTRY_NO_EXTERNAL_BUFFERS !== '1')(
-      'huge_buffer: a zeroed buffer of the size asked for from huge_min_bytes on; anything else a typed error', () => {
-        expect(b.huge_min_bytes).toBe(2 * 1024 * 1024)
-        const a = new Int32Array(b.huge_buffer!(b.huge_min_bytes! + 4096))
-        expect(a.length).toBe((b.huge_min_bytes! + 4096) / 4)
-        expect(a.every((x) => x === 0)).toBe(true)
-        a[a.length - 1] = 7
-        expect(a[a.length - 1]).toBe(7)
-        for (const bad of [0, b.huge_min_bytes! - 1, 2 ** 29 + 1, 1.5 + b.huge_min_bytes!, -1]) {
-          expect(() => b.huge_buffer!(bad)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }))
-        }
-        for (const bad of ['4194304', undefined, {}, 4194304n]) {
-          expect(() => b.huge_buffer!(bad as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }))
-        }
-      })
 
     test('release_owner detaches the state buffer', () => {
       const o = makeOwner()

@@ -35,7 +35,6 @@
 #include "event_path.h"
 #include "handle_registry_layout.h"
 #include "hold.h"
-#include "huge_alloc.h"
 #include "owners.h"
 #include "post.h"
 #include "resolve.h"
@@ -273,40 +272,6 @@ Napi::Value AllocState(const Napi::CallbackInfo& info) {
   if (ab == nullptr) return env.Undefined();  // exception pending
   return Napi::Value(env, ab);
 }
-
-#if defined(__linux__) && !defined(NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED)
-// Unmaps a huge_buffer when V8 collects it (hint: its size).
-void free_huge_buffer(napi_env, void* data, void* hint) {
-  huge::free_zeroed(data, 0, reinterpret_cast<uintptr_t>(hint));
-}
-
-// huge_buffer(bytes): a zeroed ArrayBuffer of `bytes` (huge_min_bytes .. 2^29)
-// on transparent huge pages where the kernel allows (huge_alloc.h), for the
-// state words of a SharedArrayBuffer domain's registry (src/backends.ts).
-// Owned by the ArrayBuffer: unmapped when V8 collects it (Node copies an
-// external ArrayBuffer posted to another thread, never transfers it). V8
-// counts its size as external memory itself (process.memoryUsage().external):
-// adding napi_adjust_external_memory on top doubled it and brought 60% more
-// full GCs in a 10M fill (21 mark-compacts against 13, --trace-gc).
-Napi::Value HugeBuffer(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  double bytes;
-  if (!integer_arg(info, 0, static_cast<double>(huge::kHugeMinBody), 4.0 * lay::kMaxStateSlots,
-                   "handle-registry: expected a byte count from huge_min_bytes to 2^29", &bytes)) {
-    return env.Undefined();
-  }
-  const size_t n = static_cast<size_t>(bytes);
-  void* mem = huge::alloc_zeroed(0, n);
-  if (mem == nullptr) return fail(env, "ERR_OUT_OF_MEMORY", "handle-registry: out of memory for slot states", 'R');
-  napi_value ab;
-  if (napi_create_external_arraybuffer(env, mem, n, free_huge_buffer, reinterpret_cast<void*>(uintptr_t{n}), &ab) !=
-      napi_ok) {
-    huge::free_zeroed(mem, 0, n);
-    return env.Undefined();  // exception pending
-  }
-  return Napi::Value(env, ab);
-}
-#endif
 
 Napi::Value OpenEvents(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -637,10 +602,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   o.Set("claim_block", Napi::Function::New(e, ClaimBlock, "claim_block"));
   o.Set("release_owner", Napi::Function::New(e, ReleaseOwner, "release_owner"));
   o.Set("alloc_state", Napi::Function::New(e, AllocState, "alloc_state"));
-#if defined(__linux__) && !defined(NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED)
-  o.Set("huge_buffer", Napi::Function::New(e, HugeBuffer, "huge_buffer"));
-  o.Set("huge_min_bytes", Napi::Number::New(e, static_cast<double>(huge::kHugeMinBody)));
-#endif
   o.Set("open_events", Napi::Function::New(e, OpenEvents, "open_events"));
   o.Set("close_events", Napi::Function::New(e, CloseEvents, "close_events"));
   o.Set("set_when_full", Napi::Function::New(e, SetWhenFull, "set_when_full"));
