@@ -11,6 +11,7 @@
 #include "event_path.h"
 #include "handle_registry_diagnostics.h"  // detail::load_relaxed of the state words
 #include "hold.h"
+#include "huge_alloc.h"
 #include "resolve.h"
 
 namespace hr_native {
@@ -75,6 +76,27 @@ void init_domain() noexcept {
 
 #ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
 void noop_finalize(napi_env, void*, void*) {}
+
+// A zeroed region: the header, then `slots` words on huge pages when large
+// (huge_alloc.h: fresh small pages are what a growing registry waits for).
+StateRegion* new_region(uint32_t slots) noexcept {
+  void* mem = huge::alloc_zeroed(sizeof(StateRegion), sizeof(int32_t) * size_t{slots});
+  StateRegion* r = static_cast<StateRegion*>(mem);
+  if (r != nullptr) r->slots = slots;
+  return r;
+}
+// Its size comes from the header, which JS never sees (its view starts at the words).
+void free_region(StateRegion* r) noexcept {
+  if (r != nullptr) huge::free_zeroed(r, sizeof(StateRegion), sizeof(int32_t) * size_t{r->slots});
+}
+#else
+// The words live in a JS-owned ArrayBuffer: the region is its header only.
+StateRegion* new_region(uint32_t slots) noexcept {
+  StateRegion* r = static_cast<StateRegion*>(std::calloc(1, sizeof(StateRegion)));
+  if (r != nullptr) r->slots = slots;
+  return r;
+}
+void free_region(StateRegion* r) noexcept { std::free(r); }
 #endif
 
 // Drops the ArrayBuffer over the owner's current state region: detached, so
@@ -269,21 +291,15 @@ napi_value alloc_state(EnvData* ed, uint32_t owner, uint32_t slots, bool* out_of
   napi_env env = ed->env;
   OwnerSlot& s = g_owners[owner];
   const size_t bytes = sizeof(int32_t) * static_cast<size_t>(slots);
-#ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
-  void* mem = std::calloc(1, sizeof(StateRegion) + bytes);
-#else
-  void* mem = std::calloc(1, sizeof(StateRegion));
-#endif
-  if (mem == nullptr) {
+  StateRegion* r = new_region(slots);
+  if (r == nullptr) {
     *out_of_memory = true;
     return nullptr;
   }
-  StateRegion* r = static_cast<StateRegion*>(mem);
-  r->slots = slots;
   napi_value ab;
 #ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
   if (napi_create_external_arraybuffer(env, r->words(), bytes, noop_finalize, nullptr, &ab) != napi_ok) {
-    std::free(mem);
+    free_region(r);
     return nullptr;  // exception pending
   }
   const uint32_t ref_count = 0;  // weak: to detach it later
@@ -292,7 +308,7 @@ napi_value alloc_state(EnvData* ed, uint32_t owner, uint32_t slots, bool* out_of
   // alive for producers until drop_state_buffer, after synchronize().
   void* data = nullptr;
   if (napi_create_arraybuffer(env, bytes, &data, &ab) != napi_ok || (data == nullptr && bytes != 0)) {
-    std::free(mem);
+    free_region(r);
     return nullptr;  // exception pending
   }
   r->data = static_cast<int32_t*>(data);
@@ -304,14 +320,14 @@ napi_value alloc_state(EnvData* ed, uint32_t owner, uint32_t slots, bool* out_of
   }
   napi_ref ref = nullptr;
   if (napi_create_reference(env, ab, ref_count, &ref) != napi_ok) {
-    std::free(mem);  // not published: the old region stays
+    free_region(r);  // not published: the old region stays
     *out_of_memory = true;
     return nullptr;
   }
   s.region.store(r, std::memory_order_seq_cst);
   synchronize(s);  // no producer reads `old` any more
   drop_state_buffer(ed, s);
-  std::free(old);
+  free_region(old);
   s.state_ref = ref;
   return ab;
 }
@@ -357,7 +373,7 @@ void close_owner(EnvData* ed, uint32_t owner, const uint16_t* used, uint32_t n_u
   close_holds(ed, owner);  // native holds are dropped with their registry (hold.cc)
   r = s.region.exchange(nullptr, std::memory_order_seq_cst);
   drop_state_buffer(ed, s);
-  std::free(r);
+  free_region(r);
   s.env.store(nullptr, std::memory_order_seq_cst);
   const int32_t live = g_live_owners.fetch_sub(1, std::memory_order_seq_cst) - 1;
   Word* w = domain();

@@ -3,7 +3,8 @@
 # and of the addon's event queue, its full policies, the call record and the
 # in-flight guard, the per-producer rings (the thread's last ring, the idle consumer's
 # membarrier) and the batch-fill wait (native/src/event_queue.h,
-# back_pressure.h, call_record.h, inflight.h (with record_list.h), producer_rings.h, batch_fill.h).
+# back_pressure.h, call_record.h, inflight.h (with record_list.h), producer_rings.h, batch_fill.h)
+# and the state-word allocator (huge_alloc.h).
 #
 #   native/test/run.sh            # everything
 #   CXX=clang++ native/test/run.sh
@@ -33,7 +34,7 @@ COMMON=(-std=c++17 -Wall -Wextra -Wpedantic -Werror -I"$INC" -I"$SRC" -I. -pthre
 ASAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -O1 -g)
 TSAN=(-fsanitize=thread -O1 -g)
 
-ALL_TESTS=(test_layout test_sharded_map test_sharded_map_table test_queue test_domain test_back_pressure test_calls test_inflight test_rings test_last_ring test_idle_barrier test_batch_fill)
+ALL_TESTS=(test_layout test_huge_alloc test_sharded_map test_sharded_map_table test_queue test_domain test_back_pressure test_calls test_inflight test_rings test_last_ring test_idle_barrier test_batch_fill)
 CONCURRENT_TESTS=(test_sharded_map test_queue test_domain test_back_pressure test_calls test_inflight test_rings test_last_ring test_idle_barrier test_batch_fill)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
