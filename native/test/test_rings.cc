@@ -153,7 +153,7 @@ TEST(three_producers_no_rings) { run_producers(3, 50000, 64, 0, 0); }
 // (a ring's tail store still in its CPU's store buffer while the producer
 // reads `scheduled`) is a few nanoseconds: with the membarrier removed this
 // test still passed 3 runs of 300,000 events here, so it guards the protocol
-// as a whole, not that one fence (docs/native.md).
+// as a whole; test_idle_barrier.cc is the test that guards that one fence.
 TEST(every_event_races_the_consumer_going_idle) {
   Lanes l(64, 8);
   Signal sig;
