@@ -13,7 +13,7 @@ import { nativeRequired } from './fixtures/native-required'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const CHILD = path.join(ROOT, 'test', 'fixtures', 'pressure-child.js')
 const CAPACITY = 16
-const EVENTS = 1000
+const EVENTS = 100_000 // as in pressure-child.js: more than a worker's teardown can drain
 
 function child(step: string, mode: string) {
   const r = spawnSync(process.execPath, [CHILD, step, mode], { encoding: 'utf8', timeout: 60_000 })
