@@ -5,20 +5,15 @@
 // whose only pending work is a native timer.
 import { describe, test, expect, beforeAll, afterEach } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { createRequire } from 'node:module'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { HandleRegistry } from '../src'
+import { producersBinding, type Holders } from './fixtures/producers-binding'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const CHILD = path.join(ROOT, 'test', 'fixtures', 'hold-child.js')
 
-interface HoldAddon {
-  hold(handle: number): string
-  unhold(handle: number): string
-  hold_storm(handle: number, threads: number, rounds: number): { ok: number; other: number }
-}
-let addon: HoldAddon
+let addon: Holders
 const open: HandleRegistry[] = []
 function registry(): HandleRegistry {
   const r = new HandleRegistry()
@@ -26,7 +21,7 @@ function registry(): HandleRegistry {
   return r
 }
 beforeAll(() => {
-  addon = createRequire(import.meta.url)('./fixtures/producers').loadProducers(new HandleRegistry().nativeApi)
+  addon = producersBinding()!
 })
 afterEach(() => {
   for (const r of open.splice(0)) r.close()

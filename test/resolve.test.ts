@@ -12,18 +12,13 @@ import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { HandleRegistry } from '../src'
+import { producersBinding, type Resolvers } from './fixtures/producers-binding'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const FIXTURES = path.join(ROOT, 'test', 'fixtures')
 
-interface Resolved { status: string; value?: unknown; sameEnv: boolean }
-interface ResolveAddon {
-  resolve(handle: number): Resolved
-  resolve_on_thread(handle: number): string
-  resolve_call(handle: number, x: unknown): unknown
-}
 
-let addon: ResolveAddon
+let addon: Resolvers
 const open: HandleRegistry[] = []
 function registry(): HandleRegistry {
   const r = new HandleRegistry()
@@ -32,7 +27,7 @@ function registry(): HandleRegistry {
 }
 
 beforeAll(() => {
-  addon = createRequire(import.meta.url)('./fixtures/producers').loadProducers(new HandleRegistry().nativeApi)
+  addon = producersBinding()!
 })
 afterEach(() => {
   for (const r of open.splice(0)) r.close()
