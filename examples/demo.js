@@ -530,11 +530,11 @@ function comparison() {
 
 function figures() {
   heading('How fast (measured; docs/benchmark.md has the tables and the machine)')
-  console.log('  register + get + release at 1M live handles: 13.2 ns on fresh slots, 23.5 ns on slots')
-  console.log('  reused many times: 14.78x faster and 22.86x faster than a Map keyed by a counter')
+  console.log('  register + get + release at 1M live handles: 18.3 ns on fresh slots, 20.9 ns on slots')
+  console.log('  reused many times: 25.20x faster and 34.22x faster than a Map keyed by a counter')
   console.log("  (Go's cgo.Handle design). Reproduce: BENCH_FULL=1 npm run bench")
-  console.log('  events from one native thread to a JS handler: api->post_many 21.9 ns per event,')
-  console.log('  17.8x faster than one ThreadSafeFunction BlockingCall per event (390.5 ns).')
+  console.log('  events from one native thread to a JS handler: api->post 27.9 ns per event, 21.3x faster')
+  console.log('  than one ThreadSafeFunction NonBlockingCall per event, the fastest per-event use (592.7 ns).')
   console.log('  Reproduce: node bench/events/run.js. Quick measurements here: npm run demo -- --bench')
 }
 

@@ -476,7 +476,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    * at most 920 bytes of bytecode into one function, counting register's own
    * optimised code (with bump) whole; past that, register or release's lookup
    * stays a call, and a heap-number handle passed to a call is boxed first
-   * (docs/benchmark.md, "Where the registry's time goes").
+   * (docs/benchmark-log.md, "Where the registry's time goes").
    *
    * One decode for every number, without a branch on its kind (a heap
    * number passed to a call is boxed, so the decode of the heap-number
@@ -690,7 +690,7 @@ export class HandleRegistry<T = unknown> implements Iterable<[Handle<T>, T]> {
    * by copying (by 5/16, as the states) up to a full chunk; after that each
    * growth appends a full chunk (2^16 cells, 512 KiB) and copies nothing, so
    * a fill allocates 8 bytes of values per slot once, where a flat array
-   * grown by f allocates 8 (1 + f) / f (docs/benchmark.md, "Lifecycle"). The
+   * grown by f allocates 8 (1 + f) / f (docs/benchmark-log.md, "Lifecycle"). The
    * table itself stays the same array for the registry's life: native code
    * (api->resolve) gets it once.
    */

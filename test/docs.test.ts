@@ -373,6 +373,36 @@ test('links in shipped documents resolve inside the package, or are absolute URL
   expect(bad, 'links to files that are not in the tarball: use the repository URL').toEqual([])
 })
 
+/** GitHub's anchors for a document's headings: lowercase, punctuation dropped, spaces to '-', repeats -1, -2. */
+function anchors(doc: string): Set<string> {
+  const seen = new Map<string, number>()
+  const out = new Set<string>()
+  for (const m of prose(doc).matchAll(/^#{1,6}\s+(.*?)\s*#*\s*$/gm)) {
+    const slug = m[1].toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/ /g, '-')
+    const n = seen.get(slug) ?? 0
+    seen.set(slug, n + 1)
+    out.add(n === 0 ? slug : `${slug}-${n}`)
+  }
+  return out
+}
+
+test('links to a heading (#anchor) name a heading of the linked document', () => {
+  const repo = /^https:\/\/github\.com\/handle-registry\/handle-registry\/blob\/main\/(.*)$/
+  const bad: string[] = []
+  for (const doc of shippedDocs(ROOT)) {
+    for (const m of prose(doc).matchAll(/\]\(([^)\s]+)\)/g)) {
+      const [target, anchor] = m[1].split('#')
+      if (anchor === undefined) continue
+      const inRepo = repo.exec(target)
+      if (/^https?:/.test(target) && !inRepo) continue
+      const file = inRepo ? inRepo[1] : target ? path.relative(ROOT, path.resolve(ROOT, path.dirname(doc), target)) : doc
+      if (!file.endsWith('.md') || !existsSync(path.join(ROOT, file))) continue
+      if (!anchors(file).has(anchor)) bad.push(`${doc}: ${m[1]}`)
+    }
+  }
+  expect(bad, 'anchors that are not a heading of their document (GitHub style)').toEqual([])
+})
+
 test('the ratios README quotes are the ones docs/benchmark.md reports', () => {
   const bench = readFileSync(path.join(ROOT, 'docs', 'benchmark.md'), 'utf8')
   const quoted = [...prose('README.md').matchAll(/(\d+(?:\.\d+)?)x (?:faster|slower)/g)].map((m) => `${m[1]}x`)

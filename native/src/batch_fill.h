@@ -6,7 +6,7 @@
 // Why: a JS consumer faster than its producer drains the lanes, delivers a
 // short batch and goes idle; the producer's next post then pays a wake-up
 // (an eventfd write, an epoll return, a loop turn) and the consumer a
-// boundary crossing for a few hundred events. Measured (docs/benchmark.md):
+// boundary crossing for a few hundred events. Measured (docs/benchmark-log.md):
 // 245 full batches per 1M events became 733-2,208 short ones, and the live
 // total got worse although the consumer alone was faster. So after a short
 // drain, while events keep arriving, the JS thread waits for more (as calls

@@ -82,7 +82,7 @@ bool other_path_pending(const EventPath* p) noexcept {
 // producers with a live ring here and this thread fit the machine's cores.
 // With more, the JS thread's wait would hold a core the producers need to
 // fill the batch. (With 4 threads to 4 registries on 2 cores the A/B could
-// not tell the wait from its absence within the spread: docs/benchmark.md.)
+// not tell the wait from its absence within the spread: docs/benchmark-log.md.)
 bool may_fill(const EventPath* p) noexcept {
   static const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   unsigned live = 0;

@@ -235,7 +235,7 @@ class SpscRing {
   // The consumer read it on its own core a lap ago; a plain store would then
   // wait for the line to come over. Measured (bench/events/chunks.js, the
   // producer pinned to the other core than the JS thread): 18-21 ns per post
-  // against 8.3-8.8 on the same core (docs/benchmark.md). A hint only: a
+  // against 8.3-8.8 on the same core (docs/benchmark-log.md). A hint only: a
   // cell ahead that the consumer still reads (the ring nearly full) is just
   // fetched early. PREFETCHW on x86-64 (a no-op on CPUs without it).
 #ifndef HR_RING_PREFETCH_CELLS
