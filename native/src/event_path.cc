@@ -1,7 +1,9 @@
 // event_path.cc: the event path of one owner, from native producers to its JS
 // thread: a bounded MPSC queue (EventQueue) and a uv_async_t on the
 // owner's event loop. Over 400 lines: on_async is one protocol (drain,
-// fill, deliver, idle) whose steps share its locals; split, they would not read.
+// fill, deliver, idle, stop) whose steps share its locals; split, they would
+// not read. Opening, stopping and closing a path share the Waker spares and
+// the list of this thread's paths, which are private to this file.
 //
 // Delivery (JS thread, in the async callback):
 //   - drains up to batch.length / 4 events from the queue's cells straight
