@@ -1,7 +1,9 @@
 // event_path.cc: the event path of one owner, from native producers to its JS
 // thread: a bounded MPSC queue (EventQueue) and a uv_async_t on the
 // owner's event loop. Over 400 lines: on_async is one protocol (drain,
-// fill, deliver, idle) whose steps share its locals; split, they would not read.
+// fill, deliver, idle, stop) whose steps share its locals; split, they would
+// not read. Opening, stopping and closing a path share the Waker spares and
+// the list of this thread's paths, which are private to this file.
 //
 // Delivery (JS thread, in the async callback):
 //   - drains up to batch.length / 4 events from the queue's cells straight
@@ -27,7 +29,8 @@
 //   - all batches of one wake-up run inside one callback scope (async
 //     context "handle-registry:events"): process.nextTick callbacks and
 //     microtasks queued by the callback run when the wake-up ends;
-//   - events count as delivered when they are copied into `batch`;
+//   - events count as delivered when they are copied into `batch`, and back
+//     out (into droppedAtClose) if the callback cannot be called;
 //   - calls (api->call, calls.cc) are events marked kCallMark: their record
 //     goes to the path's table of calls and their batch record has a negative
 //     size; the replies made while the batch's callback runs wake their
@@ -38,6 +41,11 @@
 // same as an exception thrown from a timer. With an 'uncaughtException'
 // handler installed the process goes on: the wake-up stops there and signals
 // itself again if events remain.
+// If the callback cannot be called at all (the env can no longer run JS: a
+// worker terminating, the process exiting), the path is stopped for
+// producers at once (stop_event_path) rather than at the env cleanup hook,
+// which Node runs only once the env's requests in flight have finished:
+// meanwhile every post would wake a drain into JS that cannot take it.
 #include <algorithm>
 #include <chrono>
 #include <new>
@@ -191,7 +199,8 @@ void on_async(uv_async_t* handle) {
   // Closed (and freed) since this wake-up was signalled. After each callback
   // below, w->path is read again: the callback may close the path (then p is
   // freed and must not be touched), and even open a new one.
-  if (p == nullptr) return;
+  // Stopped (the env cannot run JS): a wake-up signalled before the stop.
+  if (p == nullptr || p->stopped) return;
   const uint64_t opened = w->opened;
   // False once the callback closed p (freed), even if it opened another path
   // on this Waker at the same address.
@@ -291,7 +300,14 @@ void on_async(uv_async_t* handle) {
         if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
         end = End::kAgain;  // the process may go on ('uncaughtException' handler)
       } else {
-        end = End::kStop;  // the env cannot run JS any more (worker terminating)
+        // The env cannot run JS any more (worker terminating, process
+        // exiting; Node never lets it run JS again): this batch never reached
+        // JS. Count it where close counts the events it drops, and close the
+        // path for producers now, as close() would (stop_event_path).
+        s.delivered.store(s.delivered.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+        bump(s.dropped_at_close, n);
+        stop_event_path(s);
+        end = End::kStop;
       }
       break;
     }
@@ -412,6 +428,36 @@ EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
   return p;
 }
 
+namespace {
+
+// Closes p for producers: s.events is what every post, post_wait and call
+// reads under the close protocol's guard, so from the store on they find no
+// path (REGISTRY_CLOSED, counted droppedClosed); synchronize() waits out
+// those that read it before. Then nothing pushes to p any more: wake the
+// producers waiting for room (they route again and find no path) and drop
+// what is queued. The JS thread only; frees nothing.
+void unpublish(OwnerSlot& s, EventPath* p) noexcept {
+  s.events.store(nullptr, std::memory_order_seq_cst);
+  synchronize(s);  // no producer is inside push() or uv_async_send() any more
+  // Producers waiting for room (outside the guard, holding the Room) wake
+  // now, route again and get registry_closed.
+  p->full.room->close();
+  const auto discard = [](const Event& e, size_t) noexcept { free_event(e); };
+  for (size_t n; (n = lanes_consume(p->queue, p->rings, p->full, p->batch_max, discard, event_extra)) > 0;) {
+    bump(s.dropped_at_close, n);
+  }
+}
+
+}  // namespace
+
+void stop_event_path(OwnerSlot& s) {
+  EventPath* p = s.path;
+  if (p == nullptr || p->stopped) return;
+  p->stopped = true;
+  unpublish(s, p);
+  cancel_calls(p, false);  // calls handed to JS: it will never answer them
+}
+
 void close_event_path(EnvData* ed, OwnerSlot& s) {
   EventPath* p = s.path;
   if (p == nullptr) return;
@@ -422,15 +468,7 @@ void close_event_path(EnvData* ed, OwnerSlot& s) {
       break;
     }
   }
-  s.events.store(nullptr, std::memory_order_seq_cst);
-  synchronize(s);  // no producer is inside push() or uv_async_send() any more
-  // Producers waiting for room (outside the guard, holding the Room) wake
-  // now, route again and get registry_closed.
-  p->full.room->close();
-  const auto discard = [](const Event& e, size_t) noexcept { free_event(e); };
-  for (size_t n; (n = lanes_consume(p->queue, p->rings, p->full, p->batch_max, discard, event_extra)) > 0;) {
-    bump(s.dropped_at_close, n);
-  }
+  unpublish(s, p);  // again after stop_event_path: finds nothing to drop
   cancel_calls(p, true);  // calls JS has not answered: REGISTRY_CLOSED
   napi_delete_reference(ed->env, p->callback);
   napi_delete_reference(ed->env, p->batch);

@@ -108,6 +108,9 @@ struct EventPath {
   size_t batch_max = 0;
   CallTable* calls = nullptr;  // calls handed to JS, not answered yet (calls.cc)
   EventPath* next_open = nullptr;  // the paths open on this thread (event_path.cc)
+  // The env can no longer run JS (stop_event_path): closed for producers,
+  // freed only by close_event_path. Wake-ups signalled before return at once.
+  bool stopped = false;
 
   explicit EventPath(size_t capacity) : queue(capacity), rings(capacity) {}
 };
@@ -158,6 +161,13 @@ EventPath* open_event_path(EnvData* ed, uint32_t owner, size_t capacity,
 // Unpublishes, waits out producers, drops (and counts) queued events, frees
 // the path, and uv_closes its Waker (freed by the close callback).
 void close_event_path(EnvData* ed, OwnerSlot& s);
+// The first half of close_event_path, for a path whose env can no longer run
+// JS (a terminating worker) but whose cleanup hook has not closed it yet:
+// unpublishes it (posts and calls get REGISTRY_CLOSED, counted droppedClosed),
+// waits out producers, wakes the producers waiting for room, drops (and
+// counts droppedAtClose) what is queued, and answers the calls handed to JS
+// REGISTRY_CLOSED. Frees nothing: close_event_path still does that later.
+void stop_event_path(OwnerSlot& s);
 // Called from each uv close callback when env cleanup is waiting, and once by
 // the env cleanup hook: closes this thread's spare Wakers, and ends the
 // cleanup once every uv close callback ran.

@@ -7,7 +7,7 @@
 {
   'targets': [{
     'target_name': 'hr_test_producers',
-    'sources': ['producers.cc', 'resolve_calls.cc', 'hold_calls.cc', 'pressure_calls.cc', 'call_calls.cc'],
+    'sources': ['producers.cc', 'resolve_calls.cc', 'hold_calls.cc', 'pressure_calls.cc', 'call_calls.cc', 'latch_calls.cc'],
     'include_dirs': [
       "<!(node -p \"require('node-addon-api').include_dir\")",
       '../../native/include',

@@ -16,6 +16,8 @@
 //     Read while it runs: attempted = calls begun (post_many: events of the
 //     calls begun), the others count final statuses.
 //   join_pacer(id) -> the same, after joining the thread (call once done).
+//   stop_pacer(id) -> the pacer posts nothing after its current call (a
+//     stream of events = 2^32-1 runs until stopped).
 // A pacer still running when its env is torn down is detached and leaked on
 // purpose (as producers.cc does): it keeps posting and gets statuses.
 #include <napi.h>
@@ -51,6 +53,7 @@ struct Pacer {
   std::atomic<uint64_t> attempted{0};
   std::atomic<uint64_t> counts[16] = {};  // by status (>= 15: other)
   std::atomic<bool> done{false};
+  std::atomic<bool> stop{false};  // stop_pacer
 };
 
 std::mutex g_lock;
@@ -66,7 +69,7 @@ void run(Pacer* p) {
   if (p->mode == Mode::kMany) {
     std::vector<hr_event_v1> batch(p->chunk);
     std::vector<int32_t> statuses(p->chunk);
-    for (uint32_t base = 0; base < p->events; base += p->chunk) {
+    for (uint32_t base = 0; base < p->events && !p->stop.load(std::memory_order_relaxed); base += p->chunk) {
       const size_t m = std::min<size_t>(p->chunk, p->events - base);
       for (size_t j = 0; j < m; ++j) batch[j] = hr_event_v1{p->handle, 1, 0, static_cast<double>(base + j)};
       p->attempted.fetch_add(m, std::memory_order_relaxed);
@@ -74,7 +77,7 @@ void run(Pacer* p) {
       for (size_t j = 0; j < m; ++j) count(p, statuses[j]);
     }
   } else {
-    for (uint32_t i = 0; i < p->events; ++i) {
+    for (uint32_t i = 0; i < p->events && !p->stop.load(std::memory_order_relaxed); ++i) {
       p->attempted.fetch_add(1, std::memory_order_relaxed);
       int32_t st;
       if (p->mode == Mode::kWait) {
@@ -191,6 +194,13 @@ Napi::Value PacerState(const Napi::CallbackInfo& info) {
   return state(info.Env(), p);
 }
 
+Napi::Value StopPacer(const Napi::CallbackInfo& info) {
+  Pacer* p = find(info, false);
+  if (p == nullptr) return fail(info.Env(), "stop_pacer: unknown id");
+  p->stop.store(true, std::memory_order_relaxed);
+  return info.Env().Undefined();
+}
+
 Napi::Value JoinPacer(const Napi::CallbackInfo& info) {
   Pacer* p = find(info, true);
   if (p == nullptr) return fail(info.Env(), "join_pacer: unknown id");
@@ -221,6 +231,7 @@ void init_pressure(Napi::Env env, Napi::Object exports) {
   exports.Set("post_wait", Napi::Function::New(env, PostWait, "post_wait"));
   exports.Set("start_pacer", Napi::Function::New(env, StartPacer, "start_pacer"));
   exports.Set("pacer_state", Napi::Function::New(env, PacerState, "pacer_state"));
+  exports.Set("stop_pacer", Napi::Function::New(env, StopPacer, "stop_pacer"));
   exports.Set("join_pacer", Napi::Function::New(env, JoinPacer, "join_pacer"));
 }
 

@@ -62,6 +62,8 @@ void init_hold(Napi::Env env, Napi::Object exports);
 void init_pressure(Napi::Env env, Napi::Object exports);
 // call_calls.cc: the exports that exercise api->call.
 void init_calls(Napi::Env env, Napi::Object exports);
+// latch_calls.cc: async work that holds an env's teardown open until released.
+void init_latch(Napi::Env env, Napi::Object exports);
 
 struct ProducerGroup;
 // Per-env data: producer groups started from this env and not joined yet.
@@ -388,5 +390,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   hr_test::init_hold(e, o);     // hold, unhold, start_timer (hold_calls.cc)
   hr_test::init_pressure(e, o);  // post_wait, start_pacer, ... (pressure_calls.cc)
   hr_test::init_calls(e, o);    // call, start_callers, join_callers (call_calls.cc)
+  hr_test::init_latch(e, o);    // new_latch, wait_on_latch, open_latch (latch_calls.cc)
   return exports;
 }

@@ -131,6 +131,51 @@ const scenarios = {
       check(t.ok + t.full + t.closed + t.stale === 400_000 && t.invalid === 0, `accounting ${JSON.stringify(t)}`)
     }
   },
+  async 'a terminated worker held in teardown: its waiting producers and callers get registry_closed'() {
+    // test/fixtures/teardown-worker.js: the worker's teardown stays open (an
+    // async work item of the test addon waits on a latch) after terminate(),
+    // so the delivery that finds JS gone stops the path while the threads
+    // post, wait and call (stop_event_path), long before the env cleanup.
+    const { Worker } = require('node:worker_threads')
+    for (const mode of ['wait', 'call']) {
+      const seen = new Int32Array(new SharedArrayBuffer(4))
+      const latch = p.new_latch()
+      const w = new Worker(path.join(__dirname, '..', 'fixtures', 'teardown-worker.js'),
+        { workerData: { mode, capacity: 1024, latch, seen: seen.buffer } })
+      let error
+      let exited = false
+      w.on('error', (err) => { error = err })
+      w.once('exit', () => { exited = true })
+      const ready = await new Promise((resolve) => w.once('message', resolve))
+      const ids = mode === 'call'
+        ? [p.start_callers(new Float64Array([ready.h]), 2, 100_000, 0, FOREVER)]
+        : [p.start_pacer(ready.h, FOREVER, 'wait'), p.start_pacer(ready.h, FOREVER, 'wait')]
+      await until(() => Atomics.load(seen, 0) >= 1000 || error !== undefined, 'the worker\'s handler to run 1000 times')
+      if (error !== undefined) throw error
+      void w.terminate()
+      if (mode === 'call') {
+        await until(() => p.callers_done(ids[0]), 'the callers to finish while the teardown is held')
+      } else {
+        await until(() => ids.every((id) => p.pacer_state(id).registry_closed > 0), 'registry_closed while the teardown is held')
+        for (const id of ids) p.stop_pacer(id)
+        await until(() => ids.every((id) => p.pacer_state(id).done), 'the pacers to stop')
+      }
+      const held = !exited
+      p.open_latch(latch)
+      await until(() => exited, 'the worker to exit')
+      check(held, 'the producers learned only once the worker had exited')
+      if (mode === 'call') {
+        const t = p.join_callers(ids[0])
+        check(t.ok + t.closed === 200_000 && t.ok + t.closed + t.other + t.timeout + t.mismatched === 200_000,
+          `callers ${JSON.stringify(t)}`)
+      } else {
+        for (const id of ids) {
+          const st = p.join_pacer(id)
+          check(st.ok + st.registry_closed === st.attempted, `pacer ${JSON.stringify(st)}`)
+        }
+      }
+    }
+  },
 }
 
 ;(async () => {
