@@ -11,7 +11,8 @@
 //
 // Lanes of one path: the shared queue (BoundedQueue, any thread), up to
 // `max_rings` SpscRings (one per producer thread, claimed once the thread has
-// posted kSharedPostsPerClaim events through the shared queue, kept until the
+// made kSharedPostsPerClaim posts through the shared queue, those refused for
+// a full queue included: a thread retrying hard is a busy one; kept until the
 // thread exits), the 'grow' overflow. Order across threads: the shared queue
 // delivers in the order of its claims, which follows happens-before (a post
 // that happens before another is delivered first); rings do not: events of

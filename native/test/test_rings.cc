@@ -419,8 +419,11 @@ TEST(grow_with_rings_in_order_within_the_cap) {
 
 // Threads that post a few events each and hand on to the next (a C library's
 // callback threads) keep the shared queue: delivered in happens-before order.
+// The queue holds all 600 events: every post attempt counts toward a ring
+// claim (ring_of), so a thread retrying on a full queue under load would
+// reach kSharedPostsPerClaim attempts and take a ring (seen in CI-like runs).
 TEST(short_lived_threads_keep_the_shared_queue_and_its_order) {
-  Lanes l(64, 8);
+  Lanes l(1024, 8);
   Signal sig;
   constexpr uint64_t kThreads = 200, kEach = 3;
   Checker check(1);  // one sequence across all threads: each starts after the last ended
