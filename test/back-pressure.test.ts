@@ -1,57 +1,22 @@
 // Back-pressure (issue 9, part 4): onEvent's whenFull ('drop', 'block',
-// 'grow') and api->post_wait, driven by native threads of the test addon
+// 'grow'), driven by native threads of the test addon
 // (test/producers/pressure_calls.cc: a "pacer" thread that posts and never
-// retries, as a C library's void callback cannot). Teardown while producers
-// wait (close, offEvent, worker exit): back-pressure-teardown.test.ts.
-import { describe, expect, test, afterEach } from 'vitest'
+// retries, as a C library's void callback cannot). api->post_wait:
+// post-wait.test.ts. Teardown while producers wait (close, offEvent, worker
+// exit): back-pressure-teardown.test.ts.
+import { describe, expect, test } from 'vitest'
 import { HandleRegistry } from '../src/index'
 import { codeOf, until } from './fixtures/helpers'
-import { producersBinding, type PacerState } from './fixtures/producers-binding'
+import { closedAfterEach, finishPacer, inOrder, spinUntil } from './fixtures/pacers'
+import { producersBinding } from './fixtures/producers-binding'
 
 const addon = producersBinding()
 
 const HR_STATUS_WOULD_DEADLOCK = 13
 const RING_CELL_BYTES = 32
 const OVERFLOW_CHUNK_BYTES = 24 + 1024 * 24
-const open: HandleRegistry[] = []
-function registry<T = unknown>(): HandleRegistry<T> {
-  const r = new HandleRegistry<T>()
-  open.push(r as HandleRegistry)
-  return r
-}
-afterEach(() => {
-  for (const r of open.splice(0)) r.close()
-})
-
-/**
- * Keeps this (the owner's JS) thread busy, so nothing is delivered, until
- * cond() holds; a failure bound only.
- */
-function spinUntil(cond: () => boolean, what: string, ms = 30_000): void {
-  const deadline = Date.now() + ms
-  const cell = new Int32Array(new SharedArrayBuffer(4))
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    Atomics.wait(cell, 0, 0, 1)
-  }
-}
-
-/** Joins a pacer once it finished; the event loop runs meanwhile (JS drains). */
-async function finish(id: number, ms = 120_000): Promise<PacerState> {
-  await until(() => addon!.pacer_state(id).done, 'the pacer thread to finish', ms)
-  return addon!.join_pacer(id)
-}
-
-/** A handler that counts events and checks they arrive with payloads 0, 1, 2, ... */
-function inOrder() {
-  const seen = { count: 0, outOfOrder: 0 }
-  const handler = (_v: unknown, _k: number, payload: number | Uint8Array) => {
-    const i = typeof payload === 'number' ? payload : new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true)
-    if (i !== seen.count) seen.outOfOrder++
-    seen.count++
-  }
-  return { seen, handler }
-}
+const registry = closedAfterEach()
+const finish = (id: number, ms?: number) => finishPacer(addon!, id, ms)
 
 describe('onEvent options: whenFull, blockTimeoutMs, maxQueueBytes', () => {
   const noop = () => {}
@@ -258,52 +223,5 @@ describe.runIf(addon !== null)("whenFull: 'grow'", () => {
     expect(b).toMatchObject({ ok: 20_000, queue_full: 0 })
     await until(() => bytes.seen.count === 20_000, '20,000 byte events')
     expect(bytes.seen.outOfOrder).toBe(0)
-  })
-})
-
-describe.runIf(addon !== null)('api->post_wait', () => {
-  test('from a C thread under the default policy: waits for room, nothing lost, in order', async () => {
-    const reg = registry()
-    const h = reg.register({})
-    const { seen, handler } = inOrder()
-    const N = 200_000
-    reg.onEvent(handler, { capacity: 16 })
-    const r = await finish(addon!.start_pacer(h, N, 'wait', -1))
-    expect(r).toMatchObject({ ok: N, queue_full: 0, timeout: 0 })
-    await until(() => seen.count === N, `${N} events`)
-    expect(seen.outOfOrder).toBe(0)
-    expect(reg.stats().events!.droppedFull).toBe(0)
-  })
-
-  test('timeout when JS does not drain in time (counted as droppedTimeout)', () => {
-    const reg = registry()
-    const h = reg.register({})
-    reg.onEvent(() => {}, { capacity: 16 })
-    const id = addon!.start_pacer(h, 20, 'wait', 20)
-    spinUntil(() => addon!.pacer_state(id).done, 'the pacer to finish')
-    expect(addon!.join_pacer(id)).toMatchObject({ ok: 16, timeout: 4 })
-    expect(reg.stats().events!.droppedTimeout).toBe(4)
-  })
-
-  test('on the JS thread: ok while there is room, would_deadlock at once when full', () => {
-    const reg = registry()
-    const h = reg.register({})
-    reg.onEvent(() => {}, { capacity: 2 })
-    expect(addon!.post_wait(h, 0, 1, -1)).toBe('ok')
-    expect(addon!.post_wait(h, 0, 2, -1)).toBe('ok')
-    expect(addon!.post_wait(h, 0, 3, -1)).toBe('would_deadlock')
-  })
-
-  test('the usual statuses: stale, invalid, registry closed', () => {
-    const reg = registry()
-    const h = reg.register({})
-    reg.onEvent(() => {})
-    reg.release(h)
-    expect(addon!.post_wait(h, 0, 1, 10)).toBe('stale_handle')
-    expect(addon!.post_wait(0, 0, 1, 10)).toBe('invalid_handle')
-    const other = new HandleRegistry()
-    const g = other.register({})
-    other.close()
-    expect(addon!.post_wait(g, 0, 1, 10)).toBe('registry_closed')
   })
 })

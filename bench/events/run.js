@@ -258,6 +258,12 @@ async function latency (count) {
 }
 
 // --- split: producer alone / consumer alone (second registry, same queue) ------
+// [key in the JSON, chunk (0: one event per call), api->post_wait, label]
+const SPLIT_ROWS = [
+  ['post', 0, false, 'api->post'],
+  ['postWait', 0, true, 'api->post_wait'],
+  ['postMany256', 256, false, 'api->post_many x256'],
+]
 async function split (rounds) {
   const reg = new HandleRegistry()
   const vals = []
@@ -276,8 +282,10 @@ async function split (rounds) {
   }
   reg.onEvent(libHandler, { capacity: CAPACITY, batch: 4096 })
   // n events; prefill: in pieces of CAPACITY, each queued entirely while JS is
-  // blocked in join(), then drained by JS (timed from after the join).
-  const one = async (chunk, prefill) => {
+  // blocked in join(), then drained by JS (timed from after the join). wait:
+  // api->post_wait per event (chunk 0); a piece fits in the producer's lanes,
+  // so it never waits (it would wait for ever while JS is in join()).
+  const one = async (chunk, prefill, wait = false) => {
     batches = 0
     let consumer = 0n
     let producer = 0
@@ -289,7 +297,7 @@ async function split (rounds) {
       const finished = new Promise((resolve) => { done = resolve })
       const keepAlive = setInterval(() => {}, 1000)
       let t0 = process.hrtime.bigint()
-      addon.startLib(hs, n, chunk)
+      addon.startLib(hs, n, chunk, 0, undefined, wait)
       let j = null
       if (prefill) { j = addon.join(); t0 = process.hrtime.bigint() }
       await finished
@@ -307,11 +315,12 @@ async function split (rounds) {
   const acc = {}
   const push = (k, v) => { (acc[k] ??= []).push(v) }
   await one(0, true) // warm-up
+  await one(0, true, true)
   await one(256, true)
   for (let r = 0; r < rounds; r++) {
-    for (const [name, chunk] of [['post', 0], ['postMany256', 256]]) {
-      const live = await one(chunk, false)
-      const pre = await one(chunk, true)
+    for (const [name, chunk, wait] of SPLIT_ROWS) {
+      const live = await one(chunk, false, wait)
+      const pre = await one(chunk, true, wait)
       push(`${name}.live`, live.ns)
       push(`${name}.liveProducer`, live.producerNs)
       push(`${name}.liveBatches`, live.batches)
@@ -328,7 +337,7 @@ async function split (rounds) {
     out[name] ??= {}
     out[name][field] = +median(v).toFixed(2)
   }
-  for (const name of ['post', 'postMany256']) out[name].liveAvgBatch = Math.round(N / out[name].liveBatches)
+  for (const [name] of SPLIT_ROWS) out[name].liveAvgBatch = Math.round(N / out[name].liveBatches)
   return out
 }
 
@@ -419,7 +428,7 @@ async function main () {
     console.log(`where the library's time goes (second registry, same options, ns per event, medians of ${splitRes.rounds}):`)
     console.log(`  ${pad('', 20)}${lpad('live total', 12)}${lpad('producer', 10)}${lpad('batches', 10)}${lpad('avg batch', 11)}${lpad('producer', 11)}${lpad('consumer', 11)}`)
     console.log(`  ${pad('', 20)}${lpad('', 12)}${lpad('(live)', 10)}${lpad('(live)', 10)}${lpad('(live)', 11)}${lpad('alone', 11)}${lpad('alone', 11)}`)
-    for (const [name, label] of [['post', 'api->post'], ['postMany256', 'api->post_many x256']]) {
+    for (const [name, , , label] of SPLIT_ROWS) {
       const x = splitRes[name]
       console.log(`  ${pad(label, 20)}${lpad(x.live.toFixed(1), 12)}${lpad(x.liveProducer.toFixed(1), 10)}${lpad(x.liveBatches, 10)}${lpad(x.liveAvgBatch, 11)}${lpad(x.producerAlone.toFixed(1), 11)}${lpad(x.consumerAlone.toFixed(1), 11)}`)
     }

@@ -1,4 +1,4 @@
-// post.cc: routing of posted events (any thread): post, post_many,
+// post.cc: routing of posted events (any thread): post, post_wait, post_many,
 // post_bytes and is_live share one guarded liveness check
 // (with_live_handle), under the close protocol of owners.h; and the static
 // C ABI table that hands them to other addons. Over 400 lines since api->post
@@ -210,17 +210,27 @@ HR_POST_NOINLINE int32_t post_slow(uint64_t h, uint32_t kind, double payload) no
   return again == kMustWait ? wait_and_post(ev, t) : again;
 }
 
+// The same for api->post_wait (its `timeout_ms` after the event): routed
+// again by post_wait_routed (post_wait.cc), which waits whatever the policy.
+// One name for both, so the fast path's body below serves both entry points.
+inline int32_t post_slow(uint64_t h, uint32_t kind, double payload, uint32_t timeout_ms) noexcept {
+  return post_wait_routed(h, kind, payload, timeout_ms);
+}
+
 // The fast path's parts that call out, each entered under the guard of
 // post() (marker m, left by storing `out`) and leaving it, called as post()'s
 // tail calls: post() itself then keeps nothing on its stack (no Guard
 // object, no spills) and saves two registers beside the frame pointer.
+// `wait...` is empty for api->post and {timeout_ms} for api->post_wait: it
+// only picks the post_slow above that finishes the post.
 
 // The path is admitted but the thread's last ring is not this path's, or
 // looked full: the lanes as lanes_enqueue picks them (the thread's ring,
 // found or claimed, its room read again, or the shared queue), without the
 // overflow (post() checked it is inactive).
+template <class... Wait>
 HR_POST_NOINLINE int32_t post_routed(EventPath* p, uint64_t h, uint32_t kind, double payload,
-                                     inflight::Marker* m, uint64_t out) noexcept {
+                                     inflight::Marker* m, uint64_t out, Wait... wait) noexcept {
   SpscRing<Event>* r = ring_of(p->rings, p->queue, p->full, 1);
   bool ok = false;
   if (r == nullptr) {
@@ -236,7 +246,7 @@ HR_POST_NOINLINE int32_t post_routed(EventPath* p, uint64_t h, uint32_t kind, do
   }
   if (ok) wake(p);
   inflight::leave(m, out);
-  return ok ? kOk : post_slow(h, kind, payload);
+  return ok ? kOk : post_slow(h, kind, payload, wait...);
 }
 
 // Pushed, and no wake-up was pending: signal the consumer (under the guard:
@@ -247,24 +257,25 @@ HR_POST_NOINLINE int32_t wake_and_leave(EventPath* p, inflight::Marker* m, uint6
   return kOk;
 }
 
-}  // namespace
-
 // The path of almost every post (issue 11, item 3): a live handle of an open
 // owner, posted by a thread whose last ring (rings::t_last) is this path's,
 // with room in it. The same checks as with_live_handle (route, guard, admit,
 // liveness), each read once; the guard is the thread's marker (try_enter),
 // the ring one TLS compare (last_ring). Everything else leaves through a tail
-// call (post_routed, wake_and_leave, post_slow).
-int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
-  if (!hr::is_valid(h)) return post_slow(h, kind, payload);
+// call (post_routed, wake_and_leave, post_slow). It counts nothing and never
+// meets a full queue, so api->post and api->post_wait share it: they differ
+// only in the post_slow that finishes what it does not (`wait...`).
+template <class... Wait>
+HR_QUEUE_INLINE int32_t post_fast(uint64_t h, uint32_t kind, double payload, Wait... wait) noexcept {
+  if (!hr::is_valid(h)) return post_slow(h, kind, payload, wait...);
   const uint32_t b = block_of(h);
   const int32_t w0 = route_word(b).load(std::memory_order_acquire);
   const uint32_t owner = dom::route_owner(w0);
   // One compare for 1..kMaxOwners (a route word of 0, unclaimed, names owner 0).
-  if (owner - 1 >= lay::kMaxOwners) return post_slow(h, kind, payload);
+  if (owner - 1 >= lay::kMaxOwners) return post_slow(h, kind, payload, wait...);
   uint64_t out = 0;
   inflight::Marker* const m = inflight::try_enter(owner, &out);
-  if (m == nullptr) return post_slow(h, kind, payload);  // the thread's first guard, nested, no membarrier
+  if (m == nullptr) return post_slow(h, kind, payload, wait...);  // the thread's first guard, nested, no membarrier
   OwnerSlot& s = g_owners[owner];
   if (admit(s, b, w0, false) == kOk && liveness(s.region.load(std::memory_order_seq_cst), h, w0) == kOk) {
     EventPath* const p = s.events.load(std::memory_order_seq_cst);
@@ -275,7 +286,7 @@ int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
         c.size = 0;
         c.payload = payload;
       });
-      if (!pushed) return post_routed(p, h, kind, payload, m, out);  // another ring, none, or full
+      if (!pushed) return post_routed(p, h, kind, payload, m, out, wait...);  // another ring, none, or full
       // wake(), its common case inline: a wake-up is pending already.
       std::atomic_signal_fence(std::memory_order_seq_cst);
       const bool pending = p->scheduled.load(std::memory_order_seq_cst);
@@ -289,7 +300,17 @@ int32_t post(uint64_t h, uint32_t kind, double payload) noexcept {
     }
   }
   inflight::leave(m, out);
-  return post_slow(h, kind, payload);
+  return post_slow(h, kind, payload, wait...);
+}
+
+}  // namespace
+
+int32_t post(uint64_t h, uint32_t kind, double payload) noexcept { return post_fast(h, kind, payload); }
+
+// Room in the queue: as post() (same lanes, same order, nothing counted).
+// Full, or anything the fast path does not finish: post_wait_routed.
+int32_t post_wait(uint64_t h, uint32_t kind, double payload, uint32_t timeout_ms) noexcept {
+  return post_fast(h, kind, payload, timeout_ms);
 }
 
 int32_t post_bytes(uint64_t h, uint32_t kind, const void* data, uint32_t size) noexcept {

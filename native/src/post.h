@@ -15,6 +15,9 @@ struct WaitTicket;
 
 // post: an HR_STATUS_* value. Counts drops in the owner's stats.
 int32_t post(uint64_t h, uint32_t kind, double payload) noexcept;
+// api->post_wait (handle_registry_abi.h): post's fast path while the
+// thread's ring has room, else waits for room (post_wait.h).
+int32_t post_wait(uint64_t h, uint32_t kind, double payload, uint32_t timeout_ms) noexcept;
 // One attempt to queue `ev` (routing, guard, liveness, the full policy of
 // post_wait.h): a status, or kMustWait with t.room to wait on (post_wait.cc).
 // A byte event (size > 0) stays the caller's unless the answer is OK.

@@ -1,5 +1,6 @@
 // post_wait.cc: what a post does once the queue is full (post_wait.h), and
-// api->post_wait. The fast path (room in the queue) never comes here.
+// api->post_wait's routed path. The fast path (room in the thread's ring:
+// post.cc, shared by api->post and api->post_wait) never comes here.
 #include "post_wait.h"
 
 #include "event_path.h"
@@ -64,7 +65,7 @@ int32_t wait_and_post(const Event& ev, WaitTicket& t) noexcept {
   }
 }
 
-int32_t post_wait(uint64_t h, uint32_t kind, double payload, uint32_t timeout_ms) noexcept {
+int32_t post_wait_routed(uint64_t h, uint32_t kind, double payload, uint32_t timeout_ms) noexcept {
   WaitTicket t;
   t.mode = WaitTicket::Mode::kWait;
   t.timeout_ms = timeout_ms;

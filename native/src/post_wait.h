@@ -48,8 +48,10 @@ int32_t queue_full(OwnerSlot& s, EventPath* p, const Event& ev, WaitTicket& t) n
 // (post_once) until the answer is final (OK, TIMEOUT, REGISTRY_CLOSED, ...).
 int32_t wait_and_post(const Event& ev, WaitTicket& t) noexcept;
 
-// api->post_wait (handle_registry_abi.h).
-int32_t post_wait(uint64_t h, uint32_t kind, double payload, uint32_t timeout_ms) noexcept;
+// api->post_wait's routed path (api->post_wait itself: post.h), for a post
+// its fast path did not finish: routed from the start with a kWait ticket,
+// then waits (wait_and_post) while the queue is full.
+int32_t post_wait_routed(uint64_t h, uint32_t kind, double payload, uint32_t timeout_ms) noexcept;
 
 }  // namespace hr_native
 

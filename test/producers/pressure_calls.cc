@@ -10,11 +10,14 @@
 //     i (0, 1, 2, ...), never retrying, by mode: 'post' (api->post: the
 //     registry's whenFull decides), 'wait' (api->post_wait(timeoutMs)),
 //     'many' (api->post_many, `chunk` events per call), 'bytes'
-//     (api->post_bytes of 8 bytes: u32 LE i, then 4 zero bytes).
+//     (api->post_bytes of 8 bytes: u32 LE i, then 4 zero bytes), 'mixed'
+//     (odd i: api->post_wait(timeoutMs); even i: api->post, and on
+//     QUEUE_FULL the same event again with api->post_wait(timeoutMs)).
 //   pacer_state(id) -> { attempted, done, ok, queue_full, timeout,
-//                        registry_closed, would_deadlock, other }
+//                        registry_closed, would_deadlock, other, refused }
 //     Read while it runs: attempted = calls begun (post_many: events of the
-//     calls begun), the others count final statuses.
+//     calls begun), the others count final statuses; refused: 'mixed' posts
+//     that got QUEUE_FULL and went on with api->post_wait.
 //   join_pacer(id) -> the same, after joining the thread (call once done).
 //   stop_pacer(id) -> the pacer posts nothing after its current call (a
 //     stream of events = 2^32-1 runs until stopped).
@@ -39,7 +42,7 @@ extern std::atomic<const hr_api_v1*> g_api;
 
 namespace {
 
-enum class Mode { kPost, kWait, kMany, kBytes };
+enum class Mode { kPost, kWait, kMany, kBytes, kMixed };
 
 struct Pacer {
   uint32_t id = 0;
@@ -52,6 +55,7 @@ struct Pacer {
   std::thread thread;
   std::atomic<uint64_t> attempted{0};
   std::atomic<uint64_t> counts[16] = {};  // by status (>= 15: other)
+  std::atomic<uint64_t> refused{0};       // kMixed: posts refused, then waited for
   std::atomic<bool> done{false};
   std::atomic<bool> stop{false};  // stop_pacer
 };
@@ -80,7 +84,13 @@ void run(Pacer* p) {
     for (uint32_t i = 0; i < p->events && !p->stop.load(std::memory_order_relaxed); ++i) {
       p->attempted.fetch_add(1, std::memory_order_relaxed);
       int32_t st;
-      if (p->mode == Mode::kWait) {
+      if (p->mode == Mode::kMixed) {
+        st = i % 2 == 0 ? api->post(p->handle, 1, static_cast<double>(i)) : HR_STATUS_QUEUE_FULL;
+        if (st == HR_STATUS_QUEUE_FULL) {
+          if (i % 2 == 0) p->refused.fetch_add(1, std::memory_order_relaxed);
+          st = api->post_wait(p->handle, 1, static_cast<double>(i), p->timeout_ms);
+        }
+      } else if (p->mode == Mode::kWait) {
         st = api->post_wait(p->handle, 1, static_cast<double>(i), p->timeout_ms);
       } else if (p->mode == Mode::kBytes) {
         uint8_t bytes[8] = {};
@@ -128,14 +138,18 @@ Napi::Value StartPacer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (g_api.load(std::memory_order_acquire) == nullptr) return fail(env, "start_pacer: call attach() first");
   if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsString()) {
-    return fail(env, "start_pacer(handle, events, 'post' | 'wait' | 'many' | 'bytes', timeoutMs?, chunk?)");
+    return fail(env, "start_pacer(handle, events, 'post' | 'wait' | 'many' | 'bytes' | 'mixed', timeoutMs?, chunk?)");
   }
   auto* p = new Pacer();
   p->env = env;
   p->handle = handle_of(info[0]);
   p->events = info[1].As<Napi::Number>().Uint32Value();
   const std::string mode = info[2].As<Napi::String>().Utf8Value();
-  p->mode = mode == "wait" ? Mode::kWait : mode == "many" ? Mode::kMany : mode == "bytes" ? Mode::kBytes : Mode::kPost;
+  p->mode = mode == "wait"    ? Mode::kWait
+            : mode == "many"  ? Mode::kMany
+            : mode == "bytes" ? Mode::kBytes
+            : mode == "mixed" ? Mode::kMixed
+                              : Mode::kPost;
   p->timeout_ms = timeout_of(info, 3);
   if (info.Length() > 4 && info[4].IsNumber()) {
     p->chunk = std::max<uint32_t>(1, std::min<uint32_t>(info[4].As<Napi::Number>().Uint32Value(), 65536));
@@ -171,6 +185,7 @@ Napi::Object state(Napi::Env env, Pacer* p) {
     }
   }
   o.Set("other", static_cast<double>(other));
+  o.Set("refused", static_cast<double>(p->refused.load(std::memory_order_relaxed)));
   return o;
 }
 

@@ -87,6 +87,18 @@ const scenarios = {
     await until(() => handled === 200_000, 'every event')
     reg.close()
   },
+  async 'post and post_wait mixed from a C thread (its ring filling and draining), then close()'() {
+    const reg = new HandleRegistry()
+    const h = reg.register({})
+    let handled = 0
+    reg.onEvent(() => { handled++ }, { capacity: 16 })
+    const id = p.start_pacer(h, 200_000, 'mixed', -1)
+    await until(() => handled > 1000, 'events to flow')
+    reg.close() // the pacer's post_wait may be in its fast path or waiting for room
+    await until(() => p.pacer_state(id).done, 'the pacer')
+    const r = p.join_pacer(id)
+    check(r.ok + r.registry_closed === 200_000 && r.registry_closed > 0, `pacer ${JSON.stringify(r)}`)
+  },
   async 'api->call from 4 threads, then close() with callers waiting'() {
     const reg = new HandleRegistry()
     const handles = [reg.register({}), reg.register({})]
