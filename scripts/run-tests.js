@@ -66,7 +66,7 @@ vitest('vitest (worker threads)', 'vitest-worker-threads.json', ['--pool=threads
 //    run under TSan with an uninstrumented node; the addon's concurrent paths
 //    get their own TSan suite below.)
 const SANITIZED_SUITES = ['test/events.test.ts', 'test/event-delivery.test.ts', 'test/native-binding.test.ts',
-  'test/back-pressure.test.ts', 'test/back-pressure-teardown.test.ts', 'test/calls.test.ts', 'test/worker-teardown.test.ts']
+  'test/back-pressure.test.ts', 'test/back-pressure-teardown.test.ts', 'test/calls.test.ts', 'test/worker-teardown.test.ts', 'test/post-wait.test.ts']
 if (process.platform !== 'linux') {
   suites.push(['vitest (addon under ASan+UBSan)', 0, 0, ` (not run on ${process.platform}: Linux only)`])
 } else {
