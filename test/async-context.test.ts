@@ -2,23 +2,15 @@
 // captures the AsyncLocalStorage context, and the event handler runs inside the
 // context of each event's handle, for events posted from native threads (the
 // test addon of test/producers).
-import { describe, expect, test, afterEach } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { HandleRegistry } from '../src/index'
-import { codeOf, until } from './fixtures/helpers'
+import { closedAfterEach, codeOf, until } from './fixtures/helpers'
 import { producersBinding } from './fixtures/producers-binding'
 
 const addon = producersBinding()
 
-const open: HandleRegistry[] = []
-function registry<T>(options?: ConstructorParameters<typeof HandleRegistry>[0]): HandleRegistry<T> {
-  const r = new HandleRegistry<T>(options)
-  open.push(r as HandleRegistry)
-  return r
-}
-afterEach(() => {
-  for (const r of open.splice(0)) r.close()
-})
+const registry = closedAfterEach()
 
 /** Runs native producer threads over `handles` and waits until `reg` handled every event. */
 async function flood(reg: { stats(): { events?: { handled: number } } }, handles: number[], threads: number, perThread: number): Promise<void> {

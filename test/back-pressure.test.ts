@@ -6,8 +6,8 @@
 // exit): back-pressure-teardown.test.ts.
 import { describe, expect, test } from 'vitest'
 import { HandleRegistry } from '../src/index'
-import { codeOf, until } from './fixtures/helpers'
-import { closedAfterEach, finishPacer, inOrder, spinUntil } from './fixtures/pacers'
+import { closedAfterEach, codeOf, until } from './fixtures/helpers'
+import { finishPacer, inOrder, spinUntil } from './fixtures/pacers'
 import { producersBinding } from './fixtures/producers-binding'
 
 const addon = producersBinding()

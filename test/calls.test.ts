@@ -3,28 +3,20 @@
 // the public header) make blocking calls; the registry runs the handler on
 // its JS thread and the reply goes back to the waiting thread. Teardown at
 // process and worker exit runs in children (fixtures/calls-child.js).
-import { describe, expect, test, afterEach } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { spawnSync } from 'node:child_process'
 import * as path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { HandleDomain, HandleRegistry, InvalidOptionError, InvalidReplyError, NativeUnavailableError, RegistryClosedError } from '../src/index'
-import { until } from './fixtures/helpers'
+import { closedAfterEach, until } from './fixtures/helpers'
 import { producersBinding, type CallerTotals } from './fixtures/producers-binding'
 
 const addon = producersBinding()
 const FOREVER = 0xffffffff
 const CHILD = path.join(__dirname, 'fixtures', 'calls-child.js')
 
-const open: HandleRegistry<unknown>[] = []
-function registry<T = unknown>(): HandleRegistry<T> {
-  const r = new HandleRegistry<T>()
-  open.push(r as HandleRegistry<unknown>)
-  return r
-}
-afterEach(() => {
-  for (const r of open.splice(0)) r.close()
-})
+const registry = closedAfterEach()
 
 /** Joins a group of caller threads once they finished (this thread keeps answering meanwhile). */
 async function joined(id: number): Promise<CallerTotals> {
@@ -254,8 +246,7 @@ describe.runIf(addon !== null)('api->call from native threads', () => {
 
   test('with asyncContext, a call handler runs in the async context of its handle', async () => {
     const als = new AsyncLocalStorage<number>()
-    const reg = new HandleRegistry<{ n: number }>({ asyncContext: true })
-    open.push(reg as HandleRegistry<unknown>)
+    const reg = registry<{ n: number }>({ asyncContext: true })
     const handles = [0, 1, 2, 3].map((n) => als.run(n, () => reg.register({ n })))
     const wrong: unknown[] = []
     als.run(99, () => reg.onCall((value, _k, payload) => {

@@ -3,28 +3,20 @@
 // through the test addon of test/producers (hold_calls.cc), built against
 // the public header; process lifetimes in children (fixtures/hold-child.js)
 // whose only pending work is a native timer.
-import { describe, test, expect, beforeAll, afterEach } from 'vitest'
+import { describe, test, expect, beforeAll } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { HandleRegistry } from '../src'
+import { closedAfterEach } from './fixtures/helpers'
 import { producersBinding, type Holders } from './fixtures/producers-binding'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const CHILD = path.join(ROOT, 'test', 'fixtures', 'hold-child.js')
 
 let addon: Holders
-const open: HandleRegistry[] = []
-function registry(): HandleRegistry {
-  const r = new HandleRegistry()
-  open.push(r)
-  return r
-}
+const registry = closedAfterEach()
 beforeAll(() => {
   addon = producersBinding()!
-})
-afterEach(() => {
-  for (const r of open.splice(0)) r.close()
 })
 
 /** Runs the child; returns its lines, exit status and wall time. */

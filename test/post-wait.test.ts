@@ -9,8 +9,8 @@
 // back-pressure-teardown.test.ts.
 import { describe, expect, test } from 'vitest'
 import { HandleRegistry } from '../src/index'
-import { until } from './fixtures/helpers'
-import { closedAfterEach, finishPacer, inOrder, spinUntil } from './fixtures/pacers'
+import { closedAfterEach, until } from './fixtures/helpers'
+import { finishPacer, inOrder, spinUntil } from './fixtures/pacers'
 import { producersBinding } from './fixtures/producers-binding'
 
 const addon = producersBinding()

@@ -2,7 +2,7 @@
 // handle back into its JS value on the registry's JS thread, with no JS call.
 // Driven through the test addon of test/producers (resolve_calls.cc), built
 // against the public header like any user addon.
-import { describe, test, expect, beforeAll, afterEach } from 'vitest'
+import { describe, test, expect, beforeAll } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -11,7 +11,7 @@ import { createRequire } from 'node:module'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { HandleRegistry } from '../src'
+import { closedAfterEach } from './fixtures/helpers'
 import { producersBinding, type Resolvers } from './fixtures/producers-binding'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -19,18 +19,10 @@ const FIXTURES = path.join(ROOT, 'test', 'fixtures')
 
 
 let addon: Resolvers
-const open: HandleRegistry[] = []
-function registry(): HandleRegistry {
-  const r = new HandleRegistry()
-  open.push(r)
-  return r
-}
+const registry = closedAfterEach()
 
 beforeAll(() => {
   addon = producersBinding()!
-})
-afterEach(() => {
-  for (const r of open.splice(0)) r.close()
 })
 
 describe('hr::resolve on the JS thread that owns the handle', () => {
@@ -74,8 +66,7 @@ describe('hr::resolve on the JS thread that owns the handle', () => {
     // sit on either side of the boundary between chunks 0 and 1 (the chunk
     // size is L.VALUE_CHUNK_BITS in src/layout.ts and kValueChunkBits in
     // native/src/resolve.cc: this test fails if they disagree).
-    const reg = new HandleRegistry({ shards: 1 })
-    open.push(reg)
+    const reg = registry({ shards: 1 })
     const n = 3 * 65536 + 5
     const values = Array.from({ length: n }, (_, i) => ({ i }))
     const hs = values.map((v) => reg.register(v))
